@@ -1,0 +1,230 @@
+//! The envelope: the JSON object one NATS message carries (wire-v1 section 2),
+//! as sent ([`SentEnvelope`]) and as received ([`ReceivedEnvelope`]).
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::payload::{PayloadInfo, PayloadValue, ReceivedPayload};
+
+/// The wire version this implementation writes and the newest it reads.
+pub const WIRE_VERSION: u32 = 1;
+
+/// The `Content-Type` header senders set.
+pub const CONTENT_TYPE: &str = "application/vnd.natsbridge.envelope+json";
+
+/// The envelope's fields other than `payloads` (wire-v1 section 2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvelopeHeader {
+    /// Wire version (1).
+    pub version: u32,
+    /// Tracing id, carried unchanged through replies.
+    pub correlation_id: String,
+    /// Unique per message; also the `Nats-Msg-Id` header.
+    pub msg_id: String,
+    /// RFC 3339 UTC with milliseconds.
+    pub timestamp: String,
+    /// The subject the envelope was published to.
+    pub send_to: String,
+    /// Free text: chat, command, response, telemetry, ...
+    pub msg_purpose: String,
+    /// The sender's name.
+    pub sender_name: String,
+    /// The sender's id, stable per process.
+    pub sender_id: String,
+    /// The intended receiver's name; empty means broadcast.
+    pub receiver_name: String,
+    /// The intended receiver's id; empty means broadcast.
+    pub receiver_id: String,
+    /// The subject the receiver should answer on.
+    pub reply_to: String,
+    /// In a reply: the `msg_id` being answered.
+    pub reply_to_msg_id: String,
+    /// The NATS URL the sender used, without credentials.
+    pub broker_url: String,
+    /// Free-form, application-defined.
+    pub metadata: Map<String, Value>,
+}
+
+impl EnvelopeHeader {
+    /// The header's fields as JSON object entries, in wire order.
+    pub fn to_json_map(&self) -> Map<String, Value> {
+        let mut map = Map::new();
+        map.insert("version".into(), Value::from(self.version));
+        for (key, value) in self.string_fields() {
+            map.insert(key.into(), Value::from(value));
+        }
+        map.insert("metadata".into(), Value::Object(self.metadata.clone()));
+        map
+    }
+
+    /// The string fields with their wire names, in wire order.
+    pub fn string_fields(&self) -> [(&'static str, &str); 12] {
+        [
+            ("correlation_id", &self.correlation_id),
+            ("msg_id", &self.msg_id),
+            ("timestamp", &self.timestamp),
+            ("send_to", &self.send_to),
+            ("msg_purpose", &self.msg_purpose),
+            ("sender_name", &self.sender_name),
+            ("sender_id", &self.sender_id),
+            ("receiver_name", &self.receiver_name),
+            ("receiver_id", &self.receiver_id),
+            ("reply_to", &self.reply_to),
+            ("reply_to_msg_id", &self.reply_to_msg_id),
+            ("broker_url", &self.broker_url),
+        ]
+    }
+}
+
+/// This process's `sender_id`: a UUIDv4 drawn once.
+pub fn process_sender_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(new_uuid)
+}
+
+/// A new random UUIDv4 in its hyphenated form.
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Where a sent payload's `data` is.
+#[derive(Debug, Clone)]
+pub(crate) enum SentData {
+    /// Base64 text at this byte range of the wire bytes.
+    Direct(std::ops::Range<usize>),
+    /// The link URL.
+    Link(String),
+}
+
+/// An envelope as it was published: its fields, its payloads' descriptions
+/// and the exact bytes that went out.
+#[derive(Debug, Clone)]
+pub struct SentEnvelope {
+    /// The envelope's fields.
+    pub header: EnvelopeHeader,
+    /// Each payload's description, in order.
+    pub payloads: Vec<PayloadInfo>,
+    /// The JetStream stream sequence, when published with acknowledgement.
+    pub stream_sequence: Option<u64>,
+    pub(crate) data: Vec<SentData>,
+    pub(crate) wire: Bytes,
+}
+
+impl SentEnvelope {
+    /// The NATS message body that was published (the envelope's JSON).
+    pub fn wire_bytes(&self) -> &Bytes {
+        &self.wire
+    }
+
+    /// The `data` field of payload `index`: base64 for direct payloads, the
+    /// URL for link payloads. Borrowed from the wire bytes, not copied.
+    ///
+    /// # Panics
+    /// When `index` is out of range.
+    pub fn payload_data(&self, index: usize) -> &str {
+        match &self.data[index] {
+            // The range was recorded around base64 text we wrote: ASCII.
+            SentData::Direct(range) => std::str::from_utf8(&self.wire[range.clone()]).unwrap_or(""),
+            SentData::Link(url) => url,
+        }
+    }
+
+    /// The envelope as a JSON value, exactly as published.
+    pub fn to_json(&self) -> Value {
+        let mut map = self.header.to_json_map();
+        let payloads = self
+            .payloads
+            .iter()
+            .enumerate()
+            .map(|(index, info)| {
+                let mut object = info_to_json(info);
+                object.insert("data".into(), Value::from(self.payload_data(index)));
+                Value::Object(object)
+            })
+            .collect();
+        map.insert("payloads".into(), Value::Array(payloads));
+        Value::Object(map)
+    }
+}
+
+/// A payload description as a JSON object, without `data`.
+pub fn info_to_json(info: &PayloadInfo) -> Map<String, Value> {
+    let mut object = Map::new();
+    object.insert("id".into(), Value::from(info.id.clone()));
+    object.insert("dataname".into(), Value::from(info.dataname.clone()));
+    object.insert("type".into(), Value::from(info.payload_type.as_str()));
+    object.insert("transport".into(), Value::from(info.transport.as_str()));
+    object.insert("encoding".into(), Value::from(info.transport.encoding()));
+    object.insert("size".into(), Value::from(info.size));
+    if let Some(sha) = &info.sha256 {
+        object.insert("sha256".into(), Value::from(sha.clone()));
+    }
+    object.insert("metadata".into(), Value::Object(info.metadata.clone()));
+    object
+}
+
+/// A received envelope with every payload decoded and verified.
+#[derive(Debug, Clone)]
+pub struct ReceivedEnvelope {
+    /// The envelope's fields.
+    pub header: EnvelopeHeader,
+    /// The payloads, in order.
+    pub payloads: Vec<ReceivedPayload>,
+    /// The subject the message arrived on, when it came from NATS.
+    pub subject: Option<String>,
+    /// The NATS reply subject of the message (a request's inbox), if any.
+    pub nats_reply: Option<String>,
+}
+
+impl ReceivedEnvelope {
+    /// The first payload with this dataname.
+    pub fn payload(&self, dataname: &str) -> Option<&ReceivedPayload> {
+        self.payloads.iter().find(|p| p.info.dataname == dataname)
+    }
+
+    /// Where a reply to this envelope goes (wire-v1 section 6): `reply_to`,
+    /// or the NATS reply inbox of the message when `reply_to` is empty.
+    pub fn reply_subject(&self) -> Option<&str> {
+        if !self.header.reply_to.is_empty() {
+            Some(&self.header.reply_to)
+        } else {
+            self.nats_reply.as_deref().filter(|s| !s.is_empty())
+        }
+    }
+
+    /// The envelope as JSON, each payload's value in its JSON form: text as a
+    /// string, dictionary as its value, table and bytes as base64 (with
+    /// `"value_encoding": "base64"`), files as their path. For logs and the CLI.
+    pub fn to_json(&self) -> Value {
+        use base64::Engine as _;
+        let mut map = self.header.to_json_map();
+        let payloads = self
+            .payloads
+            .iter()
+            .map(|payload| {
+                let mut object = info_to_json(&payload.info);
+                let base64 = |bytes: &[u8]| {
+                    Value::from(base64::engine::general_purpose::STANDARD.encode(bytes))
+                };
+                let (value, encoding) = match &payload.value {
+                    PayloadValue::Text(text) => (Value::from(text.clone()), None),
+                    PayloadValue::Dictionary(value) => (value.clone(), None),
+                    PayloadValue::Table(table) => (base64(table.ipc_bytes()), Some("base64")),
+                    PayloadValue::Bytes(bytes) => (base64(bytes), Some("base64")),
+                    PayloadValue::File(path) => {
+                        (Value::from(path.to_string_lossy().into_owned()), Some("path"))
+                    }
+                };
+                object.insert("value".into(), value);
+                if let Some(encoding) = encoding {
+                    object.insert("value_encoding".into(), Value::from(encoding));
+                }
+                Value::Object(object)
+            })
+            .collect();
+        map.insert("payloads".into(), Value::Array(payloads));
+        Value::Object(map)
+    }
+}

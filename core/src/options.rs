@@ -1,0 +1,372 @@
+//! Options of `smartsend` and `smartreceive`, as by-value builders.
+//!
+//! Names and defaults follow the original NATSBridge API (`size_threshold`,
+//! `msg_purpose`, `max_retries`, ...), so bindings map their keyword
+//! arguments straight onto these setters.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+/// The default size at or above which a payload travels by link (1,000,000 bytes).
+pub const DEFAULT_SIZE_THRESHOLD: usize = 1_000_000;
+
+/// Options of one send.
+///
+/// ```
+/// use natsbridge::SendOptions;
+/// let options = SendOptions::new()
+///     .msg_purpose("command")
+///     .reply_to("/device/response")
+///     .size_threshold(500_000);
+/// assert_eq!(options.get_size_threshold(), 500_000);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    pub(crate) size_threshold: usize,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) msg_id: Option<String>,
+    pub(crate) msg_purpose: Option<String>,
+    pub(crate) sender_name: String,
+    pub(crate) sender_id: Option<String>,
+    pub(crate) receiver_name: String,
+    pub(crate) receiver_id: String,
+    pub(crate) reply_to: String,
+    pub(crate) reply_to_msg_id: String,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) jetstream: bool,
+    pub(crate) fileserver_url: Option<String>,
+    #[cfg(feature = "client")]
+    pub(crate) store: Option<std::sync::Arc<dyn crate::store::ClaimCheckStore>>,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions {
+            size_threshold: DEFAULT_SIZE_THRESHOLD,
+            correlation_id: None,
+            msg_id: None,
+            msg_purpose: None,
+            sender_name: "NATSBridge".to_owned(),
+            sender_id: None,
+            receiver_name: String::new(),
+            receiver_id: String::new(),
+            reply_to: String::new(),
+            reply_to_msg_id: String::new(),
+            metadata: Map::new(),
+            jetstream: false,
+            fileserver_url: None,
+            #[cfg(feature = "client")]
+            store: None,
+        }
+    }
+}
+
+impl SendOptions {
+    /// The defaults of the original design: threshold 1,000,000 bytes,
+    /// purpose `chat`, sender `NATSBridge`, broadcast, no reply subject.
+    pub fn new() -> SendOptions {
+        SendOptions::default()
+    }
+
+    /// Payloads whose serialized size is at or above `bytes` go by link.
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().size_threshold(64 * 1024);
+    /// ```
+    pub fn size_threshold(mut self, bytes: usize) -> SendOptions {
+        self.size_threshold = bytes;
+        self
+    }
+
+    /// Uses this correlation id instead of a new UUID.
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().correlation_id("order-1234");
+    /// ```
+    pub fn correlation_id(mut self, id: impl Into<String>) -> SendOptions {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Uses this message id instead of a new UUID; a resend with the same id
+    /// is dropped by JetStream's de-duplication.
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().msg_id("reading-2026-11-25T10:00");
+    /// ```
+    pub fn msg_id(mut self, id: impl Into<String>) -> SendOptions {
+        self.msg_id = Some(id.into());
+        self
+    }
+
+    /// Sets `msg_purpose` (default `chat`; `response` for replies).
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().msg_purpose("telemetry");
+    /// ```
+    pub fn msg_purpose(mut self, purpose: impl Into<String>) -> SendOptions {
+        self.msg_purpose = Some(purpose.into());
+        self
+    }
+
+    /// Sets `sender_name` (default `NATSBridge`).
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().sender_name("sensor-7");
+    /// ```
+    pub fn sender_name(mut self, name: impl Into<String>) -> SendOptions {
+        self.sender_name = name.into();
+        self
+    }
+
+    /// Sets `sender_id` (default: a UUID drawn once per process).
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().sender_id("7c1d1f9e-0000-4000-8000-000000000001");
+    /// ```
+    pub fn sender_id(mut self, id: impl Into<String>) -> SendOptions {
+        self.sender_id = Some(id.into());
+        self
+    }
+
+    /// Sets `receiver_name` (empty = broadcast).
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().receiver_name("dashboard");
+    /// ```
+    pub fn receiver_name(mut self, name: impl Into<String>) -> SendOptions {
+        self.receiver_name = name.into();
+        self
+    }
+
+    /// Sets `receiver_id` (empty = broadcast).
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().receiver_id("b1946ac9-2cc3-4c3a-8f3a-5f9d1b6e0a11");
+    /// ```
+    pub fn receiver_id(mut self, id: impl Into<String>) -> SendOptions {
+        self.receiver_id = id.into();
+        self
+    }
+
+    /// Sets `reply_to`, the subject the receiver should answer on.
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().reply_to("/device/response");
+    /// ```
+    pub fn reply_to(mut self, subject: impl Into<String>) -> SendOptions {
+        self.reply_to = subject.into();
+        self
+    }
+
+    /// Sets `reply_to_msg_id`, the `msg_id` this message answers.
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().reply_to_msg_id("9a1e0c7e-1111-4222-8333-444455556666");
+    /// ```
+    pub fn reply_to_msg_id(mut self, msg_id: impl Into<String>) -> SendOptions {
+        self.reply_to_msg_id = msg_id.into();
+        self
+    }
+
+    /// Sets the envelope's `metadata` object.
+    ///
+    /// ```
+    /// let mut meta = serde_json::Map::new();
+    /// meta.insert("site".into(), "plant-2".into());
+    /// let options = natsbridge::SendOptions::new().metadata(meta);
+    /// ```
+    pub fn metadata(mut self, metadata: Map<String, Value>) -> SendOptions {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Publishes through JetStream and waits for the stream's acknowledgement;
+    /// fails when no stream captures the subject.
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().jetstream(true);
+    /// ```
+    pub fn jetstream(mut self, enabled: bool) -> SendOptions {
+        self.jetstream = enabled;
+        self
+    }
+
+    /// Uploads link payloads to this HTTP file server (PUT
+    /// `<url>/<payload id>/<dataname>`) instead of the JetStream Object Store.
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().fileserver_url("http://127.0.0.1:8080");
+    /// ```
+    pub fn fileserver_url(mut self, url: impl Into<String>) -> SendOptions {
+        self.fileserver_url = Some(url.into());
+        self
+    }
+
+    /// Uses this claim-check store for link payloads (a custom upload
+    /// handler, plik, ...), overriding `fileserver_url` and the default store.
+    #[cfg(feature = "client")]
+    pub fn store(mut self, store: std::sync::Arc<dyn crate::store::ClaimCheckStore>) -> SendOptions {
+        self.store = Some(store);
+        self
+    }
+
+    /// The link threshold in bytes.
+    pub fn get_size_threshold(&self) -> usize {
+        self.size_threshold
+    }
+
+    /// Whether sends wait for a JetStream acknowledgement.
+    pub fn get_jetstream(&self) -> bool {
+        self.jetstream
+    }
+
+    /// The configured file server URL, if any.
+    pub fn get_fileserver_url(&self) -> Option<&str> {
+        self.fileserver_url.as_deref()
+    }
+}
+
+/// Options of one receive: how link payloads are fetched and checked.
+///
+/// ```
+/// use std::time::Duration;
+/// let options = natsbridge::ReceiveOptions::new()
+///     .max_retries(3)
+///     .base_delay(Duration::from_millis(50))
+///     .allowed_origin("http://127.0.0.1:8080");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReceiveOptions {
+    pub(crate) max_retries: u32,
+    pub(crate) base_delay: Duration,
+    pub(crate) max_delay: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_download_size: u64,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) allow_private_addresses: bool,
+    pub(crate) save_dir: Option<std::path::PathBuf>,
+    #[cfg(feature = "client")]
+    pub(crate) fetcher: Option<std::sync::Arc<dyn crate::store::LinkFetcher>>,
+}
+
+/// The default cap on one downloaded payload: 1 GiB.
+pub const DEFAULT_MAX_DOWNLOAD_SIZE: u64 = 1 << 30;
+
+impl Default for ReceiveOptions {
+    fn default() -> Self {
+        ReceiveOptions {
+            max_retries: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(5000),
+            request_timeout: Duration::from_secs(30),
+            max_download_size: DEFAULT_MAX_DOWNLOAD_SIZE,
+            allowed_origins: Vec::new(),
+            allow_private_addresses: true,
+            save_dir: None,
+            #[cfg(feature = "client")]
+            fetcher: None,
+        }
+    }
+}
+
+impl ReceiveOptions {
+    /// The defaults of the original design: 5 retries, 100 ms base delay,
+    /// 5000 ms maximum delay; plus a 1 GiB download cap.
+    pub fn new() -> ReceiveOptions {
+        ReceiveOptions::default()
+    }
+
+    /// How many times a failed download is retried (connection errors,
+    /// timeouts, 5xx and 429 only).
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().max_retries(2);
+    /// ```
+    pub fn max_retries(mut self, retries: u32) -> ReceiveOptions {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The first retry delay; each next one doubles, with jitter.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().base_delay(std::time::Duration::from_millis(20));
+    /// ```
+    pub fn base_delay(mut self, delay: Duration) -> ReceiveOptions {
+        self.base_delay = delay;
+        self
+    }
+
+    /// The longest delay between two tries.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().max_delay(std::time::Duration::from_secs(2));
+    /// ```
+    pub fn max_delay(mut self, delay: Duration) -> ReceiveOptions {
+        self.max_delay = delay;
+        self
+    }
+
+    /// The time one download attempt may take before it counts as failed.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().request_timeout(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn request_timeout(mut self, timeout: Duration) -> ReceiveOptions {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The largest link payload that will be downloaded, in bytes.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().max_download_size(100 << 20);
+    /// ```
+    pub fn max_download_size(mut self, bytes: u64) -> ReceiveOptions {
+        self.max_download_size = bytes;
+        self
+    }
+
+    /// Adds an origin (`scheme://host[:port]`) to the allow-list. Once the
+    /// list is non-empty, only links to listed origins are fetched.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().allowed_origin("https://files.example.com");
+    /// ```
+    pub fn allowed_origin(mut self, origin: impl Into<String>) -> ReceiveOptions {
+        self.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// Whether links may point at private and loopback addresses (default
+    /// true, so a file server on the LAN works). Link-local and cloud-metadata
+    /// addresses are refused either way.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().allow_private_addresses(false);
+    /// ```
+    pub fn allow_private_addresses(mut self, allow: bool) -> ReceiveOptions {
+        self.allow_private_addresses = allow;
+        self
+    }
+
+    /// Writes link payloads into this directory (streamed, constant memory)
+    /// and delivers them as file paths instead of bytes.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().save_dir("/tmp/incoming");
+    /// ```
+    pub fn save_dir(mut self, dir: impl Into<std::path::PathBuf>) -> ReceiveOptions {
+        self.save_dir = Some(dir.into());
+        self
+    }
+
+    /// Fetches link payloads with this handler instead of the built-in one.
+    #[cfg(feature = "client")]
+    pub fn fetcher(mut self, fetcher: std::sync::Arc<dyn crate::store::LinkFetcher>) -> ReceiveOptions {
+        self.fetcher = Some(fetcher);
+        self
+    }
+}

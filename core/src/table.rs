@@ -1,0 +1,557 @@
+//! Tables: Apache Arrow IPC **streaming** format (wire-v1 section 4) and the
+//! conversions every binding shares.
+//!
+//! A [`Table`] keeps the IPC bytes it travels as next to the record batches
+//! decoded from them; decoding is zero-copy where the bytes are aligned, so
+//! holding both costs no second copy. Bindings without an Arrow library build
+//! tables from JSON-like columns or rows ([`Table::from_json_columns`],
+//! [`Table::from_json_rows`]) or column by column ([`TableBuilder`]), and
+//! read them back as JSON ([`Table::to_json_rows`]).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Date64Type, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, NullArray, RecordBatch, StringArray,
+};
+use arrow_buffer::Buffer;
+use arrow_ipc::reader::StreamDecoder;
+use arrow_ipc::writer::StreamWriter;
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+use base64::Engine as _;
+use bytes::Bytes;
+use serde_json::{Map, Number, Value};
+
+use crate::clock;
+use crate::error::{Error, ErrorKind, Result};
+
+/// A validated Arrow table: its IPC stream bytes and its record batches.
+///
+/// ```
+/// use natsbridge::Table;
+/// let table = Table::from_json_rows(&serde_json::from_str(
+///     r#"[{"id": 1, "name": "Alice"}, {"id": 2, "name": "Bob"}]"#).unwrap()).unwrap();
+/// assert_eq!(table.num_rows(), 2);
+/// let again = Table::from_ipc(table.ipc_bytes().clone()).unwrap();
+/// assert_eq!(again.to_json_rows().unwrap()[1]["name"], "Bob");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Table {
+    ipc: Bytes,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    /// Reads and validates an Arrow IPC stream (schema message, record
+    /// batches, end-of-stream marker). Fails with [`ErrorKind::InvalidTable`]
+    /// on anything else, including the Arrow *file* format.
+    pub fn from_ipc(ipc: Bytes) -> Result<Table> {
+        // arrow-rs has panicked on hostile IPC input in the past; a panic here
+        // must become an error, never cross into a binding.
+        let decoded = catch_unwind(AssertUnwindSafe(|| decode_stream(&ipc)));
+        let (schema, batches) = match decoded {
+            Ok(Ok(parts)) => parts,
+            Ok(Err(err)) => return Err(invalid_table(&ipc, Some(err))),
+            Err(_) => return Err(invalid_table(&ipc, None)),
+        };
+        Ok(Table {
+            ipc,
+            schema,
+            batches,
+        })
+    }
+
+    /// Writes record batches as an IPC stream. All batches must have `schema`.
+    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<Table> {
+        let mut writer = StreamWriter::try_new(Vec::new(), &schema).map_err(serialization)?;
+        for batch in &batches {
+            writer.write(batch).map_err(serialization)?;
+        }
+        writer.finish().map_err(serialization)?;
+        let ipc = Bytes::from(writer.into_inner().map_err(serialization)?);
+        Ok(Table {
+            ipc,
+            schema,
+            batches,
+        })
+    }
+
+    /// Builds a table from a JSON object of equally long column arrays,
+    /// inferring each column's type: integers → int64, numbers → float64,
+    /// booleans → bool, strings → utf8, all-null → null; `null` entries are
+    /// nulls. Mixed or nested columns fail with [`ErrorKind::Serialization`].
+    pub fn from_json_columns(columns: &Map<String, Value>) -> Result<Table> {
+        let mut builder = TableBuilder::new();
+        for (name, values) in columns {
+            let values = values.as_array().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Serialization,
+                    format!("table column '{name}' is not an array"),
+                )
+            })?;
+            builder = builder.json_column(name, values.iter())?;
+        }
+        builder.finish()
+    }
+
+    /// Builds a table from a JSON array of row objects. Columns appear in the
+    /// order their keys are first seen; a key missing from a row is a null.
+    pub fn from_json_rows(rows: &[Value]) -> Result<Table> {
+        let mut names: Vec<&str> = Vec::new();
+        for (index, row) in rows.iter().enumerate() {
+            let row = row.as_object().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Serialization,
+                    format!("table row {index} is not an object"),
+                )
+            })?;
+            for key in row.keys() {
+                if !names.contains(&key.as_str()) {
+                    names.push(key);
+                }
+            }
+        }
+        let mut builder = TableBuilder::new();
+        for name in names {
+            let column = rows.iter().map(|row| row.get(name).unwrap_or(&Value::Null));
+            builder = builder.json_column(name, column)?;
+        }
+        builder.finish()
+    }
+
+    /// The IPC stream bytes, exactly as they travel.
+    pub fn ipc_bytes(&self) -> &Bytes {
+        &self.ipc
+    }
+
+    /// The table's schema.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The decoded record batches.
+    pub fn batches(&self) -> &[RecordBatch] {
+        &self.batches
+    }
+
+    /// The number of rows over all batches.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// The number of columns.
+    pub fn num_columns(&self) -> usize {
+        self.schema.fields().len()
+    }
+
+    /// The table as a JSON array of row objects (see [`Table::to_json_columns`]
+    /// for the value mapping).
+    pub fn to_json_rows(&self) -> Result<Vec<Value>> {
+        let columns = self.json_columns()?;
+        let mut rows = Vec::with_capacity(self.num_rows());
+        for row in 0..self.num_rows() {
+            let mut object = Map::new();
+            for (name, values) in &columns {
+                object.insert(name.clone(), values[row].clone());
+            }
+            rows.push(Value::Object(object));
+        }
+        Ok(rows)
+    }
+
+    /// The table as a JSON object of column arrays. Integers and floats become
+    /// numbers (NaN and infinities null), strings strings, dates
+    /// `YYYY-MM-DD`, timestamps RFC 3339 UTC, binary base64. Other Arrow types
+    /// fail with [`ErrorKind::Serialization`]: read those with an Arrow library.
+    pub fn to_json_columns(&self) -> Result<Map<String, Value>> {
+        Ok(self
+            .json_columns()?
+            .into_iter()
+            .map(|(name, values)| (name, Value::Array(values)))
+            .collect())
+    }
+
+    fn json_columns(&self) -> Result<Vec<(String, Vec<Value>)>> {
+        let mut columns = Vec::with_capacity(self.num_columns());
+        for (index, field) in self.schema.fields().iter().enumerate() {
+            let mut values = Vec::with_capacity(self.num_rows());
+            for batch in &self.batches {
+                array_to_json(field.name(), batch.column(index).as_ref(), &mut values)?;
+            }
+            columns.push((field.name().clone(), values));
+        }
+        Ok(columns)
+    }
+}
+
+fn decode_stream(ipc: &Bytes) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+    let mut buffer = Buffer::from(ipc.clone());
+    let mut decoder = StreamDecoder::new();
+    let mut batches = Vec::new();
+    while !buffer.is_empty() {
+        if let Some(batch) = decoder.decode(&mut buffer)? {
+            batches.push(batch);
+        }
+    }
+    decoder.finish()?;
+    let schema = decoder.schema().ok_or_else(|| {
+        ArrowError::IpcError("the stream ends before its schema message".to_owned())
+    })?;
+    Ok((schema, batches))
+}
+
+fn invalid_table(ipc: &[u8], cause: Option<ArrowError>) -> Error {
+    let hint = if ipc.starts_with(b"ARROW1") {
+        " (this is the Arrow IPC file format; wire v1 carries the streaming format)"
+    } else {
+        ""
+    };
+    let err = Error::new(
+        ErrorKind::InvalidTable,
+        format!(
+            "table payload of {} bytes is not an Arrow IPC stream{hint}",
+            ipc.len()
+        ),
+    );
+    match cause {
+        Some(cause) => err.with_source(cause),
+        None => err,
+    }
+}
+
+fn serialization(err: ArrowError) -> Error {
+    Error::new(ErrorKind::Serialization, "cannot write the table as Arrow IPC").with_source(err)
+}
+
+/// Builds a table column by column, for callers without an Arrow library
+/// (the C ABI, Julia, JSON-shaped data from Python and Node).
+///
+/// ```
+/// use natsbridge::TableBuilder;
+/// let table = TableBuilder::new()
+///     .int64("id", vec![Some(1), Some(2), None]).unwrap()
+///     .utf8("name", vec![Some("Alice".into()), Some("Bob".into()), Some("Cy".into())]).unwrap()
+///     .finish().unwrap();
+/// assert_eq!((table.num_rows(), table.num_columns()), (3, 2));
+/// ```
+#[derive(Debug, Default)]
+pub struct TableBuilder {
+    fields: Vec<Field>,
+    columns: Vec<ArrayRef>,
+}
+
+impl TableBuilder {
+    /// An empty builder.
+    pub fn new() -> TableBuilder {
+        TableBuilder::default()
+    }
+
+    /// Adds an int64 column; `None` is a null.
+    pub fn int64(self, name: &str, values: Vec<Option<i64>>) -> Result<TableBuilder> {
+        self.column(name, Arc::new(Int64Array::from(values)))
+    }
+
+    /// Adds a float64 column; `None` is a null.
+    pub fn float64(self, name: &str, values: Vec<Option<f64>>) -> Result<TableBuilder> {
+        self.column(name, Arc::new(Float64Array::from(values)))
+    }
+
+    /// Adds a boolean column; `None` is a null.
+    pub fn boolean(self, name: &str, values: Vec<Option<bool>>) -> Result<TableBuilder> {
+        self.column(name, Arc::new(BooleanArray::from(values)))
+    }
+
+    /// Adds a UTF-8 string column; `None` is a null.
+    pub fn utf8(self, name: &str, values: Vec<Option<String>>) -> Result<TableBuilder> {
+        self.column(name, Arc::new(StringArray::from(values)))
+    }
+
+    /// Adds any Arrow array as a column.
+    pub fn column(mut self, name: &str, array: ArrayRef) -> Result<TableBuilder> {
+        if let Some(first) = self.columns.first() {
+            if first.len() != array.len() {
+                return Err(Error::new(
+                    ErrorKind::Serialization,
+                    format!(
+                        "table column '{name}' has {} rows but column '{}' has {}",
+                        array.len(),
+                        self.fields[0].name(),
+                        first.len()
+                    ),
+                ));
+            }
+        }
+        if self.fields.iter().any(|field| field.name() == name) {
+            return Err(Error::new(
+                ErrorKind::Serialization,
+                format!("table column '{name}' appears twice"),
+            ));
+        }
+        self.fields
+            .push(Field::new(name, array.data_type().clone(), true));
+        self.columns.push(array);
+        Ok(self)
+    }
+
+    /// Adds a column from JSON values, inferring its type as
+    /// [`Table::from_json_columns`] describes.
+    pub fn json_column<'a>(
+        self,
+        name: &str,
+        values: impl ExactSizeIterator<Item = &'a Value> + Clone,
+    ) -> Result<TableBuilder> {
+        let array = json_to_array(name, values)?;
+        self.column(name, array)
+    }
+
+    /// Writes the columns as a one-batch table.
+    pub fn finish(self) -> Result<Table> {
+        let schema = Arc::new(Schema::new(self.fields));
+        let batch = if self.columns.is_empty() {
+            RecordBatch::new_empty(schema.clone())
+        } else {
+            RecordBatch::try_new(schema.clone(), self.columns).map_err(serialization)?
+        };
+        Table::from_batches(schema, vec![batch])
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Inferred {
+    Null,
+    Int,
+    Float,
+    Bool,
+    Str,
+}
+
+fn json_to_array<'a>(
+    name: &str,
+    values: impl ExactSizeIterator<Item = &'a Value> + Clone,
+) -> Result<ArrayRef> {
+    let mut kind = Inferred::Null;
+    for value in values.clone() {
+        let this = match value {
+            Value::Null => continue,
+            Value::Bool(_) => Inferred::Bool,
+            Value::Number(n) if n.is_i64() => Inferred::Int,
+            Value::Number(_) => Inferred::Float,
+            Value::String(_) => Inferred::Str,
+            Value::Array(_) | Value::Object(_) => {
+                return Err(Error::new(
+                    ErrorKind::Serialization,
+                    format!(
+                        "table column '{name}' holds nested JSON ({value}); columns must hold \
+                         numbers, strings, booleans or nulls"
+                    ),
+                ));
+            }
+        };
+        kind = match (kind, this) {
+            (Inferred::Null, this) => this,
+            (a, b) if a == b => a,
+            (Inferred::Int, Inferred::Float) | (Inferred::Float, Inferred::Int) => Inferred::Float,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Serialization,
+                    format!("table column '{name}' mixes value types (at {value})"),
+                ));
+            }
+        };
+    }
+    Ok(match kind {
+        Inferred::Null => Arc::new(NullArray::new(values.len())),
+        Inferred::Int => Arc::new(values.map(Value::as_i64).collect::<Int64Array>()),
+        Inferred::Float => Arc::new(values.map(Value::as_f64).collect::<Float64Array>()),
+        Inferred::Bool => Arc::new(values.map(Value::as_bool).collect::<BooleanArray>()),
+        Inferred::Str => Arc::new(values.map(Value::as_str).collect::<StringArray>()),
+    })
+}
+
+fn array_to_json(name: &str, array: &dyn Array, out: &mut Vec<Value>) -> Result<()> {
+    macro_rules! each {
+        ($typed:expr, $convert:expr) => {{
+            let typed = $typed;
+            for index in 0..typed.len() {
+                out.push(if typed.is_null(index) {
+                    Value::Null
+                } else {
+                    $convert(typed.value(index))
+                });
+            }
+        }};
+    }
+    let float = |v: f64| Number::from_f64(v).map_or(Value::Null, Value::Number);
+    match array.data_type() {
+        DataType::Null => out.extend(std::iter::repeat_n(Value::Null, array.len())),
+        DataType::Boolean => each!(array.as_boolean(), Value::Bool),
+        DataType::Int8 => each!(array.as_primitive::<Int8Type>(), Value::from),
+        DataType::Int16 => each!(array.as_primitive::<Int16Type>(), Value::from),
+        DataType::Int32 => each!(array.as_primitive::<Int32Type>(), Value::from),
+        DataType::Int64 => each!(array.as_primitive::<Int64Type>(), Value::from),
+        DataType::UInt8 => each!(array.as_primitive::<UInt8Type>(), Value::from),
+        DataType::UInt16 => each!(array.as_primitive::<UInt16Type>(), Value::from),
+        DataType::UInt32 => each!(array.as_primitive::<UInt32Type>(), Value::from),
+        DataType::UInt64 => each!(array.as_primitive::<UInt64Type>(), Value::from),
+        DataType::Float16 => each!(array.as_primitive::<Float16Type>(), |v: F16| float(
+            f64::from(v)
+        )),
+        DataType::Float32 => each!(array.as_primitive::<Float32Type>(), |v: f32| float(
+            f64::from(v)
+        )),
+        DataType::Float64 => each!(array.as_primitive::<Float64Type>(), float),
+        DataType::Utf8 => each!(array.as_string::<i32>(), Value::from),
+        DataType::LargeUtf8 => each!(array.as_string::<i64>(), Value::from),
+        DataType::Utf8View => each!(array.as_string_view(), Value::from),
+        DataType::Binary => each!(array.as_binary::<i32>(), base64_value),
+        DataType::LargeBinary => each!(array.as_binary::<i64>(), base64_value),
+        DataType::Date32 => each!(array.as_primitive::<Date32Type>(), |d: i32| Value::from(
+            clock::iso_date(i64::from(d))
+        )),
+        DataType::Date64 => each!(array.as_primitive::<Date64Type>(), |ms: i64| Value::from(
+            clock::iso_date(ms.div_euclid(86_400_000))
+        )),
+        DataType::Timestamp(unit, _) => {
+            let millis_per = |v: i64| match unit {
+                TimeUnit::Second => v.saturating_mul(1000),
+                TimeUnit::Millisecond => v,
+                TimeUnit::Microsecond => v.div_euclid(1000),
+                TimeUnit::Nanosecond => v.div_euclid(1_000_000),
+            };
+            let text = |v: i64| Value::from(clock::rfc3339_millis(millis_per(v)));
+            match unit {
+                TimeUnit::Second => each!(array.as_primitive::<TimestampSecondType>(), text),
+                TimeUnit::Millisecond => {
+                    each!(array.as_primitive::<TimestampMillisecondType>(), text)
+                }
+                TimeUnit::Microsecond => {
+                    each!(array.as_primitive::<TimestampMicrosecondType>(), text)
+                }
+                TimeUnit::Nanosecond => {
+                    each!(array.as_primitive::<TimestampNanosecondType>(), text)
+                }
+            }
+        }
+        DataType::Dictionary(_, _) => {
+            let dictionary = array.as_any_dictionary();
+            let mut distinct = Vec::with_capacity(dictionary.values().len());
+            array_to_json(name, dictionary.values().as_ref(), &mut distinct)?;
+            for (index, key) in dictionary.normalized_keys().into_iter().enumerate() {
+                out.push(if array.is_null(index) {
+                    Value::Null
+                } else {
+                    distinct.get(key).cloned().unwrap_or(Value::Null)
+                });
+            }
+        }
+        other => {
+            return Err(Error::new(
+                ErrorKind::Serialization,
+                format!(
+                    "table column '{name}' has Arrow type {other}, which has no JSON form here; \
+                     read the table with an Arrow library (pyarrow, apache-arrow) instead"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+type F16 = <Float16Type as arrow_array::ArrowPrimitiveType>::Native;
+
+fn base64_value(bytes: &[u8]) -> Value {
+    Value::from(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn students() -> Table {
+        Table::from_json_columns(
+            json!({"id": [1, 2, 3], "name": ["Alice", "Bob", null], "score": [95.5, 88, 92]})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn json_columns_round_trip_through_ipc() {
+        let table = students();
+        let schema = table.schema();
+        assert_eq!(schema.field(0).data_type(), &DataType::Int64);
+        assert_eq!(schema.field(1).data_type(), &DataType::Utf8);
+        assert_eq!(schema.field(2).data_type(), &DataType::Float64);
+        let back = Table::from_ipc(table.ipc_bytes().clone()).unwrap();
+        assert_eq!(
+            Value::Object(back.to_json_columns().unwrap()),
+            json!({"id": [1, 2, 3], "name": ["Alice", "Bob", null], "score": [95.5, 88.0, 92.0]})
+        );
+    }
+
+    #[test]
+    fn rows_fill_missing_keys_with_null() {
+        let rows = json!([{"a": 1}, {"b": true}]);
+        let table = Table::from_json_rows(rows.as_array().unwrap()).unwrap();
+        assert_eq!(
+            Value::Array(table.to_json_rows().unwrap()),
+            json!([{"a": 1, "b": null}, {"a": null, "b": true}])
+        );
+    }
+
+    #[test]
+    fn mixed_and_nested_columns_are_refused() {
+        let mixed = json!({"x": [1, "one"]});
+        let err = Table::from_json_columns(mixed.as_object().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Serialization);
+        assert!(err.message().contains("'x'"));
+        let nested = json!({"x": [[1]]});
+        assert!(Table::from_json_columns(nested.as_object().unwrap()).is_err());
+        let ragged = json!({"a": [1, 2], "b": [1]});
+        let err = Table::from_json_columns(ragged.as_object().unwrap()).unwrap_err();
+        assert!(err.message().contains("rows"), "{}", err.message());
+    }
+
+    #[test]
+    fn garbage_is_invalid_table_not_a_panic() {
+        let samples: [&[u8]; 5] = [
+            b"",
+            b"not arrow at all",
+            b"ARROW1\0\0garbage",
+            &[0xff, 0xff, 0xff, 0xff, 0x10, 0, 0, 0, 1, 2, 3],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+        ];
+        for sample in samples {
+            let err = Table::from_ipc(Bytes::copy_from_slice(sample)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidTable, "{sample:?}");
+        }
+        let err = Table::from_ipc(Bytes::from_static(b"ARROW1\0\0garbage")).unwrap_err();
+        assert!(err.message().contains("file format"));
+    }
+
+    #[test]
+    fn truncated_stream_is_invalid() {
+        let ipc = students().ipc_bytes().clone();
+        for cut in [8, ipc.len() / 2, ipc.len() - 9] {
+            let err = Table::from_ipc(ipc.slice(..cut)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidTable, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn empty_table_has_schema_and_no_rows() {
+        let table = TableBuilder::new().int64("a", vec![]).unwrap().finish().unwrap();
+        let back = Table::from_ipc(table.ipc_bytes().clone()).unwrap();
+        assert_eq!(back.num_rows(), 0);
+        assert_eq!(back.num_columns(), 1);
+    }
+}
