@@ -1,12 +1,27 @@
 //! Test support shared by every natsbridge test suite.
 //!
-//! [`NatsServer`] starts a real `nats-server` with JetStream on a free loopback
-//! port and a temporary store directory, and stops it on drop. Suites written
-//! in other languages (Python, Node, C, Julia, MicroPython) get the same servers
-//! through the `nb-testenv` binary, which prints their URLs as one JSON line.
+//! - [`NatsServer`] starts a real `nats-server` with JetStream on a free
+//!   loopback port and a temporary store directory, and stops it on drop.
+//! - [`FileServerHandle`] runs the natsbridge file server in process on a free
+//!   loopback port over a temporary directory, and stops it on drop.
+//! - [`FaultServer`] is a scripted HTTP server that misbehaves on cue (errors,
+//!   redirects, lying lengths, delays, dropped connections) and records what
+//!   it was sent; [`closed_port`] gives a port nothing listens on.
+//!
+//! Suites written in other languages (Python, Node, C, Julia, MicroPython) get
+//! the same servers through the `nb-testenv` binary, which prints their URLs
+//! as one JSON line.
 //!
 //! Everything here panics with a readable message on failure: it is test code,
 //! and a panic is how a test fails.
+
+#![warn(missing_docs)]
+
+mod fault;
+mod fileserver;
+
+pub use fault::{FaultServer, RecordedRequest, Reply, closed_port, pattern};
+pub use fileserver::{FileServerBuilder, FileServerHandle};
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};

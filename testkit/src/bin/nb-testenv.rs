@@ -2,52 +2,131 @@
 //! prints where they are, so suites in any language share one harness.
 //!
 //! Prints exactly one JSON line on stdout once everything accepts connections:
-//! `{"nats_url":"nats://127.0.0.1:PORT","nats_port":PORT,"store_dir":"..."}`
-//! then keeps the servers up until its stdin reaches end-of-file (the parent
-//! closed the pipe or exited) or it gets SIGTERM/SIGINT, and removes them.
+//! `{"nats_url":"nats://127.0.0.1:PORT","nats_port":PORT,"store_dir":"...",
+//! "fileserver_url":"http://127.0.0.1:PORT","fileserver_dir":"..."}`
+//! (the two file server fields are `null` with `--no-fileserver`), then keeps
+//! the servers up until its stdin reaches end-of-file (the parent closed the
+//! pipe or exited) or it gets SIGTERM/SIGINT, and removes them.
 //!
-//! Options: `--max-payload BYTES`, `--no-jetstream`, `--token TOKEN`.
+//! Options: `--max-payload BYTES`, `--no-jetstream`, `--token TOKEN` (for
+//! NATS), `--no-fileserver`, `--fileserver-token TOKEN` (required for PUT and
+//! DELETE on the file server; GET stays public).
 
 use std::io::{Read, Write};
 
-use natsbridge_testkit::NatsServer;
+use natsbridge_testkit::{FileServerHandle, NatsServer};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+const USAGE: &str = "usage: nb-testenv [--max-payload BYTES] [--no-jetstream] [--token TOKEN] \
+     [--no-fileserver] [--fileserver-token TOKEN]";
 
 fn main() {
     let mut builder = NatsServer::builder().kill_with_parent();
+    let mut fileserver = Some(FileServerHandle::builder());
+    let mut fileserver_token = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--max-payload" => {
                 let value = args.next().and_then(|v| v.parse().ok());
-                builder = builder.max_payload(value.unwrap_or_else(|| usage("--max-payload needs a number of bytes")));
+                builder = builder.max_payload(
+                    value.unwrap_or_else(|| usage("--max-payload needs a number of bytes")),
+                );
             }
             "--no-jetstream" => builder = builder.without_jetstream(),
             "--token" => {
-                let token = args.next().unwrap_or_else(|| usage("--token needs a value"));
+                let token = args
+                    .next()
+                    .unwrap_or_else(|| usage("--token needs a value"));
                 builder = builder.token(&token);
+            }
+            "--no-fileserver" => fileserver = None,
+            "--fileserver-token" => {
+                let token = args
+                    .next()
+                    .filter(|token| !token.is_empty())
+                    .unwrap_or_else(|| usage("--fileserver-token needs a non-empty value"));
+                fileserver_token = Some(token);
             }
             other => usage(&format!("unknown option {other}")),
         }
     }
+    if fileserver.is_none() && fileserver_token.is_some() {
+        usage("--fileserver-token and --no-fileserver contradict each other");
+    }
+    // Catch the signals before anything starts, so one arriving at any point
+    // after this still leads to a clean stop.
+    let stop = StopSignals::install();
     let nats = builder.start();
+    // The file server is a thread of this process, so it ends with it: the
+    // kill-with-parent guarantee needs nothing extra here.
+    let fileserver = fileserver.map(|builder| match &fileserver_token {
+        Some(token) => builder.token(token).start(),
+        None => builder.start(),
+    });
     let line = serde_json::json!({
         "nats_url": nats.url(),
         "nats_port": nats.port(),
         "store_dir": nats.store_dir(),
+        "fileserver_url": fileserver.as_ref().map(FileServerHandle::url),
+        "fileserver_dir": fileserver.as_ref().map(FileServerHandle::dir),
     });
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}").expect("write to stdout");
     stdout.flush().expect("flush stdout");
     drop(stdout);
 
-    // Block until the parent closes our stdin; dropping `nats` stops the server.
-    let mut sink = [0u8; 256];
-    let mut stdin = std::io::stdin().lock();
-    while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+    stop.wait();
+    // Dropping the handles stops the servers and removes their directories.
+    drop(fileserver);
     drop(nats);
 }
 
+/// SIGTERM and SIGINT, caught (rather than left to kill the process) so the
+/// temporary directories are still removed.
+struct StopSignals {
+    runtime: tokio::runtime::Runtime,
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("build a tokio runtime");
+        let _context = runtime.enter();
+        let terminate = signal(SignalKind::terminate()).expect("install a SIGTERM handler");
+        let interrupt = signal(SignalKind::interrupt()).expect("install a SIGINT handler");
+        StopSignals {
+            runtime,
+            terminate,
+            interrupt,
+        }
+    }
+
+    /// Blocks until stdin reaches end-of-file or a signal arrived (also one
+    /// that arrived before this call).
+    fn wait(mut self) {
+        self.runtime.block_on(async {
+            let stdin_closed = tokio::task::spawn_blocking(|| {
+                let mut sink = [0u8; 256];
+                let mut stdin = std::io::stdin().lock();
+                while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+            });
+            tokio::select! {
+                _ = stdin_closed => {}
+                _ = self.terminate.recv() => {}
+                _ = self.interrupt.recv() => {}
+            }
+        });
+        // The stdin reader cannot be interrupted; do not wait for it.
+        self.runtime.shutdown_background();
+    }
+}
+
 fn usage(problem: &str) -> ! {
-    eprintln!("nb-testenv: {problem}\nusage: nb-testenv [--max-payload BYTES] [--no-jetstream] [--token TOKEN]");
+    eprintln!("nb-testenv: {problem}\n{USAGE}");
     std::process::exit(2);
 }
