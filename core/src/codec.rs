@@ -16,8 +16,8 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -26,12 +26,13 @@ use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::envelope::{
-    CONTENT_TYPE, EnvelopeHeader, SentData, SentEnvelope, WIRE_VERSION, new_uuid,
-    process_sender_id,
+    CONTENT_TYPE, EnvelopeHeader, SentData, SentEnvelope, WIRE_VERSION, new_uuid, process_sender_id,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::SendOptions;
-use crate::payload::{Payload, PayloadInfo, PayloadType, PayloadValue, deserialize, serialize_body};
+use crate::payload::{
+    Payload, PayloadInfo, PayloadType, PayloadValue, deserialize, serialize_body,
+};
 use crate::transport::{Limits, Sizing, Transport, choose_transports};
 
 /// The name of the header that carries `msg_id` for JetStream de-duplication.
@@ -113,7 +114,9 @@ pub fn strip_credentials(urls: &str) -> String {
             };
             let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
             let (authority, tail) = rest.split_at(authority_end);
-            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
             format!("{scheme}{host}{tail}")
         })
         .collect::<Vec<_>>()
@@ -148,7 +151,10 @@ pub fn new_header(subject: &str, options: &SendOptions, broker_url: &str) -> Env
 
 /// The NATS headers a sender sets, as `(name, value)` pairs.
 pub fn nats_headers(header: &EnvelopeHeader) -> [(&'static str, &str); 2] {
-    [(MSG_ID_HEADER, &header.msg_id), ("Content-Type", CONTENT_TYPE)]
+    [
+        (MSG_ID_HEADER, &header.msg_id),
+        ("Content-Type", CONTENT_TYPE),
+    ]
 }
 
 /// Bytes the NATS header block takes on the wire (counted by the server
@@ -268,7 +274,11 @@ pub enum PartData<'a> {
 /// Writes the envelope. `parts[i]` holds the data of `infos[i]`; direct
 /// parts are base64-encoded straight into the output buffer (the only copy
 /// of the payload a send makes besides what NATS writes to the socket).
-pub fn encode(header: &EnvelopeHeader, infos: Vec<PayloadInfo>, parts: &[PartData<'_>]) -> SentEnvelope {
+pub fn encode(
+    header: &EnvelopeHeader,
+    infos: Vec<PayloadInfo>,
+    parts: &[PartData<'_>],
+) -> SentEnvelope {
     debug_assert_eq!(infos.len(), parts.len());
     let data_len: usize = parts
         .iter()
@@ -294,7 +304,9 @@ pub fn encode(header: &EnvelopeHeader, infos: Vec<PayloadInfo>, parts: &[PartDat
                 let end = start + crate::transport::base64_len(bytes.len());
                 out.resize(end, 0);
                 // The slice is exactly base64_len long, so encoding cannot fail.
-                let written = BASE64.encode_slice(bytes, &mut out[start..end]).unwrap_or(0);
+                let written = BASE64
+                    .encode_slice(bytes, &mut out[start..end])
+                    .unwrap_or(0);
                 out.truncate(start + written);
                 data.push(SentData::Direct(start..start + written));
                 out.push(b'"');
@@ -344,7 +356,14 @@ pub fn encode_direct(
     validate_subject(subject)?;
     let header = new_header(subject, options, broker_url);
     let (mut infos, bodies) = serialize_all(payloads)?;
-    plan(&header, &mut infos, options.size_threshold, max_payload, false, |_| 0)?;
+    plan(
+        &header,
+        &mut infos,
+        options.size_threshold,
+        max_payload,
+        false,
+        |_| 0,
+    )?;
     let parts: Vec<PartData<'_>> = bodies.iter().map(|b| PartData::Direct(b)).collect();
     Ok(encode(&header, infos, &parts))
 }
@@ -508,9 +527,17 @@ pub fn decode(message: &[u8]) -> Result<DecodedEnvelope> {
         None => 1,
         Some(Value::Number(n)) => match n.as_f64() {
             Some(v) if v.fract() == 0.0 && v >= 1.0 => v as u64,
-            _ => return Err(malformed(format!("envelope version {n} is not a wire version"))),
+            _ => {
+                return Err(malformed(format!(
+                    "envelope version {n} is not a wire version"
+                )));
+            }
         },
-        Some(other) => return Err(malformed(format!("envelope version {other} is not a number"))),
+        Some(other) => {
+            return Err(malformed(format!(
+                "envelope version {other} is not a number"
+            )));
+        }
     };
     if version > u64::from(WIRE_VERSION) {
         return Err(Error::new(
@@ -531,8 +558,10 @@ pub fn decode(message: &[u8]) -> Result<DecodedEnvelope> {
         }
         Some(raw) => raw,
     };
-    let wire_payloads: Vec<WirePayload<'_>> = serde_json::from_str(raw_payloads.get())
-        .map_err(|err| malformed(format!("a payload object is malformed: {err}")).with_source(err))?;
+    let wire_payloads: Vec<WirePayload<'_>> =
+        serde_json::from_str(raw_payloads.get()).map_err(|err| {
+            malformed(format!("a payload object is malformed: {err}")).with_source(err)
+        })?;
     let header = EnvelopeHeader {
         version: version as u32,
         correlation_id: wire.correlation_id.unwrap_or_default(),
@@ -585,8 +614,10 @@ fn decode_payload(index: usize, wire: WirePayload<'_>) -> Result<DecodedPayload>
     let size = match wire.size.ok_or_else(|| missing("size"))? {
         Value::Number(n) if n.as_u64().is_some() => n.as_u64().unwrap_or_default(),
         other => {
-            return Err(malformed(format!("{label} has size {other}, not a byte count"))
-                .with_dataname(dataname));
+            return Err(
+                malformed(format!("{label} has size {other}, not a byte count"))
+                    .with_dataname(dataname),
+            );
         }
     };
     let sha256 = match wire.sha256 {
@@ -679,7 +710,10 @@ fn truncate_for_message(text: &str) -> String {
     if text.len() <= LIMIT {
         return text.to_owned();
     }
-    let cut = (0..=LIMIT).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    let cut = (0..=LIMIT)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
     format!("{}...", &text[..cut])
 }
 
@@ -726,11 +760,20 @@ mod tests {
             assert_eq!(&got.info, info);
         }
         assert_eq!(ready(&back.payloads[0]).as_text(), Some("héllo"));
-        assert_eq!(ready(&back.payloads[1]).as_json(), Some(&json!({"k": [1, 2.5, null, true]})));
+        assert_eq!(
+            ready(&back.payloads[1]).as_json(),
+            Some(&json!({"k": [1, 2.5, null, true]}))
+        );
         assert_eq!(ready(&back.payloads[2]).as_table().unwrap().num_rows(), 1);
-        assert_eq!(ready(&back.payloads[3]).as_bytes().unwrap().as_ref(), [0, 1, 2]);
+        assert_eq!(
+            ready(&back.payloads[3]).as_bytes().unwrap().as_ref(),
+            [0, 1, 2]
+        );
         assert_eq!(ready(&back.payloads[5]).as_bytes().unwrap().len(), 0);
-        assert_eq!(ready(&back.payloads[6]).as_bytes().unwrap().as_ref(), [255u8; 1000]);
+        assert_eq!(
+            ready(&back.payloads[6]).as_bytes().unwrap().as_ref(),
+            [255u8; 1000]
+        );
     }
 
     #[test]
@@ -738,9 +781,21 @@ mod tests {
         let sent = encode_one(vec![Payload::text("message", "Hello World")]);
         let json: Value = serde_json::from_slice(sent.wire_bytes()).unwrap();
         for field in [
-            "version", "correlation_id", "msg_id", "timestamp", "send_to", "msg_purpose",
-            "sender_name", "sender_id", "receiver_name", "receiver_id", "reply_to",
-            "reply_to_msg_id", "broker_url", "metadata", "payloads",
+            "version",
+            "correlation_id",
+            "msg_id",
+            "timestamp",
+            "send_to",
+            "msg_purpose",
+            "sender_name",
+            "sender_id",
+            "receiver_name",
+            "receiver_id",
+            "reply_to",
+            "reply_to_msg_id",
+            "broker_url",
+            "metadata",
+            "payloads",
         ] {
             assert!(json.get(field).is_some(), "missing {field}");
         }
@@ -755,7 +810,12 @@ mod tests {
         assert_eq!(payload["sha256"], sha256_hex(b"Hello World"));
         assert_eq!(sent.to_json(), json);
         assert_eq!(sent.payload_data(0), "SGVsbG8gV29ybGQ=");
-        assert_eq!(uuid::Uuid::parse_str(&sent.header.msg_id).unwrap().get_version_num(), 4);
+        assert_eq!(
+            uuid::Uuid::parse_str(&sent.header.msg_id)
+                .unwrap()
+                .get_version_num(),
+            4
+        );
     }
 
     #[test]
@@ -769,12 +829,17 @@ mod tests {
         let unknown = br#"{"version":1,"future":true,"payloads":[{"dataname":"h","type":"hologram",
             "transport":"direct","encoding":"base64","size":1,"data":"/w==","x":1}]}"#;
         let back = decode(unknown).unwrap();
-        assert_eq!(back.payloads[0].info.payload_type, PayloadType::Other("hologram".into()));
+        assert_eq!(
+            back.payloads[0].info.payload_type,
+            PayloadType::Other("hologram".into())
+        );
         let link = br#"{"payloads":[{"dataname":"f","type":"binary","transport":"link",
             "encoding":"url","size":5,"sha256":"AB5DF625BC76DBD4E163BED2DD888DF828F90159BB93556525C31821B6541D46",
             "data":"http://127.0.0.1:1/x"}]}"#;
         let back = decode(link).unwrap();
-        assert!(matches!(&back.payloads[0].content, Content::Link(url) if url == "http://127.0.0.1:1/x"));
+        assert!(
+            matches!(&back.payloads[0].content, Content::Link(url) if url == "http://127.0.0.1:1/x")
+        );
         assert_eq!(
             back.payloads[0].info.sha256.as_deref(),
             Some("ab5df625bc76dbd4e163bed2dd888df828f90159bb93556525c31821b6541d46")
@@ -786,18 +851,45 @@ mod tests {
         let good = encode_one(vec![Payload::text("t", "hello")]);
         let wire = String::from_utf8(good.wire_bytes().to_vec()).unwrap();
         let cases: Vec<(String, ErrorKind)> = vec![
-            (wire[..wire.len() / 2].to_owned(), ErrorKind::MalformedEnvelope),
+            (
+                wire[..wire.len() / 2].to_owned(),
+                ErrorKind::MalformedEnvelope,
+            ),
             ("{}".into(), ErrorKind::MalformedEnvelope),
-            (r#"{"payloads":{"a":1}}"#.into(), ErrorKind::MalformedEnvelope),
+            (
+                r#"{"payloads":{"a":1}}"#.into(),
+                ErrorKind::MalformedEnvelope,
+            ),
             (r#"{"payloads":null}"#.into(), ErrorKind::MalformedEnvelope),
-            (r#"{"version":"1","payloads":[]}"#.into(), ErrorKind::MalformedEnvelope),
-            (r#"{"version":2,"payloads":[]}"#.into(), ErrorKind::UnsupportedVersion),
-            (wire.replace("aGVsbG8=", "aGVsbG8*"), ErrorKind::InvalidBase64),
-            (wire.replace("\"size\":5", "\"size\":6"), ErrorKind::Integrity),
+            (
+                r#"{"version":"1","payloads":[]}"#.into(),
+                ErrorKind::MalformedEnvelope,
+            ),
+            (
+                r#"{"version":2,"payloads":[]}"#.into(),
+                ErrorKind::UnsupportedVersion,
+            ),
+            (
+                wire.replace("aGVsbG8=", "aGVsbG8*"),
+                ErrorKind::InvalidBase64,
+            ),
+            (
+                wire.replace("\"size\":5", "\"size\":6"),
+                ErrorKind::Integrity,
+            ),
             (wire.replace("aGVsbG8=", "SGVsbG8="), ErrorKind::Integrity),
-            (wire.replace("\"size\":5", "\"size\":-5"), ErrorKind::MalformedEnvelope),
-            (wire.replace("\"transport\":\"direct\"", "\"transport\":\"pigeon\""), ErrorKind::MalformedEnvelope),
-            (wire.replace("\"encoding\":\"base64\"", "\"encoding\":\"url\""), ErrorKind::MalformedEnvelope),
+            (
+                wire.replace("\"size\":5", "\"size\":-5"),
+                ErrorKind::MalformedEnvelope,
+            ),
+            (
+                wire.replace("\"transport\":\"direct\"", "\"transport\":\"pigeon\""),
+                ErrorKind::MalformedEnvelope,
+            ),
+            (
+                wire.replace("\"encoding\":\"base64\"", "\"encoding\":\"url\""),
+                ErrorKind::MalformedEnvelope,
+            ),
             ("[1,2]".into(), ErrorKind::MalformedEnvelope),
             ("".into(), ErrorKind::MalformedEnvelope),
         ];
@@ -809,12 +901,18 @@ mod tests {
             r#"{{"payloads":[{{"dataname":"t","type":"text","transport":"direct","size":2,"data":"{}"}}]}}"#,
             BASE64.encode([0xc3, 0x28])
         );
-        assert_eq!(decode(bad_utf8.as_bytes()).unwrap_err().kind(), ErrorKind::InvalidUtf8);
+        assert_eq!(
+            decode(bad_utf8.as_bytes()).unwrap_err().kind(),
+            ErrorKind::InvalidUtf8
+        );
         let not_arrow = format!(
             r#"{{"payloads":[{{"dataname":"t","type":"table","transport":"direct","size":4,"data":"{}"}}]}}"#,
             BASE64.encode(b"nope")
         );
-        assert_eq!(decode(not_arrow.as_bytes()).unwrap_err().kind(), ErrorKind::InvalidTable);
+        assert_eq!(
+            decode(not_arrow.as_bytes()).unwrap_err().kind(),
+            ErrorKind::InvalidTable
+        );
     }
 
     #[test]
@@ -826,15 +924,25 @@ mod tests {
     #[test]
     fn bad_subjects_and_datanames_are_refused() {
         for subject in ["", "a b", "a\tb", "a..b", ".a", "a.", "a.*", "a.>", "x\r\n"] {
-            assert_eq!(validate_subject(subject).unwrap_err().kind(), ErrorKind::InvalidArgument, "{subject:?}");
+            assert_eq!(
+                validate_subject(subject).unwrap_err().kind(),
+                ErrorKind::InvalidArgument,
+                "{subject:?}"
+            );
         }
         for subject in ["/chat/room1", "a.b.c", "_INBOX.x", "device-1/cmd"] {
             validate_subject(subject).unwrap();
         }
         validate_subscribe_subject("a.*.>").unwrap();
         assert!(validate_subscribe_subject("a.b*").is_err());
-        let err = encode_direct("s", vec![Payload::text("", "x")], &SendOptions::new(), "", 1 << 20)
-            .unwrap_err();
+        let err = encode_direct(
+            "s",
+            vec![Payload::text("", "x")],
+            &SendOptions::new(),
+            "",
+            1 << 20,
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     }
 
@@ -856,14 +964,21 @@ mod tests {
     fn too_large_without_store_names_the_payload() {
         let err = encode_direct(
             "s",
-            vec![Payload::bytes("video", PayloadType::Video, vec![0u8; 900_000])],
+            vec![Payload::bytes(
+                "video",
+                PayloadType::Video,
+                vec![0u8; 900_000],
+            )],
             &SendOptions::new(),
             "",
             1 << 20,
         )
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PayloadTooLarge);
-        assert!(err.message().contains("'video'") && err.message().contains("max_payload"), "{err}");
+        assert!(
+            err.message().contains("'video'") && err.message().contains("max_payload"),
+            "{err}"
+        );
         let err = encode_direct(
             "s",
             vec![Payload::bytes("big", PayloadType::Binary, vec![0u8; 2_000])],
@@ -880,7 +995,10 @@ mod tests {
         assert_eq!(strip_credentials("nats://a:b@h:1"), "nats://h:1");
         assert_eq!(strip_credentials("nats://tok@h:1/path"), "nats://h:1/path");
         assert_eq!(strip_credentials("nats://h:1"), "nats://h:1");
-        assert_eq!(strip_credentials("tls://u:p@a:1,tls://u:p@b:2"), "tls://a:1,tls://b:2");
+        assert_eq!(
+            strip_credentials("tls://u:p@a:1,tls://u:p@b:2"),
+            "tls://a:1,tls://b:2"
+        );
         assert_eq!(strip_credentials("nats://u:p%40x@h:1"), "nats://h:1");
     }
 }

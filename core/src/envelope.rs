@@ -213,9 +213,10 @@ impl ReceivedEnvelope {
                     PayloadValue::Dictionary(value) => (value.clone(), None),
                     PayloadValue::Table(table) => (base64(table.ipc_bytes()), Some("base64")),
                     PayloadValue::Bytes(bytes) => (base64(bytes), Some("base64")),
-                    PayloadValue::File(path) => {
-                        (Value::from(path.to_string_lossy().into_owned()), Some("path"))
-                    }
+                    PayloadValue::File(path) => (
+                        Value::from(path.to_string_lossy().into_owned()),
+                        Some("path"),
+                    ),
                 };
                 object.insert("value".into(), value);
                 if let Some(encoding) = encoding {

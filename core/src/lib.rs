@@ -58,7 +58,7 @@ pub use transport::Transport;
 #[cfg(feature = "client")]
 pub use bridge::{Bridge, ConnectOptions};
 #[cfg(feature = "client")]
-pub use pool::{smartreceive, smartsend};
+pub use pool::{bridge_for as pool_bridge, smartreceive, smartsend};
 #[cfg(feature = "client")]
 pub use subscription::Subscription;
 

@@ -36,6 +36,7 @@ pub struct SendOptions {
     pub(crate) metadata: Map<String, Value>,
     pub(crate) jetstream: bool,
     pub(crate) fileserver_url: Option<String>,
+    pub(crate) fileserver_token: Option<String>,
     #[cfg(feature = "client")]
     pub(crate) store: Option<std::sync::Arc<dyn crate::store::ClaimCheckStore>>,
 }
@@ -56,6 +57,7 @@ impl Default for SendOptions {
             metadata: Map::new(),
             jetstream: false,
             fileserver_url: None,
+            fileserver_token: None,
             #[cfg(feature = "client")]
             store: None,
         }
@@ -204,10 +206,26 @@ impl SendOptions {
         self
     }
 
+    /// Sends `Authorization: Bearer <token>` with uploads to the file server
+    /// (for a `natsbridge fileserver --token`).
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new()
+    ///     .fileserver_url("http://127.0.0.1:8080")
+    ///     .fileserver_token("s3cret");
+    /// ```
+    pub fn fileserver_token(mut self, token: impl Into<String>) -> SendOptions {
+        self.fileserver_token = Some(token.into());
+        self
+    }
+
     /// Uses this claim-check store for link payloads (a custom upload
     /// handler, plik, ...), overriding `fileserver_url` and the default store.
     #[cfg(feature = "client")]
-    pub fn store(mut self, store: std::sync::Arc<dyn crate::store::ClaimCheckStore>) -> SendOptions {
+    pub fn store(
+        mut self,
+        store: std::sync::Arc<dyn crate::store::ClaimCheckStore>,
+    ) -> SendOptions {
         self.store = Some(store);
         self
     }
@@ -247,6 +265,7 @@ pub struct ReceiveOptions {
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) allow_private_addresses: bool,
     pub(crate) save_dir: Option<std::path::PathBuf>,
+    pub(crate) bearer_tokens: Vec<(String, String)>,
     #[cfg(feature = "client")]
     pub(crate) fetcher: Option<std::sync::Arc<dyn crate::store::LinkFetcher>>,
 }
@@ -265,6 +284,7 @@ impl Default for ReceiveOptions {
             allowed_origins: Vec::new(),
             allow_private_addresses: true,
             save_dir: None,
+            bearer_tokens: Vec::new(),
             #[cfg(feature = "client")]
             fetcher: None,
         }
@@ -363,9 +383,41 @@ impl ReceiveOptions {
         self
     }
 
+    /// Sends `Authorization: Bearer <token>` when fetching links whose origin
+    /// is exactly `origin` (a private file server). Links to any other host,
+    /// and redirects away from `origin`, never see the token.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().store_token("https://files.example.com", "s3cret");
+    /// ```
+    pub fn store_token(
+        mut self,
+        origin: impl Into<String>,
+        token: impl Into<String>,
+    ) -> ReceiveOptions {
+        self.bearer_tokens.push((origin.into(), token.into()));
+        self
+    }
+
+    /// The token configured for `url`'s origin, if any.
+    #[cfg(feature = "client")]
+    pub(crate) fn bearer_token_for(&self, url: &url::Url) -> Option<&str> {
+        let origin = url.origin().ascii_serialization();
+        self.bearer_tokens.iter().find_map(|(allowed, token)| {
+            let allowed = url::Url::parse(allowed)
+                .ok()?
+                .origin()
+                .ascii_serialization();
+            (allowed == origin).then_some(token.as_str())
+        })
+    }
+
     /// Fetches link payloads with this handler instead of the built-in one.
     #[cfg(feature = "client")]
-    pub fn fetcher(mut self, fetcher: std::sync::Arc<dyn crate::store::LinkFetcher>) -> ReceiveOptions {
+    pub fn fetcher(
+        mut self,
+        fetcher: std::sync::Arc<dyn crate::store::LinkFetcher>,
+    ) -> ReceiveOptions {
         self.fetcher = Some(fetcher);
         self
     }

@@ -168,6 +168,33 @@ impl Payload {
         Payload::unchecked(dataname, PayloadType::Dictionary, Body::Json(value))
     }
 
+    /// A `dictionary` payload from any serializable value. Fails with
+    /// [`ErrorKind::Serialization`] when the value has no JSON form (a map
+    /// with non-string keys, a failing `Serialize` impl).
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use natsbridge::{ErrorKind, Payload};
+    /// let ok = Payload::dictionary_from("cfg", &BTreeMap::from([("interval", 60)])).unwrap();
+    /// let err = Payload::dictionary_from("bad", &BTreeMap::from([((1, 2), "x")])).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Serialization);
+    /// ```
+    pub fn dictionary_from<T: serde::Serialize + ?Sized>(
+        dataname: impl Into<String>,
+        value: &T,
+    ) -> Result<Payload> {
+        let dataname = dataname.into();
+        let value = serde_json::to_value(value).map_err(|err| {
+            Error::new(
+                ErrorKind::Serialization,
+                format!("payload '{dataname}' cannot be serialized as JSON: {err}"),
+            )
+            .with_dataname(dataname.clone())
+            .with_source(err)
+        })?;
+        Ok(Payload::dictionary(dataname, value))
+    }
+
     /// A `table` payload.
     pub fn table(dataname: impl Into<String>, table: Table) -> Payload {
         Payload::unchecked(dataname, PayloadType::Table, Body::Table(table))
@@ -309,6 +336,46 @@ pub(crate) fn serialize_body(dataname: &str, body: Body) -> Result<Bytes> {
         )
         .with_dataname(dataname)),
     }
+}
+
+/// A file name made from a dataname that cannot leave the directory it is
+/// joined to: path separators, `..`, control characters and leading dots
+/// are replaced, and the result is never empty.
+///
+/// ```
+/// use natsbridge::payload::safe_file_name;
+/// assert_eq!(safe_file_name("../../etc/x"), "_.._etc_x");
+/// assert_eq!(safe_file_name("report.pdf"), "report.pdf");
+/// assert_eq!(safe_file_name(".."), "_.");
+/// assert_eq!(safe_file_name(""), "_");
+/// ```
+pub fn safe_file_name(dataname: &str) -> String {
+    let mut name: String = dataname
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '\0' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    while name.starts_with('.') {
+        name.replace_range(..1, "_");
+        if !name[1..].starts_with('.') {
+            break;
+        }
+    }
+    // Keep well under common file-name limits (255 bytes).
+    if name.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|i| name.is_char_boundary(*i))
+            .unwrap_or(0);
+        name.truncate(cut);
+    }
+    if name.is_empty() {
+        name.push('_');
+    }
+    name
 }
 
 /// What describes a payload on the wire, apart from its data: shared by what
@@ -489,12 +556,17 @@ mod tests {
             sha256: None,
             metadata: Map::new(),
         };
-        let err = deserialize(&info(PayloadType::Text), Bytes::from_static(b"\xff\xfe")).unwrap_err();
+        let err =
+            deserialize(&info(PayloadType::Text), Bytes::from_static(b"\xff\xfe")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidUtf8);
-        let err = deserialize(&info(PayloadType::Dictionary), Bytes::from_static(b"{")).unwrap_err();
+        let err =
+            deserialize(&info(PayloadType::Dictionary), Bytes::from_static(b"{")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidJson);
-        let value = deserialize(&info(PayloadType::Other("x".into())), Bytes::from_static(b"\xff"))
-            .unwrap();
+        let value = deserialize(
+            &info(PayloadType::Other("x".into())),
+            Bytes::from_static(b"\xff"),
+        )
+        .unwrap();
         assert_eq!(value.as_bytes().unwrap().as_ref(), b"\xff");
     }
 }

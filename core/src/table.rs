@@ -227,7 +227,11 @@ fn invalid_table(ipc: &[u8], cause: Option<ArrowError>) -> Error {
 }
 
 fn serialization(err: ArrowError) -> Error {
-    Error::new(ErrorKind::Serialization, "cannot write the table as Arrow IPC").with_source(err)
+    Error::new(
+        ErrorKind::Serialization,
+        "cannot write the table as Arrow IPC",
+    )
+    .with_source(err)
 }
 
 /// Builds a table column by column, for callers without an Arrow library
@@ -549,7 +553,11 @@ mod tests {
 
     #[test]
     fn empty_table_has_schema_and_no_rows() {
-        let table = TableBuilder::new().int64("a", vec![]).unwrap().finish().unwrap();
+        let table = TableBuilder::new()
+            .int64("a", vec![])
+            .unwrap()
+            .finish()
+            .unwrap();
         let back = Table::from_ipc(table.ipc_bytes().clone()).unwrap();
         assert_eq!(back.num_rows(), 0);
         assert_eq!(back.num_columns(), 1);

@@ -175,13 +175,22 @@ mod tests {
         // the largest) gives 500 + 230 + 2 * 1350 = 3430.
         let (choice, total) =
             choose_transports(&[sizing(900), sizing(900), sizing(900)], LIMITS).unwrap();
-        assert_eq!(choice, [Transport::Link, Transport::Direct, Transport::Direct]);
-        assert_eq!(total, 3430);
-        let (choice, _) = choose_transports(&[sizing(10), sizing(950), sizing(900), sizing(940)], LIMITS)
-            .unwrap();
         assert_eq!(
             choice,
-            [Transport::Direct, Transport::Link, Transport::Direct, Transport::Direct]
+            [Transport::Link, Transport::Direct, Transport::Direct]
+        );
+        assert_eq!(total, 3430);
+        let (choice, _) =
+            choose_transports(&[sizing(10), sizing(950), sizing(900), sizing(940)], LIMITS)
+                .unwrap();
+        assert_eq!(
+            choice,
+            [
+                Transport::Direct,
+                Transport::Link,
+                Transport::Direct,
+                Transport::Direct
+            ]
         );
     }
 

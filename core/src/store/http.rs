@@ -1,0 +1,334 @@
+//! Link payloads over plain HTTP: uploads by PUT to a file server
+//! ([`HttpStore`]), downloads by GET with retries, backoff, a size cap,
+//! streaming hashing and the URL policy of [`super::policy`].
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::StatusCode;
+use url::Url;
+
+use super::policy::{check_http_url, resolver};
+use super::{Attempt, Backoff, ClaimCheckStore, DownloadSink, Fetched, Sink, UploadBody};
+use crate::error::{Error, ErrorKind, Result};
+use crate::options::ReceiveOptions;
+use crate::payload::PayloadInfo;
+
+/// Characters kept as they are in a URL path segment (RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes one URL path segment.
+pub fn encode_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// The process-wide HTTP client: no automatic redirects (each hop is checked
+/// by hand), refused addresses filtered at DNS resolution.
+pub(crate) fn client(allow_private: bool) -> &'static reqwest::Client {
+    static LENIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    static STRICT: OnceLock<reqwest::Client> = OnceLock::new();
+    let cell = if allow_private { &LENIENT } else { &STRICT };
+    cell.get_or_init(|| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(resolver(allow_private))
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("natsbridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
+    })
+}
+
+/// Uploads link payloads with HTTP PUT to `<base>/<payload id>/<dataname>`;
+/// the same URL is the download URL, so any static HTTP server that serves
+/// the uploaded files works for receivers.
+#[derive(Debug, Clone)]
+pub struct HttpStore {
+    base: String,
+    token: Option<String>,
+}
+
+impl HttpStore {
+    /// A store for the file server at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base: impl Into<String>) -> Result<HttpStore> {
+        let base = base.into();
+        let parsed = Url::parse(&base).map_err(|err| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid fileserver_url {base:?}: {err}"),
+            )
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("fileserver_url {base:?} must be an http or https URL"),
+            ));
+        }
+        Ok(HttpStore {
+            base: base.trim_end_matches('/').to_owned(),
+            token: None,
+        })
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every upload.
+    pub fn with_token(mut self, token: impl Into<String>) -> HttpStore {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The URL a payload is uploaded to and downloaded from.
+    pub fn url_for(&self, info: &PayloadInfo) -> String {
+        format!(
+            "{}/{}/{}",
+            self.base,
+            encode_segment(&info.id),
+            encode_segment(&info.dataname)
+        )
+    }
+
+    async fn put_once(
+        &self,
+        url: &str,
+        body: reqwest::Body,
+        len: u64,
+    ) -> std::result::Result<(), Attempt> {
+        let mut request = client(true)
+            .put(url)
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|err| Attempt::from_transport(url, err))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let detail = response.text().await.unwrap_or_default();
+        let detail = detail.trim();
+        let hint = match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                " (the file server wants a token: set the fileserver token)"
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                " (the file server's upload limit is lower than this payload)"
+            }
+            _ => "",
+        };
+        let err = Error::new(
+            ErrorKind::Upload,
+            format!(
+                "the file server answered {status} to PUT {url}{hint}{}{detail}",
+                if detail.is_empty() { "" } else { ": " }
+            ),
+        );
+        Err(if retryable_status(status) {
+            Attempt::Retry(err)
+        } else {
+            Attempt::Fatal(err)
+        })
+    }
+}
+
+impl ClaimCheckStore for HttpStore {
+    fn upload<'a>(
+        &'a self,
+        info: &'a PayloadInfo,
+        body: UploadBody,
+    ) -> BoxFuture<'a, Result<String>> {
+        let store = self.clone();
+        let url = self.url_for(info);
+        Box::pin(async move {
+            // Run on the shared runtime so pooled connections outlive the caller's runtime.
+            crate::runtime::spawn(async move {
+                match body {
+                    UploadBody::Bytes(bytes) => {
+                        // In-memory bodies can be sent again: retry transient failures.
+                        let backoff =
+                            Backoff::new(3, Duration::from_millis(100), Duration::from_secs(2));
+                        let len = bytes.len() as u64;
+                        backoff
+                            .run(|_| store.put_once(&url, reqwest::Body::from(bytes.clone()), len))
+                            .await?;
+                    }
+                    UploadBody::Stream { reader, len } => {
+                        let stream =
+                            tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
+                        store
+                            .put_once(&url, reqwest::Body::wrap_stream(stream), len)
+                            .await
+                            .map_err(Attempt::into_error)?;
+                    }
+                }
+                Ok(url)
+            })
+            .await?
+        })
+    }
+
+    fn url_len_hint(&self, info: &PayloadInfo) -> usize {
+        self.url_for(info).len()
+    }
+}
+
+impl Attempt {
+    /// Classifies a reqwest error: refused addresses are fatal, anything on
+    /// the way to the server (connect, timeout, reset) may pass.
+    fn from_transport(url: &str, err: reqwest::Error) -> Attempt {
+        if let Some(refusal) = refusal_in(&err) {
+            return Attempt::Fatal(Error::new(ErrorKind::UrlNotAllowed, refusal));
+        }
+        let what = if err.is_timeout() {
+            "timed out"
+        } else if err.is_connect() {
+            "could not connect"
+        } else {
+            "failed"
+        };
+        Attempt::Retry(
+            Error::new(ErrorKind::Download, format!("request to {url} {what}")).with_source(err),
+        )
+    }
+}
+
+/// The message of a [`super::policy::FilteringResolver`] refusal inside a reqwest error.
+fn refusal_in(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::PermissionDenied
+                && io.to_string().starts_with("refusing")
+            {
+                return Some(io.to_string());
+            }
+        }
+        cause = current.source();
+    }
+    None
+}
+
+fn retryable_status(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+/// Downloads `url` with retries and backoff, following redirects by hand
+/// (each hop re-checked), capping the size, and verifying `size` and
+/// `sha256` while streaming.
+pub(crate) async fn fetch(
+    url: Url,
+    info: PayloadInfo,
+    options: ReceiveOptions,
+    sink: Sink,
+) -> Result<Fetched> {
+    let backoff = Backoff::new(options.max_retries, options.base_delay, options.max_delay);
+    let label = info.dataname.clone();
+    crate::runtime::spawn(async move {
+        backoff
+            .run(|_| fetch_once(&url, &info, &options, &sink))
+            .await
+            .map_err(|err| err.with_dataname(label))
+    })
+    .await?
+}
+
+const MAX_REDIRECTS: usize = 5;
+
+async fn fetch_once(
+    url: &Url,
+    info: &PayloadInfo,
+    options: &ReceiveOptions,
+    sink: &Sink,
+) -> std::result::Result<Fetched, Attempt> {
+    let client = client(options.allow_private_addresses);
+    let mut current = url.clone();
+    let mut hops = 0;
+    let response = loop {
+        check_http_url(&current, options).map_err(Attempt::Fatal)?;
+        let mut request = client.get(current.clone()).timeout(options.request_timeout);
+        if let Some(token) = options.bearer_token_for(&current) {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|err| Attempt::from_transport(current.as_str(), err))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| current.join(value).ok());
+            let Some(next) = location else {
+                return Err(Attempt::Fatal(Error::new(
+                    ErrorKind::Download,
+                    format!("{current} answered {status} without a usable Location"),
+                )));
+            };
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(Attempt::Fatal(Error::new(
+                    ErrorKind::Download,
+                    format!("more than {MAX_REDIRECTS} redirects fetching {url}"),
+                )));
+            }
+            current = next;
+            continue;
+        }
+        if !status.is_success() {
+            let err = Error::new(
+                ErrorKind::Download,
+                format!(
+                    "fetching payload '{}' from {current} failed: HTTP {status}",
+                    info.dataname
+                ),
+            );
+            return Err(if retryable_status(status) {
+                Attempt::Retry(err)
+            } else {
+                Attempt::Fatal(err)
+            });
+        }
+        break response;
+    };
+    if let Some(length) = response.content_length() {
+        if length != info.size {
+            return Err(Attempt::Fatal(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "payload '{}' declares size {} but {current} sends {length} bytes",
+                    info.dataname, info.size
+                ),
+            )));
+        }
+    }
+    let mut sink = DownloadSink::new(info, options, sink, current.as_str())
+        .await
+        .map_err(Attempt::Fatal)?;
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|err| {
+            Attempt::Retry(
+                Error::new(
+                    ErrorKind::Download,
+                    format!("the download of payload '{}' broke off", info.dataname),
+                )
+                .with_source(err),
+            )
+        })?;
+        sink.write(&chunk).await.map_err(Attempt::Fatal)?;
+    }
+    sink.finish().await.map_err(Attempt::Fatal)
+}

@@ -1,0 +1,400 @@
+//! Claim-check stores: where link payloads go on send ([`ClaimCheckStore`])
+//! and how they come back on receive ([`LinkFetcher`]).
+//!
+//! A store takes a payload's bytes (in memory, or a stream from a file) and
+//! returns the URL that travels in the envelope. Bindings implement these two
+//! traits over callbacks in their own language (the original design's
+//! `fileserver_upload_handler` / `fileserver_download_handler`).
+
+mod fetch;
+pub mod handlers;
+pub mod http;
+pub mod object_store;
+pub mod plik;
+mod policy;
+
+pub(crate) use fetch::Stores;
+pub use fetch::fetch_link;
+pub use handlers::{HandlerFetcher, HandlerStore};
+pub use http::HttpStore;
+pub use object_store::ObjectStoreStore;
+pub use plik::PlikStore;
+pub use policy::NATS_OBJECT_SCHEME;
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::options::ReceiveOptions;
+use crate::payload::PayloadInfo;
+
+/// The bytes of a payload to upload.
+pub enum UploadBody {
+    /// Serialized bytes in memory (reference-counted; cloning does not copy).
+    Bytes(Bytes),
+    /// A stream of exactly `len` bytes, read once (a file payload).
+    Stream {
+        /// The bytes.
+        reader: Pin<Box<dyn AsyncRead + Send>>,
+        /// How many bytes the reader yields.
+        len: u64,
+    },
+}
+
+impl UploadBody {
+    /// The number of bytes to upload.
+    pub fn len(&self) -> u64 {
+        match self {
+            UploadBody::Bytes(bytes) => bytes.len() as u64,
+            UploadBody::Stream { len, .. } => *len,
+        }
+    }
+
+    /// True when there is nothing to upload.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads the whole body into memory; for handlers that take bytes.
+    pub async fn into_bytes(self) -> std::io::Result<Bytes> {
+        match self {
+            UploadBody::Bytes(bytes) => Ok(bytes),
+            UploadBody::Stream { mut reader, len } => {
+                use tokio::io::AsyncReadExt as _;
+                let mut buffer = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+                reader.read_to_end(&mut buffer).await?;
+                Ok(Bytes::from(buffer))
+            }
+        }
+    }
+}
+
+impl Debug for UploadBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UploadBody::Bytes(bytes) => write!(f, "UploadBody::Bytes({} bytes)", bytes.len()),
+            UploadBody::Stream { len, .. } => write!(f, "UploadBody::Stream({len} bytes)"),
+        }
+    }
+}
+
+/// A place link payloads are uploaded to.
+pub trait ClaimCheckStore: Send + Sync + Debug {
+    /// Uploads one payload and returns the URL receivers fetch it from.
+    /// `info` carries the payload's id, dataname, size and (for in-memory
+    /// payloads) sha256.
+    fn upload<'a>(
+        &'a self,
+        info: &'a PayloadInfo,
+        body: UploadBody,
+    ) -> BoxFuture<'a, Result<String>>;
+
+    /// An upper bound on the length of the URL [`ClaimCheckStore::upload`]
+    /// will return for this payload, used to plan the envelope's size before
+    /// uploading. The default allows 2 KiB (long presigned URLs).
+    fn url_len_hint(&self, info: &PayloadInfo) -> usize {
+        let _ = info;
+        2048
+    }
+}
+
+/// A way to fetch link payloads.
+pub trait LinkFetcher: Send + Sync + Debug {
+    /// Returns the serialized bytes behind `url`. The caller verifies `size`
+    /// and `sha256` afterwards; a fetcher may check earlier to fail fast.
+    fn fetch<'a>(
+        &'a self,
+        url: &'a str,
+        info: &'a PayloadInfo,
+        options: &'a ReceiveOptions,
+    ) -> BoxFuture<'a, Result<Bytes>>;
+}
+
+/// A shared SHA-256 state fed by a [`HashingReader`].
+#[derive(Clone, Default)]
+pub(crate) struct HashHandle(Arc<Mutex<(Sha256, u64)>>);
+
+impl HashHandle {
+    /// The hex digest and the byte count of everything read so far.
+    pub(crate) fn finish(&self) -> (String, u64) {
+        let guard = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        (hex::encode(guard.0.clone().finalize()), guard.1)
+    }
+}
+
+/// Hashes the bytes of a stream as they are read, so a file payload is read
+/// from disk once, whatever store it is streamed to.
+pub(crate) struct HashingReader<R> {
+    inner: R,
+    hash: HashHandle,
+}
+
+impl<R> HashingReader<R> {
+    pub(crate) fn new(inner: R) -> (HashingReader<R>, HashHandle) {
+        let hash = HashHandle::default();
+        (
+            HashingReader {
+                inner,
+                hash: hash.clone(),
+            },
+            hash,
+        )
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = poll {
+            let fresh = &buf.filled()[before..];
+            let mut guard = self
+                .hash
+                .0
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            guard.0.update(fresh);
+            guard.1 += fresh.len() as u64;
+        }
+        poll
+    }
+}
+
+/// Where a download writes: memory, or a file in the receiver's save_dir.
+pub(crate) enum Sink {
+    Memory,
+    File(PathBuf),
+}
+
+/// What a download produced.
+pub(crate) enum Fetched {
+    Memory(Bytes),
+    File(PathBuf),
+}
+
+/// Receives a link payload's bytes as they stream in: enforces the declared
+/// size and the download cap on every chunk (a server that lies about its
+/// length cannot make us hold more), hashes, and writes to memory or to a
+/// temporary file that becomes the target only once verified. Dropped
+/// unfinished, it removes its temporary file.
+pub(crate) struct DownloadSink<'a> {
+    info: &'a PayloadInfo,
+    cap: u64,
+    source: String,
+    hasher: Sha256,
+    received: u64,
+    memory: Vec<u8>,
+    file: Option<(tokio::fs::File, PathBuf, PathBuf)>,
+}
+
+impl<'a> DownloadSink<'a> {
+    /// Starts a download of `info` from `source` (named in errors).
+    pub(crate) async fn new(
+        info: &'a PayloadInfo,
+        options: &ReceiveOptions,
+        sink: &Sink,
+        source: &str,
+    ) -> Result<DownloadSink<'a>> {
+        let cap = options.max_download_size;
+        if info.size > cap {
+            return Err(Error::new(
+                ErrorKind::Download,
+                format!(
+                    "payload '{}' declares {} bytes, over this receiver's max_download_size of {cap} bytes",
+                    info.dataname, info.size
+                ),
+            ));
+        }
+        let mut memory = Vec::new();
+        let file = match sink {
+            Sink::Memory => {
+                // Exactly the declared size (checked against the cap above):
+                // no growth, no second copy while receiving.
+                memory.reserve_exact(usize::try_from(info.size).unwrap_or(0));
+                None
+            }
+            Sink::File(path) => {
+                let temp = path.with_extension("partial");
+                let handle = tokio::fs::File::create(&temp).await.map_err(|err| {
+                    Error::new(ErrorKind::Io, format!("cannot create {}", temp.display()))
+                        .with_source(err)
+                })?;
+                Some((handle, temp, path.clone()))
+            }
+        };
+        Ok(DownloadSink {
+            info,
+            cap,
+            source: source.to_owned(),
+            hasher: Sha256::new(),
+            received: 0,
+            memory,
+            file,
+        })
+    }
+
+    /// Takes the next chunk.
+    pub(crate) async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.received += chunk.len() as u64;
+        if self.received > self.cap {
+            return Err(Error::new(
+                ErrorKind::Download,
+                format!(
+                    "payload '{}' from {} is larger than this receiver's max_download_size of {} bytes",
+                    self.info.dataname, self.source, self.cap
+                ),
+            ));
+        }
+        if self.received > self.info.size {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "payload '{}' declares size {} but {} sends more",
+                    self.info.dataname, self.info.size, self.source
+                ),
+            ));
+        }
+        self.hasher.update(chunk);
+        match &mut self.file {
+            Some((handle, _, _)) => {
+                use tokio::io::AsyncWriteExt as _;
+                handle.write_all(chunk).await.map_err(|err| {
+                    Error::new(ErrorKind::Io, "writing the payload to disk failed").with_source(err)
+                })
+            }
+            None => {
+                self.memory.extend_from_slice(chunk);
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks the total size and the digest, and hands the payload over.
+    pub(crate) async fn finish(mut self) -> Result<Fetched> {
+        if self.received != self.info.size {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "payload '{}' declares size {} but {} sent {} bytes",
+                    self.info.dataname, self.info.size, self.source, self.received
+                ),
+            ));
+        }
+        let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        if let Some(expected) = &self.info.sha256 {
+            if &digest != expected {
+                return Err(crate::codec::sha_mismatch(self.info, &digest));
+            }
+        }
+        match self.file.take() {
+            None => Ok(Fetched::Memory(Bytes::from(std::mem::take(
+                &mut self.memory,
+            )))),
+            Some((mut handle, temp, path)) => {
+                use tokio::io::AsyncWriteExt as _;
+                let moved = async {
+                    handle.flush().await?;
+                    drop(handle);
+                    tokio::fs::rename(&temp, &path).await
+                }
+                .await;
+                if let Err(err) = moved {
+                    let _ = std::fs::remove_file(&temp);
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!("cannot write the payload to {}", path.display()),
+                    )
+                    .with_source(err));
+                }
+                Ok(Fetched::File(path))
+            }
+        }
+    }
+}
+
+impl Drop for DownloadSink<'_> {
+    fn drop(&mut self) {
+        if let Some((_, temp, _)) = &self.file {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+/// Retries with exponential backoff and jitter: the delay before retry `n`
+/// (from 0) is `min(max, base * 2^n)`, drawn uniformly from its upper half.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    retries: u32,
+    base: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(retries: u32, base: Duration, max: Duration) -> Backoff {
+        Backoff { retries, base, max }
+    }
+
+    pub(crate) fn delay(&self, retry: u32) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
+            .min(self.max);
+        let half = ceiling / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+
+    /// Runs `attempt` until it succeeds, fails fatally, or the retries are spent.
+    pub(crate) async fn run<T, F, Fut>(&self, mut attempt: F) -> Result<T>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, Attempt>>,
+    {
+        let mut retry = 0;
+        loop {
+            match attempt(retry).await {
+                Ok(value) => return Ok(value),
+                Err(Attempt::Fatal(err)) => return Err(err),
+                Err(Attempt::Retry(err)) if retry >= self.retries => {
+                    let message = format!(
+                        "gave up after {} attempts: {}",
+                        retry + 1,
+                        err.full_message()
+                    );
+                    return Err(Error::new(err.kind(), message).with_source(err));
+                }
+                Err(Attempt::Retry(_)) => {
+                    tokio::time::sleep(self.delay(retry)).await;
+                    retry += 1;
+                }
+            }
+        }
+    }
+}
+
+/// One try's failure: worth retrying or not.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    Retry(Error),
+    Fatal(Error),
+}
+
+impl Attempt {
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Attempt::Retry(err) | Attempt::Fatal(err) => err,
+        }
+    }
+}
