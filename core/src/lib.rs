@@ -55,6 +55,9 @@ pub use payload::{Body, Payload, PayloadInfo, PayloadType, PayloadValue, Receive
 pub use table::{Table, TableBuilder};
 pub use transport::Transport;
 
+/// The async-nats crate natsbridge is built on (its `Message` appears in this API).
+#[cfg(feature = "client")]
+pub use async_nats;
 #[cfg(feature = "client")]
 pub use bridge::{Bridge, ConnectOptions};
 #[cfg(feature = "client")]

@@ -344,9 +344,9 @@ pub(crate) fn serialize_body(dataname: &str, body: Body) -> Result<Bytes> {
 ///
 /// ```
 /// use natsbridge::payload::safe_file_name;
-/// assert_eq!(safe_file_name("../../etc/x"), "_.._etc_x");
+/// assert_eq!(safe_file_name("../../etc/x"), "___.._etc_x");
 /// assert_eq!(safe_file_name("report.pdf"), "report.pdf");
-/// assert_eq!(safe_file_name(".."), "_.");
+/// assert_eq!(safe_file_name(".."), "__");
 /// assert_eq!(safe_file_name(""), "_");
 /// ```
 pub fn safe_file_name(dataname: &str) -> String {
@@ -358,12 +358,8 @@ pub fn safe_file_name(dataname: &str) -> String {
             c => c,
         })
         .collect();
-    while name.starts_with('.') {
-        name.replace_range(..1, "_");
-        if !name[1..].starts_with('.') {
-            break;
-        }
-    }
+    let leading_dots = name.len() - name.trim_start_matches('.').len();
+    name.replace_range(..leading_dots, &"_".repeat(leading_dots));
     // Keep well under common file-name limits (255 bytes).
     if name.len() > 200 {
         let cut = (0..=200)

@@ -35,8 +35,9 @@ use crate::error::{Error, ErrorKind, Result};
 ///
 /// ```
 /// use natsbridge::Table;
-/// let table = Table::from_json_rows(&serde_json::from_str(
-///     r#"[{"id": 1, "name": "Alice"}, {"id": 2, "name": "Bob"}]"#).unwrap()).unwrap();
+/// let rows: Vec<serde_json::Value> =
+///     serde_json::from_str(r#"[{"id": 1, "name": "Alice"}, {"id": 2, "name": "Bob"}]"#).unwrap();
+/// let table = Table::from_json_rows(&rows).unwrap();
 /// assert_eq!(table.num_rows(), 2);
 /// let again = Table::from_ipc(table.ipc_bytes().clone()).unwrap();
 /// assert_eq!(again.to_json_rows().unwrap()[1]["name"], "Bob");

@@ -19,9 +19,11 @@
 
 mod fault;
 mod fileserver;
+mod plik;
 
 pub use fault::{FaultServer, RecordedRequest, Reply, closed_port, pattern};
 pub use fileserver::{FileServerBuilder, FileServerHandle};
+pub use plik::PlikServer;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};

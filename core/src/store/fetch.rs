@@ -7,7 +7,7 @@ use tokio::sync::OnceCell;
 use super::http::{self, HttpStore};
 use super::object_store::{self, ObjectStoreStore};
 use super::policy::{LinkTarget, check_link};
-use super::{Backoff, ClaimCheckStore, Fetched, Sink};
+use super::{Backoff, ClaimCheckStore, Fetched, Sink, check_declared_size};
 use crate::bridge::Bridge;
 use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
@@ -78,6 +78,7 @@ pub async fn fetch_link(
     options: &ReceiveOptions,
 ) -> Result<PayloadValue> {
     let labelled = |err: Error| err.with_dataname(info.dataname.clone());
+    check_declared_size(info, options).map_err(labelled)?;
     if let Some(fetcher) = &options.fetcher {
         let bytes = fetcher.fetch(url, info, options).await.map_err(labelled)?;
         return codec::finish_link(info, bytes);
@@ -106,7 +107,7 @@ pub async fn fetch_link(
             let backoff = Backoff::new(options.max_retries, options.base_delay, options.max_delay);
             let jetstream = &bridge.inner.jetstream;
             backoff
-                .run(|_| object_store::fetch(jetstream, &bucket, &name, info, options, &sink))
+                .run(|_| object_store::fetch(jetstream, &bucket, &name, info, &sink))
                 .await
                 .map_err(labelled)?
         }

@@ -15,7 +15,7 @@ use super::policy::{check_http_url, resolver};
 use super::{Attempt, Backoff, ClaimCheckStore, DownloadSink, Fetched, Sink, UploadBody};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::ReceiveOptions;
-use crate::payload::PayloadInfo;
+use crate::payload::{PayloadInfo, safe_file_name};
 
 /// Characters kept as they are in a URL path segment (RFC 3986 unreserved).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -84,13 +84,15 @@ impl HttpStore {
         self
     }
 
-    /// The URL a payload is uploaded to and downloaded from.
+    /// The URL a payload is uploaded to and downloaded from. The dataname is
+    /// made a safe file name first (no `/`, no leading dots), so even a static
+    /// server that decodes `%2F` cannot be walked out of its directory.
     pub fn url_for(&self, info: &PayloadInfo) -> String {
         format!(
             "{}/{}/{}",
             self.base,
             encode_segment(&info.id),
-            encode_segment(&info.dataname)
+            encode_segment(&safe_file_name(&info.dataname))
         )
     }
 
@@ -111,7 +113,7 @@ impl HttpStore {
         let response = request
             .send()
             .await
-            .map_err(|err| Attempt::from_transport(url, err))?;
+            .map_err(|err| Attempt::from_transport(ErrorKind::Upload, url, err))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -186,7 +188,7 @@ impl ClaimCheckStore for HttpStore {
 impl Attempt {
     /// Classifies a reqwest error: refused addresses are fatal, anything on
     /// the way to the server (connect, timeout, reset) may pass.
-    fn from_transport(url: &str, err: reqwest::Error) -> Attempt {
+    fn from_transport(kind: ErrorKind, url: &str, err: reqwest::Error) -> Attempt {
         if let Some(refusal) = refusal_in(&err) {
             return Attempt::Fatal(Error::new(ErrorKind::UrlNotAllowed, refusal));
         }
@@ -197,9 +199,7 @@ impl Attempt {
         } else {
             "failed"
         };
-        Attempt::Retry(
-            Error::new(ErrorKind::Download, format!("request to {url} {what}")).with_source(err),
-        )
+        Attempt::Retry(Error::new(kind, format!("request to {url} {what}")).with_source(err))
     }
 }
 
@@ -263,7 +263,7 @@ async fn fetch_once(
         let response = request
             .send()
             .await
-            .map_err(|err| Attempt::from_transport(current.as_str(), err))?;
+            .map_err(|err| Attempt::from_transport(ErrorKind::Download, current.as_str(), err))?;
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -314,7 +314,7 @@ async fn fetch_once(
             )));
         }
     }
-    let mut sink = DownloadSink::new(info, options, sink, current.as_str())
+    let mut sink = DownloadSink::new(info, sink, current.as_str())
         .await
         .map_err(Attempt::Fatal)?;
     let mut body = response.bytes_stream();

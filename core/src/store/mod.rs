@@ -192,7 +192,6 @@ pub(crate) enum Fetched {
 /// unfinished, it removes its temporary file.
 pub(crate) struct DownloadSink<'a> {
     info: &'a PayloadInfo,
-    cap: u64,
     source: String,
     hasher: Sha256,
     received: u64,
@@ -204,24 +203,13 @@ impl<'a> DownloadSink<'a> {
     /// Starts a download of `info` from `source` (named in errors).
     pub(crate) async fn new(
         info: &'a PayloadInfo,
-        options: &ReceiveOptions,
         sink: &Sink,
         source: &str,
     ) -> Result<DownloadSink<'a>> {
-        let cap = options.max_download_size;
-        if info.size > cap {
-            return Err(Error::new(
-                ErrorKind::Download,
-                format!(
-                    "payload '{}' declares {} bytes, over this receiver's max_download_size of {cap} bytes",
-                    info.dataname, info.size
-                ),
-            ));
-        }
         let mut memory = Vec::new();
         let file = match sink {
             Sink::Memory => {
-                // Exactly the declared size (checked against the cap above):
+                // Exactly the declared size (checked against the cap by fetch_link):
                 // no growth, no second copy while receiving.
                 memory.reserve_exact(usize::try_from(info.size).unwrap_or(0));
                 None
@@ -237,7 +225,6 @@ impl<'a> DownloadSink<'a> {
         };
         Ok(DownloadSink {
             info,
-            cap,
             source: source.to_owned(),
             hasher: Sha256::new(),
             received: 0,
@@ -249,15 +236,8 @@ impl<'a> DownloadSink<'a> {
     /// Takes the next chunk.
     pub(crate) async fn write(&mut self, chunk: &[u8]) -> Result<()> {
         self.received += chunk.len() as u64;
-        if self.received > self.cap {
-            return Err(Error::new(
-                ErrorKind::Download,
-                format!(
-                    "payload '{}' from {} is larger than this receiver's max_download_size of {} bytes",
-                    self.info.dataname, self.source, self.cap
-                ),
-            ));
-        }
+        // The declared size was checked against the cap before the download
+        // started, so staying within it keeps us within the cap too.
         if self.received > self.info.size {
             return Err(Error::new(
                 ErrorKind::Integrity,
@@ -331,6 +311,21 @@ impl Drop for DownloadSink<'_> {
             let _ = std::fs::remove_file(temp);
         }
     }
+}
+
+/// Refuses a link payload whose declared size is over the receiver's cap,
+/// before anything is fetched.
+pub(crate) fn check_declared_size(info: &PayloadInfo, options: &ReceiveOptions) -> Result<()> {
+    if info.size > options.max_download_size {
+        return Err(Error::new(
+            ErrorKind::Download,
+            format!(
+                "payload '{}' declares {} bytes, over this receiver's max_download_size of {} bytes",
+                info.dataname, info.size, options.max_download_size
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Retries with exponential backoff and jitter: the delay before retry `n`

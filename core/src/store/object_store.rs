@@ -11,7 +11,6 @@ use tokio::io::AsyncReadExt as _;
 use super::policy::NATS_OBJECT_SCHEME;
 use super::{Attempt, ClaimCheckStore, DownloadSink, Fetched, Sink, UploadBody};
 use crate::error::{Error, ErrorKind, Result};
-use crate::options::ReceiveOptions;
 use crate::payload::PayloadInfo;
 
 /// Stores link payloads as objects named by payload id in one bucket.
@@ -120,7 +119,6 @@ pub(crate) async fn fetch(
     bucket: &str,
     name: &str,
     info: &PayloadInfo,
-    options: &ReceiveOptions,
     sink: &Sink,
 ) -> std::result::Result<Fetched, Attempt> {
     let missing = |err: &dyn std::fmt::Display| {
@@ -156,7 +154,7 @@ pub(crate) async fn fetch(
         _ => broken("reading from", &err),
     })?;
     let source = format!("{NATS_OBJECT_SCHEME}{bucket}/{name}");
-    let mut download = DownloadSink::new(info, options, sink, &source)
+    let mut download = DownloadSink::new(info, sink, &source)
         .await
         .map_err(Attempt::Fatal)?;
     let mut buffer = vec![0u8; 256 * 1024];
