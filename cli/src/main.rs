@@ -12,13 +12,17 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use natsbridge::payload::safe_file_name;
 use natsbridge::{
-    Body, Bridge, ConnectOptions, Payload, PayloadType, PayloadValue, ReceiveOptions, ReceivedEnvelope,
-    SendOptions, Table, Transport,
+    Body, Bridge, ConnectOptions, Payload, PayloadType, PayloadValue, ReceiveOptions,
+    ReceivedEnvelope, SendOptions, Table, Transport,
 };
 use serde_json::Value;
 
 #[derive(Parser)]
-#[command(name = "natsbridge", version, about = "Multi-payload messages over NATS (wire format v1)")]
+#[command(
+    name = "natsbridge",
+    version,
+    about = "Multi-payload messages over NATS (wire format v1)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -126,7 +130,12 @@ enum Command {
 #[derive(Args)]
 struct Connection {
     /// NATS server URL(s), comma-separated for a cluster.
-    #[arg(long, short = 's', env = "NATS_URL", default_value = "nats://localhost:4222")]
+    #[arg(
+        long,
+        short = 's',
+        env = "NATS_URL",
+        default_value = "nats://localhost:4222"
+    )]
     server: String,
     /// Authentication token.
     #[arg(long, env = "NATS_TOKEN", hide_env_values = true)]
@@ -272,7 +281,13 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> CliResult<()> {
     match command {
-        Command::Send { subject, connection, payloads, send, json } => {
+        Command::Send {
+            subject,
+            connection,
+            payloads,
+            send,
+            json,
+        } => {
             let bridge = connect(&connection).await?;
             let payloads = build_payloads(&payloads)?;
             let count = payloads.len();
@@ -283,7 +298,11 @@ async fn run(command: Command) -> CliResult<()> {
                 .await
                 .map_err(describe)?;
             bridge.flush().await.map_err(describe)?;
-            let links = sent.payloads.iter().filter(|p| p.transport == Transport::Link).count();
+            let links = sent
+                .payloads
+                .iter()
+                .filter(|p| p.transport == Transport::Link)
+                .count();
             status(&format!(
                 "sent envelope {} ({count} payloads, {links} by link) in {:.2?}",
                 sent.header.msg_id,
@@ -294,7 +313,15 @@ async fn run(command: Command) -> CliResult<()> {
             }
             Ok(())
         }
-        Command::Listen { subject, connection, receive, queue, count, idle_timeout, json } => {
+        Command::Listen {
+            subject,
+            connection,
+            receive,
+            queue,
+            count,
+            idle_timeout,
+            json,
+        } => {
             let bridge = connect(&connection).await?;
             let options = receive.options();
             let mut sub = match &queue {
@@ -332,12 +359,28 @@ async fn run(command: Command) -> CliResult<()> {
             }
             Ok(())
         }
-        Command::Request { subject, connection, payloads, send, receive, timeout, json } => {
+        Command::Request {
+            subject,
+            connection,
+            payloads,
+            send,
+            receive,
+            timeout,
+            json,
+        } => {
             let bridge = connect(&connection).await?;
             let payloads = build_payloads(&payloads)?;
-            status(&format!("requesting on {subject} (waiting up to {timeout} s) ..."));
+            status(&format!(
+                "requesting on {subject} (waiting up to {timeout} s) ..."
+            ));
             let reply = bridge
-                .request(&subject, payloads, &send.options(), Some(Duration::from_secs_f64(timeout)), &receive.options())
+                .request(
+                    &subject,
+                    payloads,
+                    &send.options(),
+                    Some(Duration::from_secs_f64(timeout)),
+                    &receive.options(),
+                )
                 .await
                 .map_err(describe)?;
             if let Some(dir) = &receive.save_dir {
@@ -346,14 +389,25 @@ async fn run(command: Command) -> CliResult<()> {
             print_envelope(&reply, json);
             Ok(())
         }
-        Command::Respond { subject, connection, payloads, send, count } => {
+        Command::Respond {
+            subject,
+            connection,
+            payloads,
+            send,
+            count,
+        } => {
             let bridge = connect(&connection).await?;
-            let mut sub = bridge.subscribe(&subject, ReceiveOptions::new()).await.map_err(describe)?;
+            let mut sub = bridge
+                .subscribe(&subject, ReceiveOptions::new())
+                .await
+                .map_err(describe)?;
             bridge.flush().await.map_err(describe)?;
             status(&format!("answering requests on {subject} (Ctrl-C to stop)"));
             let mut answered = 0;
             while count.is_none_or(|limit| answered < limit) {
-                let Some(result) = sub.next().await else { break };
+                let Some(result) = sub.next().await else {
+                    break;
+                };
                 match result {
                     Ok(request) => {
                         bridge
@@ -362,14 +416,23 @@ async fn run(command: Command) -> CliResult<()> {
                             .map_err(describe)?;
                         bridge.flush().await.map_err(describe)?;
                         answered += 1;
-                        status(&format!("answered {} from {}", request.header.msg_id, request.header.sender_name));
+                        status(&format!(
+                            "answered {} from {}",
+                            request.header.msg_id, request.header.sender_name
+                        ));
                     }
                     Err(err) => eprintln!("natsbridge: skipped a message: {}", describe(err)),
                 }
             }
             Ok(())
         }
-        Command::Fileserver { dir, addr, token, max_upload, ttl } => {
+        Command::Fileserver {
+            dir,
+            addr,
+            token,
+            max_upload,
+            ttl,
+        } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
@@ -384,7 +447,11 @@ async fn run(command: Command) -> CliResult<()> {
             let server = natsbridge_fileserver::FileServer::bind(config)
                 .await
                 .map_err(|err| format!("cannot start the file server on {addr}: {err}"))?;
-            status(&format!("file server on {} storing in {}", server.url(), dir.display()));
+            status(&format!(
+                "file server on {} storing in {}",
+                server.url(),
+                dir.display()
+            ));
             server
                 .serve_with_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
@@ -392,14 +459,21 @@ async fn run(command: Command) -> CliResult<()> {
                 .await
                 .map_err(|err| format!("the file server failed: {err}"))
         }
-        Command::Demo { connection, fileserver_url } => demo(&connection, fileserver_url).await,
+        Command::Demo {
+            connection,
+            fileserver_url,
+        } => demo(&connection, fileserver_url).await,
     }
 }
 
 async fn connect(connection: &Connection) -> CliResult<Bridge> {
     let started = Instant::now();
     let bridge = connection.connect().await.map_err(describe)?;
-    status(&format!("connected to {} in {:.0?}", bridge.broker_url(), started.elapsed()));
+    status(&format!(
+        "connected to {} in {:.0?}",
+        bridge.broker_url(),
+        started.elapsed()
+    ));
     Ok(bridge)
 }
 
@@ -416,20 +490,24 @@ fn build_payloads(flags: &PayloadFlags) -> CliResult<Vec<Payload>> {
     }
     for dictionary in &flags.dictionaries {
         let (name, json) = split_assignment(dictionary, "--json-payload")?;
-        let value: Value = serde_json::from_str(json).map_err(|err| format!("--json-payload {name}: not JSON: {err}"))?;
+        let value: Value = serde_json::from_str(json)
+            .map_err(|err| format!("--json-payload {name}: not JSON: {err}"))?;
         payloads.push(Payload::dictionary(name, value));
     }
     for file in &flags.files {
         payloads.push(file_payload(file)?);
     }
     if payloads.is_empty() {
-        return Err("nothing to send: give at least one --text, --json-payload or --file".to_owned());
+        return Err(
+            "nothing to send: give at least one --text, --json-payload or --file".to_owned(),
+        );
     }
     Ok(payloads)
 }
 
 fn split_assignment<'a>(flag: &'a str, name: &str) -> CliResult<(&'a str, &'a str)> {
-    flag.split_once('=').ok_or_else(|| format!("{name} takes NAME=VALUE, got {flag:?}"))
+    flag.split_once('=')
+        .ok_or_else(|| format!("{name} takes NAME=VALUE, got {flag:?}"))
 }
 
 /// `PATH[:TYPE]`; a path that itself contains ':' still works when no known
@@ -444,12 +522,20 @@ fn file_payload(spec: &str) -> CliResult<Payload> {
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .ok_or_else(|| format!("--file {spec}: not a file path"))?;
-    let kind = explicit.map(str::to_owned).unwrap_or_else(|| guess_type(path).to_owned());
+    let kind = explicit
+        .map(str::to_owned)
+        .unwrap_or_else(|| guess_type(path).to_owned());
     let body = match kind.as_str() {
-        "text" => Body::Text(std::fs::read_to_string(path).map_err(|err| format!("--file {spec}: {err}"))?),
+        "text" => Body::Text(
+            std::fs::read_to_string(path).map_err(|err| format!("--file {spec}: {err}"))?,
+        ),
         "dictionary" => {
-            let text = std::fs::read_to_string(path).map_err(|err| format!("--file {spec}: {err}"))?;
-            Body::Json(serde_json::from_str(&text).map_err(|err| format!("--file {spec}: not JSON: {err}"))?)
+            let text =
+                std::fs::read_to_string(path).map_err(|err| format!("--file {spec}: {err}"))?;
+            Body::Json(
+                serde_json::from_str(&text)
+                    .map_err(|err| format!("--file {spec}: not JSON: {err}"))?,
+            )
         }
         "table" => {
             let bytes = std::fs::read(path).map_err(|err| format!("--file {spec}: {err}"))?;
@@ -542,11 +628,20 @@ fn preview(value: &PayloadValue) -> String {
                 .iter()
                 .map(|f| format!("{}:{}", f.name(), f.data_type()))
                 .collect();
-            clip(format!("{} rows x {} columns ({})", table.num_rows(), table.num_columns(), columns.join(", ")))
+            clip(format!(
+                "{} rows x {} columns ({})",
+                table.num_rows(),
+                table.num_columns(),
+                columns.join(", ")
+            ))
         }
         PayloadValue::Bytes(bytes) => {
             let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
-            format!("bytes {}{}", head.join(" "), if bytes.len() > 8 { " ..." } else { "" })
+            format!(
+                "bytes {}{}",
+                head.join(" "),
+                if bytes.len() > 8 { " ..." } else { "" }
+            )
         }
         PayloadValue::File(path) => format!("saved to {}", path.display()),
     }
@@ -555,7 +650,8 @@ fn preview(value: &PayloadValue) -> String {
 /// Writes each in-memory payload of `envelope` to `dir` under a safe name
 /// (link payloads are already there when the receiver streamed them).
 fn save_payloads(envelope: &ReceivedEnvelope, dir: &Path) -> CliResult<()> {
-    std::fs::create_dir_all(dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
     for payload in &envelope.payloads {
         let bytes: Vec<u8> = match &payload.value {
             PayloadValue::Text(text) => text.as_bytes().to_vec(),
@@ -565,7 +661,8 @@ fn save_payloads(envelope: &ReceivedEnvelope, dir: &Path) -> CliResult<()> {
             PayloadValue::File(_) => continue,
         };
         let target = unique_path(dir, &safe_file_name(payload.dataname()));
-        std::fs::write(&target, bytes).map_err(|err| format!("cannot write {}: {err}", target.display()))?;
+        std::fs::write(&target, bytes)
+            .map_err(|err| format!("cannot write {}: {err}", target.display()))?;
     }
     Ok(())
 }
@@ -585,7 +682,10 @@ fn unique_path(dir: &Path, name: &str) -> PathBuf {
 async fn demo(connection: &Connection, fileserver_url: Option<String>) -> CliResult<()> {
     let bridge = connect(connection).await?;
     let subject = "/natsbridge/demo";
-    let mut sub = bridge.subscribe(subject, ReceiveOptions::new()).await.map_err(describe)?;
+    let mut sub = bridge
+        .subscribe(subject, ReceiveOptions::new())
+        .await
+        .map_err(describe)?;
     bridge.flush().await.map_err(describe)?;
     let students = Table::from_json_rows(&[
         serde_json::json!({"id": 1, "name": "Alice", "score": 95}),
@@ -593,28 +693,45 @@ async fn demo(connection: &Connection, fileserver_url: Option<String>) -> CliRes
         serde_json::json!({"id": 3, "name": "Charlie", "score": 92}),
     ])
     .map_err(describe)?;
-    let large: Vec<u8> = (0..5_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let large: Vec<u8> = (0..5_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let payloads = vec![
         Payload::text("message_text", "Hello from natsbridge!"),
-        Payload::dictionary("config", serde_json::json!({"wifi_ssid": "MyNetwork", "update_interval": 60})),
+        Payload::dictionary(
+            "config",
+            serde_json::json!({"wifi_ssid": "MyNetwork", "update_interval": 60}),
+        ),
         Payload::table("students", students),
-        Payload::bytes("user_avatar", PayloadType::Image, vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a]),
+        Payload::bytes(
+            "user_avatar",
+            PayloadType::Image,
+            vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a],
+        ),
         Payload::bytes("large_document", PayloadType::Binary, large.clone()),
     ];
     let mut options = SendOptions::new().sender_name("natsbridge-demo");
     if let Some(url) = &fileserver_url {
         options = options.fileserver_url(url);
     }
-    status(&format!("sending a mixed message (5 payloads, one of 5 MB) to {subject} ..."));
+    status(&format!(
+        "sending a mixed message (5 payloads, one of 5 MB) to {subject} ..."
+    ));
     let started = Instant::now();
-    let sent = bridge.smartsend(subject, payloads, &options).await.map_err(describe)?;
+    let sent = bridge
+        .smartsend(subject, payloads, &options)
+        .await
+        .map_err(describe)?;
     let store = sent
         .payloads
         .iter()
         .position(|p| p.transport == Transport::Link)
         .map(|index| sent.payload_data(index).to_owned())
         .unwrap_or_default();
-    status(&format!("sent in {:.2?}; the large document went by link: {store}", started.elapsed()));
+    status(&format!(
+        "sent in {:.2?}; the large document went by link: {store}",
+        started.elapsed()
+    ));
     let envelope = sub
         .next_timeout(Duration::from_secs(30))
         .await
@@ -628,6 +745,9 @@ async fn demo(connection: &Connection, fileserver_url: Option<String>) -> CliRes
     if !same {
         return Err("the large document arrived different from what was sent".to_owned());
     }
-    status(&format!("demo OK: all 5 payloads arrived intact in {:.2?}", started.elapsed()));
+    status(&format!(
+        "demo OK: all 5 payloads arrived intact in {:.2?}",
+        started.elapsed()
+    ));
     bridge.close().await.map_err(describe)
 }

@@ -108,7 +108,8 @@ impl FromStr for PayloadType {
 
 impl fmt::Display for PayloadType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad` so width and alignment flags work in tables of payloads.
+        f.pad(self.as_str())
     }
 }
 

@@ -53,7 +53,8 @@ impl FromStr for Transport {
 
 impl fmt::Display for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad` so width and alignment flags work in tables of payloads.
+        f.pad(self.as_str())
     }
 }
 

@@ -215,6 +215,12 @@ impl<'a> DownloadSink<'a> {
                 None
             }
             Sink::File(path) => {
+                if let Some(dir) = path.parent() {
+                    tokio::fs::create_dir_all(dir).await.map_err(|err| {
+                        Error::new(ErrorKind::Io, format!("cannot create {}", dir.display()))
+                            .with_source(err)
+                    })?;
+                }
                 let temp = path.with_extension("partial");
                 let handle = tokio::fs::File::create(&temp).await.map_err(|err| {
                     Error::new(ErrorKind::Io, format!("cannot create {}", temp.display()))
