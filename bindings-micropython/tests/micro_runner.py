@@ -72,6 +72,7 @@ RECEIVE_ONE = """
 c = nb.Client(P["nats_url"])
 got = []
 c.subscribe(P["subject"], got.append)
+c.flush(5)
 print("READY")
 for _ in range(40):
     if got:
