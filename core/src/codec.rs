@@ -231,30 +231,27 @@ pub fn plan(
         fixed_overhead: envelope_skeleton_len(header, infos.len()) + nats_headers_len(header),
     };
     let (transports, total) = choose_transports(&sizings, limits)?;
-    if !store_available {
-        if let Some((info, _)) = infos
+    if !store_available
+        && let Some((info, _)) = infos
             .iter()
             .zip(&transports)
             .find(|(_, t)| **t == Transport::Link)
-        {
-            let why = if info.size as usize >= size_threshold {
-                format!("the size_threshold is {size_threshold} bytes")
-            } else {
-                format!(
-                    "its base64 does not fit in the server's max_payload of {max_payload} bytes"
-                )
-            };
-            return Err(Error::new(
-                ErrorKind::PayloadTooLarge,
-                format!(
-                    "payload '{}' is {} bytes and must travel by link ({why}), but no \
+    {
+        let why = if info.size as usize >= size_threshold {
+            format!("the size_threshold is {size_threshold} bytes")
+        } else {
+            format!("its base64 does not fit in the server's max_payload of {max_payload} bytes")
+        };
+        return Err(Error::new(
+            ErrorKind::PayloadTooLarge,
+            format!(
+                "payload '{}' is {} bytes and must travel by link ({why}), but no \
                      claim-check store is configured: pass fileserver_url, a custom upload \
                      handler, or connect to a server with JetStream",
-                    info.dataname, info.size
-                ),
-            )
-            .with_dataname(info.dataname.clone()));
-        }
+                info.dataname, info.size
+            ),
+        )
+        .with_dataname(info.dataname.clone()));
     }
     for (info, transport) in infos.iter_mut().zip(transports) {
         info.transport = transport;
@@ -602,14 +599,14 @@ fn decode_payload(index: usize, wire: WirePayload<'_>) -> Result<DecodedPayload>
         .ok_or_else(|| missing("transport"))?
         .parse()
         .map_err(|err: Error| malformed(format!("{label}: {}", err.message())))?;
-    if let Some(encoding) = &wire.encoding {
-        if encoding != transport.encoding() {
-            return Err(malformed(format!(
-                "{label} has transport {transport} but encoding {encoding:?} (expected {:?})",
-                transport.encoding()
-            ))
-            .with_dataname(dataname));
-        }
+    if let Some(encoding) = &wire.encoding
+        && encoding != transport.encoding()
+    {
+        return Err(malformed(format!(
+            "{label} has transport {transport} but encoding {encoding:?} (expected {:?})",
+            transport.encoding()
+        ))
+        .with_dataname(dataname));
     }
     let size = match wire.size.ok_or_else(|| missing("size"))? {
         Value::Number(n) if n.as_u64().is_some() => n.as_u64().unwrap_or_default(),

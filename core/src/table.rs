@@ -280,18 +280,18 @@ impl TableBuilder {
 
     /// Adds any Arrow array as a column.
     pub fn column(mut self, name: &str, array: ArrayRef) -> Result<TableBuilder> {
-        if let Some(first) = self.columns.first() {
-            if first.len() != array.len() {
-                return Err(Error::new(
-                    ErrorKind::Serialization,
-                    format!(
-                        "table column '{name}' has {} rows but column '{}' has {}",
-                        array.len(),
-                        self.fields[0].name(),
-                        first.len()
-                    ),
-                ));
-            }
+        if let Some(first) = self.columns.first()
+            && first.len() != array.len()
+        {
+            return Err(Error::new(
+                ErrorKind::Serialization,
+                format!(
+                    "table column '{name}' has {} rows but column '{}' has {}",
+                    array.len(),
+                    self.fields[0].name(),
+                    first.len()
+                ),
+            ));
         }
         if self.fields.iter().any(|field| field.name() == name) {
             return Err(Error::new(

@@ -188,10 +188,8 @@ async fn get_file(
         return (StatusCode::NOT_FOUND, "upload not found").into_response();
     };
     let one_shot = upload.one_shot;
-    let found = match upload.files.get(&file_id) {
-        Some((stored_name, _)) if *stored_name == name => true,
-        _ => false,
-    };
+    let found =
+        matches!(upload.files.get(&file_id), Some((stored_name, _)) if *stored_name == name);
     if !found {
         return (StatusCode::NOT_FOUND, "file not found").into_response();
     }

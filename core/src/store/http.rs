@@ -207,12 +207,11 @@ impl Attempt {
 fn refusal_in(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(current) = cause {
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::PermissionDenied
-                && io.to_string().starts_with("refusing")
-            {
-                return Some(io.to_string());
-            }
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::PermissionDenied
+            && io.to_string().starts_with("refusing")
+        {
+            return Some(io.to_string());
         }
         cause = current.source();
     }
@@ -303,16 +302,16 @@ async fn fetch_once(
         }
         break response;
     };
-    if let Some(length) = response.content_length() {
-        if length != info.size {
-            return Err(Attempt::Fatal(Error::new(
-                ErrorKind::Integrity,
-                format!(
-                    "payload '{}' declares size {} but {current} sends {length} bytes",
-                    info.dataname, info.size
-                ),
-            )));
-        }
+    if let Some(length) = response.content_length()
+        && length != info.size
+    {
+        return Err(Attempt::Fatal(Error::new(
+            ErrorKind::Integrity,
+            format!(
+                "payload '{}' declares size {} but {current} sends {length} bytes",
+                info.dataname, info.size
+            ),
+        )));
     }
     let mut sink = DownloadSink::new(info, sink, current.as_str())
         .await

@@ -280,10 +280,10 @@ impl<'a> DownloadSink<'a> {
             ));
         }
         let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
-        if let Some(expected) = &self.info.sha256 {
-            if &digest != expected {
-                return Err(crate::codec::sha_mismatch(self.info, &digest));
-            }
+        if let Some(expected) = &self.info.sha256
+            && &digest != expected
+        {
+            return Err(crate::codec::sha_mismatch(self.info, &digest));
         }
         match self.file.take() {
             None => Ok(Fetched::Memory(Bytes::from(std::mem::take(

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what natsbridge's build, demo and tests need and is missing, then
+# builds every artifact once (release profile, one shared target/).
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+# Sourced by scripts/main.sh and scripts/test.sh; safe to run on its own.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+VENV="$ROOT/.venv"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+need_apt=()
+command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if ((${#need_apt[@]})); then
+    say "installing with apt: ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    else
+        say "cargo is missing: install Rust (https://rustup.rs) and run this again"
+        exit 1
+    fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating the Python virtualenv $VENV"
+    python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import pytest, nats, ruff' >/dev/null 2>&1 \
+    || ! [ -x "$VENV/bin/micropython" ]; then
+    say "installing the Python test tools into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check \
+        -r "$ROOT/bindings-micropython/tests/requirements.txt"
+fi
+
+say "building the workspace (release)"
+cargo build --release --workspace --bins --lib -q

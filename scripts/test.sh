@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: set up what is missing, then lint and run every
+# suite against real servers (nats-server with JetStream and the natsbridge
+# file server, started per suite on free loopback ports by the harness).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+
+export NB_TESTENV="$CARGO_TARGET_DIR/release/nb-testenv"
+export NATSBRIDGE_CLI="$CARGO_TARGET_DIR/release/natsbridge"
+export PATH="$VENV/bin:$PATH"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+step "format and lint"
+cargo fmt --all --check
+cargo clippy --release --workspace --all-targets -q -- -D warnings
+ruff check bindings-micropython tests/harness
+ruff format --check bindings-micropython tests/harness
+
+step "Rust: core, file server, harness, CLI (unit, integration, doc tests)"
+cargo test --release --workspace -q
+
+step "MicroPython client (real micropython unix port)"
+(cd bindings-micropython && python -m pytest -q tests)
+
+step "all suites passed"
