@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::future::try_join_all;
 
-use crate::codec::{self, Content, PartData};
+use crate::codec::{self, Content, EnvelopeWriter, PartData};
 use crate::envelope::{ReceivedEnvelope, SentEnvelope};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{ReceiveOptions, SendOptions};
@@ -524,12 +524,13 @@ impl Bridge {
     ) -> Result<SentEnvelope> {
         self.check_open()?;
         codec::validate_subject(subject)?;
-        let header = codec::new_header(subject, options, &self.inner.broker_url);
+        let writer =
+            EnvelopeWriter::new(codec::new_header(subject, options, &self.inner.broker_url));
         let (mut infos, sources) = describe(payloads).await?;
         let max_payload = self.max_payload();
         // Cheap first: most messages are small and need no store at all.
         let fits_direct = codec::plan(
-            &header,
+            &writer,
             &mut infos,
             options.size_threshold,
             max_payload,
@@ -544,7 +545,7 @@ impl Bridge {
                     return Err(too_large);
                 };
                 codec::plan(
-                    &header,
+                    &writer,
                     &mut infos,
                     options.size_threshold,
                     max_payload,
@@ -558,13 +559,25 @@ impl Bridge {
         let mut uploads = Vec::new();
         for (index, (info, source)) in infos.iter_mut().zip(sources).enumerate() {
             match (info.transport, source) {
-                (Transport::Direct, Source::Memory(bytes)) => parts.push(Some(Part::Direct(bytes))),
+                (Transport::Direct, Source::Memory(bytes)) => {
+                    if options.direct_sha256 {
+                        info.sha256 = Some(codec::sha256_hex(&bytes));
+                    }
+                    parts.push(Some(Part::Direct(bytes)));
+                }
                 (Transport::Direct, Source::File(path)) => {
                     let bytes = read_small_file(&path, info).await?;
-                    info.sha256 = Some(codec::sha256_hex(&bytes));
+                    if options.direct_sha256 {
+                        info.sha256 = Some(codec::sha256_hex(&bytes));
+                    }
                     parts.push(Some(Part::Direct(bytes)));
                 }
                 (Transport::Link, source) => {
+                    if let Source::Memory(bytes) = &source {
+                        // Link payloads always carry their digest; files are
+                        // hashed while they stream to the store.
+                        info.sha256 = Some(codec::sha256_hex(bytes));
+                    }
                     parts.push(None);
                     uploads.push((index, source));
                 }
@@ -591,8 +604,8 @@ impl Bridge {
                 None => PartData::Link(""),
             })
             .collect();
-        let sent = codec::encode(&header, infos, &wire_parts);
-        let total = sent.wire_bytes().len() + codec::nats_headers_len(&header);
+        let sent = writer.finish(infos, &wire_parts);
+        let total = sent.wire_bytes().len() + codec::nats_headers_len(&sent.header);
         if total > max_payload {
             return Err(Error::new(
                 ErrorKind::PayloadTooLarge,
@@ -875,10 +888,12 @@ async fn describe(payloads: Vec<Payload>) -> Result<(Vec<PayloadInfo>, Vec<Sourc
             }
             body => {
                 let bytes = serialize_body(&dataname, body)?;
-                let mut info =
-                    codec::new_info(dataname, payload_type, bytes.len() as u64, metadata);
-                info.sha256 = Some(codec::sha256_hex(&bytes));
-                infos.push(info);
+                infos.push(codec::new_info(
+                    dataname,
+                    payload_type,
+                    bytes.len() as u64,
+                    metadata,
+                ));
                 sources.push(Source::Memory(bytes));
             }
         }

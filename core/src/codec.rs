@@ -15,9 +15,6 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use base64::Engine as _;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -38,14 +35,20 @@ use crate::transport::{Limits, Sizing, Transport, choose_transports};
 /// The name of the header that carries `msg_id` for JetStream de-duplication.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
-/// Standard alphabet; padding is written, and on reading it is accepted
-/// whether present or not, since some senders strip it.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(true)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+/// Base64 of `bytes`, standard alphabet with padding (SIMD where the CPU has it).
+pub fn base64_encode(bytes: &[u8]) -> String {
+    base64_simd::STANDARD.encode_to_string(bytes)
+}
+
+/// Decodes standard base64; padding may be present or not, since some
+/// senders strip it. Anything else (other alphabets, whitespace) is an error.
+pub fn base64_decode(text: &[u8]) -> std::result::Result<Vec<u8>, base64_simd::Error> {
+    if text.len() % 4 == 0 {
+        base64_simd::STANDARD.decode_to_vec(text)
+    } else {
+        base64_simd::STANDARD_NO_PAD.decode_to_vec(text)
+    }
+}
 
 /// Checks a subject to publish on. Subjects are used exactly as given:
 /// `/chat/room1` is one valid token. Refused: empty, whitespace or control
@@ -123,7 +126,8 @@ pub fn strip_credentials(urls: &str) -> String {
         .join(",")
 }
 
-/// Fills the envelope fields for a new message on `subject`.
+/// Fills the envelope fields for a new message on `subject`. `broker_url`
+/// is written as given: pass it through [`strip_credentials`] first.
 pub fn new_header(subject: &str, options: &SendOptions, broker_url: &str) -> EnvelopeHeader {
     EnvelopeHeader {
         version: WIRE_VERSION,
@@ -144,7 +148,7 @@ pub fn new_header(subject: &str, options: &SendOptions, broker_url: &str) -> Env
         receiver_id: options.receiver_id.clone(),
         reply_to: options.reply_to.clone(),
         reply_to_msg_id: options.reply_to_msg_id.clone(),
-        broker_url: strip_credentials(broker_url),
+        broker_url: broker_url.to_owned(),
         metadata: options.metadata.clone(),
     }
 }
@@ -201,15 +205,95 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// An envelope being written: the header is serialized once, up front, so
+/// the transport rule works with its exact length and the same bytes become
+/// the start of the message. Use [`plan`] on it, then [`EnvelopeWriter::finish`].
+#[derive(Debug)]
+pub struct EnvelopeWriter {
+    header: EnvelopeHeader,
+    out: Vec<u8>,
+}
+
+impl EnvelopeWriter {
+    /// Serializes `header`.
+    pub fn new(header: EnvelopeHeader) -> EnvelopeWriter {
+        let mut out = Vec::with_capacity(1024);
+        write_header_fields(&mut out, &header);
+        out.extend_from_slice(b",\"payloads\":[");
+        EnvelopeWriter { header, out }
+    }
+
+    /// The envelope's fields.
+    pub fn header(&self) -> &EnvelopeHeader {
+        &self.header
+    }
+
+    /// Bytes of the whole NATS message besides the payload objects: the
+    /// header block and the envelope around `count` payloads.
+    fn fixed_len(&self, count: usize) -> usize {
+        self.out.len() + "]}".len() + count.saturating_sub(1) + nats_headers_len(&self.header)
+    }
+
+    /// Writes the payloads and returns the finished envelope. `parts[i]`
+    /// holds the data of `infos[i]`; direct parts are base64-encoded straight
+    /// into the output buffer (the only copy of the payload a send makes
+    /// besides what NATS writes to the socket).
+    pub fn finish(self, infos: Vec<PayloadInfo>, parts: &[PartData<'_>]) -> SentEnvelope {
+        debug_assert_eq!(infos.len(), parts.len());
+        let EnvelopeWriter { header, mut out } = self;
+        let data_len: usize = parts
+            .iter()
+            .map(|part| match part {
+                PartData::Direct(bytes) => crate::transport::base64_len(bytes.len()),
+                PartData::Link(url) => url.len() + 8,
+            })
+            .sum();
+        out.reserve(infos.iter().map(payload_object_len).sum::<usize>() + data_len + 2);
+        let mut data = Vec::with_capacity(parts.len());
+        for (index, (info, part)) in infos.iter().zip(parts).enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            write_payload_fields(&mut out, info);
+            out.extend_from_slice(b",\"data\":");
+            match part {
+                PartData::Direct(bytes) => {
+                    out.push(b'"');
+                    let start = out.len();
+                    base64_simd::STANDARD.encode_append(bytes, &mut out);
+                    data.push(SentData::Direct(start..out.len()));
+                    out.push(b'"');
+                }
+                PartData::Link(url) => {
+                    write_json_str(&mut out, url);
+                    data.push(SentData::Link((*url).to_owned()));
+                }
+            }
+            out.extend_from_slice(b",\"metadata\":");
+            write_json(&mut out, &info.metadata);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"]}");
+        SentEnvelope {
+            header,
+            payloads: infos,
+            stream_sequence: None,
+            data,
+            wire: Bytes::from(out),
+        }
+    }
+}
+
 /// Applies the transport rule (wire-v1 section 5) to the payloads of a
 /// message and records each choice in `infos[i].transport`.
 ///
 /// `link_data_len(info)` tells how long the link URL of a payload would be
-/// (an upper bound is fine). Returns the planned message length. Fails with
-/// [`ErrorKind::PayloadTooLarge`] when a payload must go by link and
+/// (an upper bound is fine). Returns the planned message length, an upper
+/// bound of the final one (every payload is counted with a sha256). Fails
+/// with [`ErrorKind::PayloadTooLarge`] when a payload must go by link and
 /// `store_available` is false; the message names the payload and the limit.
 pub fn plan(
-    header: &EnvelopeHeader,
+    writer: &EnvelopeWriter,
     infos: &mut [PayloadInfo],
     size_threshold: usize,
     max_payload: usize,
@@ -220,7 +304,6 @@ pub fn plan(
         .iter()
         .map(|info| Sizing {
             size: usize::try_from(info.size).unwrap_or(usize::MAX),
-            // Planned as direct with a sha256: the longest form of the object.
             overhead: payload_object_len(info),
             link_data_len: link_data_len(info),
         })
@@ -228,7 +311,7 @@ pub fn plan(
     let limits = Limits {
         size_threshold,
         max_payload,
-        fixed_overhead: envelope_skeleton_len(header, infos.len()) + nats_headers_len(header),
+        fixed_overhead: writer.fixed_len(infos.len()),
     };
     let (transports, total) = choose_transports(&sizings, limits)?;
     if !store_available
@@ -259,72 +342,13 @@ pub fn plan(
     Ok(total)
 }
 
-/// The data of one payload for [`encode`].
+/// The data of one payload for [`EnvelopeWriter::finish`].
 #[derive(Debug, Clone, Copy)]
 pub enum PartData<'a> {
     /// Serialized bytes, to be base64-encoded into the envelope.
     Direct(&'a [u8]),
     /// The link URL.
     Link(&'a str),
-}
-
-/// Writes the envelope. `parts[i]` holds the data of `infos[i]`; direct
-/// parts are base64-encoded straight into the output buffer (the only copy
-/// of the payload a send makes besides what NATS writes to the socket).
-pub fn encode(
-    header: &EnvelopeHeader,
-    infos: Vec<PayloadInfo>,
-    parts: &[PartData<'_>],
-) -> SentEnvelope {
-    debug_assert_eq!(infos.len(), parts.len());
-    let data_len: usize = parts
-        .iter()
-        .map(|part| match part {
-            PartData::Direct(bytes) => crate::transport::base64_len(bytes.len()),
-            PartData::Link(url) => url.len() + 8,
-        })
-        .sum();
-    let mut out = Vec::with_capacity(512 + infos.len() * 256 + data_len);
-    write_header_fields(&mut out, header);
-    out.extend_from_slice(b",\"payloads\":[");
-    let mut data = Vec::with_capacity(parts.len());
-    for (index, (info, part)) in infos.iter().zip(parts).enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        write_payload_fields(&mut out, info);
-        out.extend_from_slice(b",\"data\":");
-        match part {
-            PartData::Direct(bytes) => {
-                out.push(b'"');
-                let start = out.len();
-                let end = start + crate::transport::base64_len(bytes.len());
-                out.resize(end, 0);
-                // The slice is exactly base64_len long, so encoding cannot fail.
-                let written = BASE64
-                    .encode_slice(bytes, &mut out[start..end])
-                    .unwrap_or(0);
-                out.truncate(start + written);
-                data.push(SentData::Direct(start..start + written));
-                out.push(b'"');
-            }
-            PartData::Link(url) => {
-                write_json_str(&mut out, url);
-                data.push(SentData::Link((*url).to_owned()));
-            }
-        }
-        out.extend_from_slice(b",\"metadata\":");
-        write_json(&mut out, &info.metadata);
-        out.push(b'}');
-    }
-    out.extend_from_slice(b"]}");
-    SentEnvelope {
-        header: header.clone(),
-        payloads: infos,
-        stream_sequence: None,
-        data,
-        wire: Bytes::from(out),
-    }
 }
 
 /// Builds a whole message from in-memory payloads without any I/O: fills the
@@ -351,10 +375,10 @@ pub fn encode_direct(
     max_payload: usize,
 ) -> Result<SentEnvelope> {
     validate_subject(subject)?;
-    let header = new_header(subject, options, broker_url);
-    let (mut infos, bodies) = serialize_all(payloads)?;
+    let writer = EnvelopeWriter::new(new_header(subject, options, &strip_credentials(broker_url)));
+    let (mut infos, bodies) = serialize_all(payloads, options.direct_sha256)?;
     plan(
-        &header,
+        &writer,
         &mut infos,
         options.size_threshold,
         max_payload,
@@ -362,12 +386,16 @@ pub fn encode_direct(
         |_| 0,
     )?;
     let parts: Vec<PartData<'_>> = bodies.iter().map(|b| PartData::Direct(b)).collect();
-    Ok(encode(&header, infos, &parts))
+    Ok(writer.finish(infos, &parts))
 }
 
-/// Serializes in-memory payloads, checking datanames, and describes them
-/// (with sha256). File payloads are refused: they need the I/O layer.
-pub fn serialize_all(payloads: Vec<Payload>) -> Result<(Vec<PayloadInfo>, Vec<Bytes>)> {
+/// Serializes in-memory payloads, checking datanames, and describes them,
+/// with a sha256 when `with_sha256`. File payloads are refused: they need
+/// the I/O layer.
+pub fn serialize_all(
+    payloads: Vec<Payload>,
+    with_sha256: bool,
+) -> Result<(Vec<PayloadInfo>, Vec<Bytes>)> {
     let mut infos = Vec::with_capacity(payloads.len());
     let mut bodies = Vec::with_capacity(payloads.len());
     for payload in payloads {
@@ -375,7 +403,9 @@ pub fn serialize_all(payloads: Vec<Payload>) -> Result<(Vec<PayloadInfo>, Vec<By
         validate_dataname(&dataname)?;
         let bytes = serialize_body(&dataname, body)?;
         let mut info = new_info(dataname, payload_type, bytes.len() as u64, metadata);
-        info.sha256 = Some(sha256_hex(&bytes));
+        if with_sha256 {
+            info.sha256 = Some(sha256_hex(&bytes));
+        }
         infos.push(info);
         bodies.push(bytes);
     }
@@ -423,24 +453,38 @@ fn write_payload_fields(out: &mut Vec<u8>, info: &PayloadInfo) {
     }
 }
 
-/// Length of the envelope with no payloads, plus the commas between `count` payloads.
-fn envelope_skeleton_len(header: &EnvelopeHeader, count: usize) -> usize {
-    let mut out = Vec::with_capacity(512);
-    write_header_fields(&mut out, header);
-    out.len() + ",\"payloads\":[]}".len() + count.saturating_sub(1)
+/// Length of `text` as a JSON string, quotes included, escaped the way
+/// serde_json escapes: `"` and `\` and the control characters, nothing else.
+fn json_str_len(text: &str) -> usize {
+    2 + text
+        .bytes()
+        .map(|byte| match byte {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
 }
 
 /// Length of a payload's JSON object with empty `data`, in its longest form
-/// (direct, with a sha256).
+/// (direct, with a sha256), computed without writing it.
 fn payload_object_len(info: &PayloadInfo) -> usize {
-    let mut longest = info.clone();
-    longest.transport = Transport::Direct;
-    longest.sha256 = Some("0".repeat(64));
-    let mut out = Vec::with_capacity(256);
-    write_payload_fields(&mut out, &longest);
-    out.extend_from_slice(b",\"data\":\"\",\"metadata\":");
-    write_json(&mut out, &info.metadata);
-    out.len() + 1
+    const FIXED: &str = r#"{"id":,"dataname":,"type":,"transport":"direct","encoding":"base64","size":,"sha256":,"data":"","metadata":}"#;
+    let metadata = if info.metadata.is_empty() {
+        2
+    } else {
+        serde_json::to_vec(&info.metadata).map_or(2, |json| json.len())
+    };
+    FIXED.len()
+        + json_str_len(&info.id)
+        + json_str_len(&info.dataname)
+        + json_str_len(info.payload_type.as_str())
+        + info
+            .size
+            .checked_ilog10()
+            .map_or(1, |digits| digits as usize + 1)
+        + 66
+        + metadata
 }
 
 /// A received envelope before its link payloads are fetched.
@@ -644,7 +688,7 @@ fn decode_payload(index: usize, wire: WirePayload<'_>) -> Result<DecodedPayload>
     let content = match transport {
         Transport::Link => Content::Link(data.into_owned()),
         Transport::Direct => {
-            let bytes = BASE64.decode(data.as_bytes()).map_err(|err| {
+            let bytes = base64_decode(data.as_bytes()).map_err(|err| {
                 Error::new(
                     ErrorKind::InvalidBase64,
                     format!("{label}: data is not valid base64 ({err})"),
@@ -724,7 +768,7 @@ mod tests {
         encode_direct(
             "/chat/room1",
             payloads,
-            &SendOptions::new(),
+            &SendOptions::new().direct_sha256(true),
             "nats://u:p@localhost:4222",
             1 << 20,
         )
@@ -807,6 +851,17 @@ mod tests {
         assert_eq!(payload["sha256"], sha256_hex(b"Hello World"));
         assert_eq!(sent.to_json(), json);
         assert_eq!(sent.payload_data(0), "SGVsbG8gV29ybGQ=");
+        // Without direct_sha256 (the default) direct payloads carry no digest.
+        let plain = encode_direct(
+            "s",
+            vec![Payload::text("m", "x")],
+            &SendOptions::new(),
+            "",
+            1 << 20,
+        )
+        .unwrap();
+        let json: Value = serde_json::from_slice(plain.wire_bytes()).unwrap();
+        assert!(json["payloads"][0].get("sha256").is_none());
         assert_eq!(
             uuid::Uuid::parse_str(&sent.header.msg_id)
                 .unwrap()
@@ -896,7 +951,7 @@ mod tests {
         }
         let bad_utf8 = format!(
             r#"{{"payloads":[{{"dataname":"t","type":"text","transport":"direct","size":2,"data":"{}"}}]}}"#,
-            BASE64.encode([0xc3, 0x28])
+            base64_encode(&[0xc3, 0x28])
         );
         assert_eq!(
             decode(bad_utf8.as_bytes()).unwrap_err().kind(),
@@ -904,7 +959,7 @@ mod tests {
         );
         let not_arrow = format!(
             r#"{{"payloads":[{{"dataname":"t","type":"table","transport":"direct","size":4,"data":"{}"}}]}}"#,
-            BASE64.encode(b"nope")
+            base64_encode(b"nope")
         );
         assert_eq!(
             decode(not_arrow.as_bytes()).unwrap_err().kind(),
@@ -944,17 +999,27 @@ mod tests {
     }
 
     #[test]
-    fn planned_length_is_exact_for_direct_messages() {
-        let header = new_header("subject", &SendOptions::new(), "nats://h:4222");
-        let (mut infos, bodies) = serialize_all(vec![
-            Payload::text("a", "x".repeat(100)),
-            Payload::dictionary("b\"quoted\"", json!({"z": 1})),
-        ])
-        .unwrap();
-        let planned = plan(&header, &mut infos, 1000, 1 << 20, false, |_| 0).unwrap();
-        let parts: Vec<PartData<'_>> = bodies.iter().map(|b| PartData::Direct(b)).collect();
-        let sent = encode(&header, infos, &parts);
-        assert_eq!(planned, sent.wire_bytes().len() + nats_headers_len(&header));
+    fn planned_length_is_exact_up_to_the_sha256_fields() {
+        for with_sha in [true, false] {
+            let mut meta = Map::new();
+            meta.insert("k".into(), json!("v\u{1}"));
+            let payloads = vec![
+                Payload::text("a", "x".repeat(100)),
+                Payload::dictionary("b\"quoted\"\n\u{7}é", json!({"z": 1})).with_metadata(meta),
+                Payload::bytes("c", PayloadType::Binary, vec![1u8; 1000]),
+            ];
+            let writer =
+                EnvelopeWriter::new(new_header("subject", &SendOptions::new(), "nats://h:4222"));
+            let header = writer.header().clone();
+            let (mut infos, bodies) = serialize_all(payloads, with_sha).unwrap();
+            let planned = plan(&writer, &mut infos, 100_000, 1 << 20, false, |_| 0).unwrap();
+            let parts: Vec<PartData<'_>> = bodies.iter().map(|b| PartData::Direct(b)).collect();
+            let sent = writer.finish(infos, &parts);
+            let actual = sent.wire_bytes().len() + nats_headers_len(&header);
+            // Planning counts a sha256 field (76 bytes) for every payload.
+            let unplanned_sha = if with_sha { 0 } else { 3 * 76 };
+            assert_eq!(planned, actual + unplanned_sha);
+        }
     }
 
     #[test]

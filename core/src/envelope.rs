@@ -198,16 +198,13 @@ impl ReceivedEnvelope {
     /// string, dictionary as its value, table and bytes as base64 (with
     /// `"value_encoding": "base64"`), files as their path. For logs and the CLI.
     pub fn to_json(&self) -> Value {
-        use base64::Engine as _;
         let mut map = self.header.to_json_map();
         let payloads = self
             .payloads
             .iter()
             .map(|payload| {
                 let mut object = info_to_json(&payload.info);
-                let base64 = |bytes: &[u8]| {
-                    Value::from(base64::engine::general_purpose::STANDARD.encode(bytes))
-                };
+                let base64 = |bytes: &[u8]| Value::from(crate::codec::base64_encode(bytes));
                 let (value, encoding) = match &payload.value {
                     PayloadValue::Text(text) => (Value::from(text.clone()), None),
                     PayloadValue::Dictionary(value) => (value.clone(), None),

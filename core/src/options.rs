@@ -35,6 +35,7 @@ pub struct SendOptions {
     pub(crate) reply_to_msg_id: String,
     pub(crate) metadata: Map<String, Value>,
     pub(crate) jetstream: bool,
+    pub(crate) direct_sha256: bool,
     pub(crate) fileserver_url: Option<String>,
     pub(crate) fileserver_token: Option<String>,
     #[cfg(feature = "client")]
@@ -56,6 +57,7 @@ impl Default for SendOptions {
             reply_to_msg_id: String::new(),
             metadata: Map::new(),
             jetstream: false,
+            direct_sha256: false,
             fileserver_url: None,
             fileserver_token: None,
             #[cfg(feature = "client")]
@@ -192,6 +194,19 @@ impl SendOptions {
     /// ```
     pub fn jetstream(mut self, enabled: bool) -> SendOptions {
         self.jetstream = enabled;
+        self
+    }
+
+    /// Also writes `sha256` for direct payloads (link payloads always have
+    /// it). Off by default: wire v1 makes it optional for direct payloads,
+    /// whose bytes NATS carries over TCP (and TLS) inside the envelope, and
+    /// hashing costs as much as the rest of a small send.
+    ///
+    /// ```
+    /// let options = natsbridge::SendOptions::new().direct_sha256(true);
+    /// ```
+    pub fn direct_sha256(mut self, enabled: bool) -> SendOptions {
+        self.direct_sha256 = enabled;
         self
     }
 

@@ -24,7 +24,6 @@ use arrow_buffer::Buffer;
 use arrow_ipc::reader::StreamDecoder;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
-use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Map, Number, Value};
 
@@ -472,7 +471,7 @@ fn array_to_json(name: &str, array: &dyn Array, out: &mut Vec<Value>) -> Result<
 type F16 = <Float16Type as arrow_array::ArrowPrimitiveType>::Native;
 
 fn base64_value(bytes: &[u8]) -> Value {
-    Value::from(base64::engine::general_purpose::STANDARD.encode(bytes))
+    Value::from(crate::codec::base64_encode(bytes))
 }
 
 #[cfg(test)]
