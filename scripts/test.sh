@@ -22,6 +22,9 @@ ruff format --check bindings-micropython tests/harness
 step "Rust: core, file server, harness, CLI (unit, integration, doc tests)"
 cargo test --release --workspace -q
 
+step "C ABI: header check, C programs under ASan/UBSan, pkg-config example"
+bash tests/c/run.sh
+
 step "MicroPython client (real micropython unix port)"
 (cd bindings-micropython && python -m pytest -q tests)
 

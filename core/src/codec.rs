@@ -43,7 +43,7 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 /// Decodes standard base64; padding may be present or not, since some
 /// senders strip it. Anything else (other alphabets, whitespace) is an error.
 pub fn base64_decode(text: &[u8]) -> std::result::Result<Vec<u8>, base64_simd::Error> {
-    if text.len() % 4 == 0 {
+    if text.len().is_multiple_of(4) {
         base64_simd::STANDARD.decode_to_vec(text)
     } else {
         base64_simd::STANDARD_NO_PAD.decode_to_vec(text)

@@ -1,1 +1,79 @@
-//! C ABI (in progress)
+//! The C ABI of natsbridge: `libnatsbridge.so` / `libnatsbridge.a` and the
+//! header `include/natsbridge.h` that cbindgen generates from this crate
+//! (`ffi-c/generate-header.sh`).
+//!
+//! Conventions, the same for every function:
+//! - Fallible functions return an `nb_status`: `NB_OK` (0) or the core's
+//!   `ErrorKind::c_code`. Details go to an optional `nb_error **out_error`,
+//!   written only on failure, which the caller frees with `nb_error_free`.
+//! - Out-parameters are written only on success.
+//! - Handles are opaque and each has one NULL-tolerant `nb_<type>_free`.
+//! - Each exported function is a thin shell: `boundary` (panic boundary and
+//!   error conversion), NULL and UTF-8 checks, then the core. Nothing here
+//!   decides anything about the wire format, transports or limits.
+//!
+//! The safety contract of each function (which pointers may be NULL, what
+//! they must point to and for how long) is its documentation in the header,
+//! written for C callers; so the `# Safety` sections clippy asks for would
+//! only repeat it.
+#![allow(non_camel_case_types, clippy::missing_safety_doc)]
+
+mod args;
+mod client;
+mod envelope;
+mod error;
+mod handlers;
+mod options;
+mod payload;
+mod subscription;
+mod table;
+
+use std::ffi::c_char;
+
+pub use args::nb_string_free;
+pub use client::*;
+pub use envelope::*;
+pub use error::*;
+pub use handlers::*;
+pub use options::*;
+pub use payload::*;
+pub use subscription::*;
+pub use table::*;
+
+/// The major version of natsbridge this header belongs to; also the soname's
+/// number (`libnatsbridge.so.0`).
+pub const NATSBRIDGE_VERSION_MAJOR: u32 = 0;
+/// The minor version of natsbridge this header belongs to.
+pub const NATSBRIDGE_VERSION_MINOR: u32 = 1;
+/// The patch version of natsbridge this header belongs to.
+pub const NATSBRIDGE_VERSION_PATCH: u32 = 0;
+
+const fn parse_u32(text: &str) -> u32 {
+    let bytes = text.as_bytes();
+    let mut value = 0u32;
+    let mut i = 0;
+    while i < bytes.len() {
+        value = value * 10 + (bytes[i] - b'0') as u32;
+        i += 1;
+    }
+    value
+}
+
+// The header's macros come from the literals above; a build with another
+// package version fails here until they are updated (and the header
+// regenerated).
+const _: () = assert!(NATSBRIDGE_VERSION_MAJOR == parse_u32(env!("CARGO_PKG_VERSION_MAJOR")));
+const _: () = assert!(NATSBRIDGE_VERSION_MINOR == parse_u32(env!("CARGO_PKG_VERSION_MINOR")));
+const _: () = assert!(NATSBRIDGE_VERSION_PATCH == parse_u32(env!("CARGO_PKG_VERSION_PATCH")));
+
+/// The version of the loaded library as `"MAJOR.MINOR.PATCH"`, to compare
+/// with the header's `NATSBRIDGE_VERSION_*` macros at run time. Static:
+/// never free it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn nb_version() -> *const c_char {
+    const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    VERSION.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests;

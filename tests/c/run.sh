@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The C API test suite, from a clean clone:
+#
+#   bash tests/c/run.sh
+#
+# 1. formats and lints ffi-c, runs its Rust tests (the committed header is
+#    what cbindgen 0.29.4 generates; its version macros and status codes are
+#    the workspace's);
+# 2. builds libnatsbridge.so and the nb-testenv harness in release;
+# 3. compiles every tests/c/test_*.c with -Wall -Wextra -Werror and
+#    AddressSanitizer (LeakSanitizer on) + UndefinedBehaviorSanitizer, linked
+#    against target/release/libnatsbridge.so;
+# 4. starts a real nats-server (JetStream) and the natsbridge file server
+#    with nb-testenv, passes their URLs as NB_NATS_URL / NB_FILESERVER_URL,
+#    and runs each program; any sanitizer report fails the run;
+# 5. installs the library into a temporary prefix with ffi-c/install.sh,
+#    compiles examples/c/send_receive.c with pkg-config and runs it.
+#
+# Needs: cargo, cc, pkg-config, nats-server on PATH.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+target=${CARGO_TARGET_DIR:-$root/target}
+# Bounds every wait: the harness start and each test program.
+START_TIMEOUT=60
+TEST_TIMEOUT=180
+
+step() { printf '\n== %s\n' "$*"; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/natsbridge-c-tests.XXXXXX")
+testenv_pid=
+stop_testenv() {
+    if [[ -n "$testenv_pid" ]]; then
+        # nb-testenv stops its servers when its stdin closes.
+        eval "exec ${TESTENV_IN}>&-" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$testenv_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$testenv_pid" 2>/dev/null || true
+        testenv_pid=
+    fi
+}
+cleanup() {
+    stop_testenv
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "format and lint natsbridge-ffi"
+cargo fmt -p natsbridge-ffi --check
+cargo clippy --release -p natsbridge-ffi --all-targets -- -D warnings
+
+step "Rust tests of natsbridge-ffi (header freshness, version macros, status codes)"
+cargo test --release -p natsbridge-ffi
+
+step "build libnatsbridge and nb-testenv (release)"
+cargo build --release -p natsbridge-ffi
+cargo build --release -p natsbridge-testkit --bin nb-testenv
+
+step "compile the C tests with ASan + UBSan"
+# The library's soname is libnatsbridge.so.0; point the loader at the
+# freshly built library under that name.
+mkdir -p "$work/lib" "$work/bin" "$work/logs"
+ln -s "$target/release/libnatsbridge.so" "$work/lib/libnatsbridge.so.0"
+cflags=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g -O1
+    -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+    -pthread -I "$root/include" -I "$root/tests/c")
+tests=()
+for source in "$root"/tests/c/test_*.c; do
+    name=$(basename "$source" .c)
+    cc "${cflags[@]}" "$source" -o "$work/bin/$name" \
+        -L "$target/release" -lnatsbridge -Wl,-rpath,"$work/lib"
+    tests+=("$name")
+done
+echo "compiled ${#tests[@]} programs: ${tests[*]}"
+
+step "start nats-server and the file server (nb-testenv)"
+coproc TESTENV { exec "$target/release/nb-testenv" 2>"$work/logs/nb-testenv.log"; }
+testenv_pid=$TESTENV_PID
+TESTENV_IN=${TESTENV[1]}
+if ! read -r -t "$START_TIMEOUT" line <&"${TESTENV[0]}"; then
+    echo "nb-testenv did not report its servers within ${START_TIMEOUT}s:" >&2
+    cat "$work/logs/nb-testenv.log" >&2
+    exit 1
+fi
+json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$line"; }
+NB_NATS_URL=$(json_field nats_url)
+NB_FILESERVER_URL=$(json_field fileserver_url)
+export NB_NATS_URL NB_FILESERVER_URL
+echo "nats: $NB_NATS_URL  file server: $NB_FILESERVER_URL"
+
+# Sanitizers: leaks are errors; the first report of any kind fails the program.
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# Runs one sanitized program; fails on a non-zero exit or any sanitizer report.
+failures=()
+run_program() {
+    local name=$1 log=$work/logs/$1.log
+    shift
+    local status=0
+    timeout "$TEST_TIMEOUT" "$@" >"$log" 2>&1 || status=$?
+    if [[ $status -ne 0 ]] || grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$log"; then
+        echo "FAIL $name (exit $status)"
+        sed 's/^/    /' "$log"
+        failures+=("$name")
+    else
+        echo "ok   $name: $(tail -n 1 "$log")"
+    fi
+}
+
+step "run the C tests"
+for name in "${tests[@]}"; do
+    run_program "$name" "$work/bin/$name"
+done
+
+step "install into a temporary prefix; build and run examples/c/send_receive.c with pkg-config"
+prefix=$work/prefix
+ffi-c/install.sh "$prefix"
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+test "$(readlink "$prefix/lib/libnatsbridge.so")" = libnatsbridge.so.0
+pkg_flags=$(pkg-config --cflags --libs natsbridge)
+echo "pkg-config --cflags --libs natsbridge: $pkg_flags"
+# Exactly the documented command first, then once more with the sanitizers.
+# shellcheck disable=SC2086
+cc examples/c/send_receive.c $pkg_flags -o "$work/bin/send_receive_plain"
+# shellcheck disable=SC2086
+cc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+    examples/c/send_receive.c $pkg_flags -o "$work/bin/send_receive"
+LD_LIBRARY_PATH=$prefix/lib NATS_URL=$NB_NATS_URL run_program send_receive_plain "$work/bin/send_receive_plain"
+LD_LIBRARY_PATH=$prefix/lib NATS_URL=$NB_NATS_URL run_program send_receive "$work/bin/send_receive"
+
+stop_testenv
+if [[ ${#failures[@]} -gt 0 ]]; then
+    printf '\nC tests FAILED: %s\n' "${failures[*]}" >&2
+    exit 1
+fi
+printf '\nC tests passed: %d programs and the example, under ASan (LeakSanitizer on) and UBSan, zero reports\n' \
+    "${#tests[@]}"
