@@ -573,11 +573,8 @@ impl Bridge {
                     parts.push(Some(Part::Direct(bytes)));
                 }
                 (Transport::Link, source) => {
-                    if let Source::Memory(bytes) = &source {
-                        // Link payloads always carry their digest; files are
-                        // hashed while they stream to the store.
-                        info.sha256 = Some(codec::sha256_hex(bytes));
-                    }
+                    // Link payloads always carry their digest: upload_one
+                    // hashes while the upload runs.
                     parts.push(None);
                     uploads.push((index, source));
                 }
@@ -952,11 +949,20 @@ async fn upload_one(
     };
     match source {
         Source::Memory(bytes) => {
+            // Hash on a blocking thread while the upload runs: the digest is
+            // needed only for the envelope, after the upload.
+            let hashing = tokio::task::spawn_blocking({
+                let bytes = bytes.clone();
+                move || codec::sha256_hex(&bytes)
+            });
             let url = store
                 .upload(info, UploadBody::Bytes(bytes))
                 .await
                 .map_err(label)?;
-            Ok((index, url, None))
+            let sha = hashing.await.map_err(|err| {
+                Error::new(ErrorKind::Closed, "hashing a payload was cancelled").with_source(err)
+            })?;
+            Ok((index, url, Some(sha)))
         }
         Source::File(path) => {
             let file = tokio::fs::File::open(&path)

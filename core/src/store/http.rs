@@ -327,7 +327,7 @@ async fn fetch_once(
                 .with_source(err),
             )
         })?;
-        sink.write(&chunk).await.map_err(Attempt::Fatal)?;
+        sink.write(chunk).await.map_err(Attempt::Fatal)?;
     }
     sink.finish().await.map_err(Attempt::Fatal)
 }

@@ -90,8 +90,8 @@ impl Debug for UploadBody {
 /// A place link payloads are uploaded to.
 pub trait ClaimCheckStore: Send + Sync + Debug {
     /// Uploads one payload and returns the URL receivers fetch it from.
-    /// `info` carries the payload's id, dataname, size and (for in-memory
-    /// payloads) sha256.
+    /// `info` carries the payload's id, dataname and size; its sha256 is
+    /// computed while the upload runs, so it is not known here yet.
     fn upload<'a>(
         &'a self,
         info: &'a PayloadInfo,
@@ -193,7 +193,7 @@ pub(crate) enum Fetched {
 pub(crate) struct DownloadSink<'a> {
     info: &'a PayloadInfo,
     source: String,
-    hasher: Sha256,
+    hasher: BackgroundHasher,
     received: u64,
     memory: Vec<u8>,
     file: Option<(tokio::fs::File, PathBuf, PathBuf)>,
@@ -232,7 +232,7 @@ impl<'a> DownloadSink<'a> {
         Ok(DownloadSink {
             info,
             source: source.to_owned(),
-            hasher: Sha256::new(),
+            hasher: BackgroundHasher::start(),
             received: 0,
             memory,
             file,
@@ -240,7 +240,7 @@ impl<'a> DownloadSink<'a> {
     }
 
     /// Takes the next chunk.
-    pub(crate) async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+    pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<()> {
         self.received += chunk.len() as u64;
         // The declared size was checked against the cap before the download
         // started, so staying within it keeps us within the cap too.
@@ -253,16 +253,16 @@ impl<'a> DownloadSink<'a> {
                 ),
             ));
         }
-        self.hasher.update(chunk);
+        self.hasher.update(chunk.clone()).await;
         match &mut self.file {
             Some((handle, _, _)) => {
                 use tokio::io::AsyncWriteExt as _;
-                handle.write_all(chunk).await.map_err(|err| {
+                handle.write_all(&chunk).await.map_err(|err| {
                     Error::new(ErrorKind::Io, "writing the payload to disk failed").with_source(err)
                 })
             }
             None => {
-                self.memory.extend_from_slice(chunk);
+                self.memory.extend_from_slice(&chunk);
                 Ok(())
             }
         }
@@ -279,7 +279,7 @@ impl<'a> DownloadSink<'a> {
                 ),
             ));
         }
-        let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let digest = std::mem::take(&mut self.hasher).finish().await?;
         if let Some(expected) = &self.info.sha256
             && &digest != expected
         {
@@ -315,6 +315,52 @@ impl Drop for DownloadSink<'_> {
     fn drop(&mut self) {
         if let Some((_, temp, _)) = &self.file {
             let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+/// SHA-256 on a blocking thread, fed chunk by chunk, so a download hashes in
+/// parallel with receiving (hashing is slower than a loopback transfer).
+#[derive(Default)]
+struct BackgroundHasher {
+    chunks: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    digest: Option<tokio::task::JoinHandle<String>>,
+}
+
+impl BackgroundHasher {
+    fn start() -> BackgroundHasher {
+        // A few chunks of slack: enough to overlap, little memory held.
+        let (chunks, mut queue) = tokio::sync::mpsc::channel::<Bytes>(8);
+        let digest = tokio::task::spawn_blocking(move || {
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = queue.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            hex::encode(hasher.finalize())
+        });
+        BackgroundHasher {
+            chunks: Some(chunks),
+            digest: Some(digest),
+        }
+    }
+
+    async fn update(&mut self, chunk: Bytes) {
+        if let Some(chunks) = &self.chunks {
+            // The receiving end lives until `finish`; a send cannot fail first.
+            let _ = chunks.send(chunk).await;
+        }
+    }
+
+    async fn finish(mut self) -> Result<String> {
+        drop(self.chunks.take());
+        match self.digest.take() {
+            Some(task) => task.await.map_err(|err| {
+                Error::new(ErrorKind::Closed, "hashing a download was cancelled").with_source(err)
+            }),
+            None => Err(Error::new(
+                ErrorKind::Closed,
+                "the download was already finished",
+            )),
         }
     }
 }

@@ -157,16 +157,19 @@ pub(crate) async fn fetch(
     let mut download = DownloadSink::new(info, sink, &source)
         .await
         .map_err(Attempt::Fatal)?;
-    let mut buffer = vec![0u8; 256 * 1024];
     loop {
+        let mut buffer = bytes::BytesMut::with_capacity(256 * 1024);
         let n = object
-            .read(&mut buffer)
+            .read_buf(&mut buffer)
             .await
             .map_err(|err| broken("reading from", &err))?;
         if n == 0 {
             break;
         }
-        download.write(&buffer[..n]).await.map_err(Attempt::Fatal)?;
+        download
+            .write(buffer.freeze())
+            .await
+            .map_err(Attempt::Fatal)?;
     }
     download.finish().await.map_err(Attempt::Fatal)
 }
