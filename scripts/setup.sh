@@ -37,12 +37,20 @@ if [ ! -x "$VENV/bin/python" ]; then
     say "creating the Python virtualenv $VENV"
     python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import pytest, nats, ruff' >/dev/null 2>&1 \
-    || ! [ -x "$VENV/bin/micropython" ]; then
-    say "installing the Python test tools into $VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check \
-        -r "$ROOT/bindings-micropython/tests/requirements.txt"
-fi
+# Each requirements file is installed once, and again only when it changes.
+for requirements in bindings-micropython/tests/requirements.txt bindings-python/tests/requirements.txt; do
+    stamp="$VENV/.installed-$(echo "$requirements" | tr '/' '_')"
+    if ! cmp -s "$ROOT/$requirements" "$stamp" 2>/dev/null; then
+        say "installing the Python tools of $requirements into $VENV"
+        "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/$requirements"
+        cp "$ROOT/$requirements" "$stamp"
+    fi
+done
 
 say "building the workspace (release)"
 cargo build --release --workspace --bins --lib -q
+
+# The Python package, built by maturin (PEP 517) against the same target/,
+# so it reuses the crates compiled above.
+say "installing the natsbridge Python package into $VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$ROOT/bindings-python"

@@ -16,14 +16,17 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 step "format and lint"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets -q -- -D warnings
-ruff check bindings-micropython tests/harness
-ruff format --check bindings-micropython tests/harness
+ruff check bindings-micropython bindings-python benchmarks/python tests/harness
+ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness
 
 step "Rust: core, file server, harness, CLI (unit, integration, doc tests)"
 cargo test --release --workspace -q
 
 step "C ABI: header check, C programs under ASan/UBSan, pkg-config example"
 bash tests/c/run.sh
+
+step "Python package (pytest; nats-py, pyarrow, pandas, polars interop)"
+(cd bindings-python && python -m pytest -q -p no:cacheprovider)
 
 step "MicroPython client (real micropython unix port)"
 (cd bindings-micropython && python -m pytest -q tests)

@@ -1,0 +1,298 @@
+"""Type stubs of natsbridge's native module (bindings-python/src)."""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any, Literal, Protocol
+
+__version__: str
+__all__: list[str]
+ERROR_KINDS: list[str]
+"""The core's error kinds, in C-code order; each has a class ``<kind>Error``."""
+
+PayloadType = Literal["text", "dictionary", "table", "image", "audio", "video", "binary"]
+
+class _ArrowStream(Protocol):
+    def __arrow_c_stream__(self, requested_schema: object | None = ...) -> object: ...
+
+class _ArrowArray(Protocol):
+    def __arrow_c_array__(self, requested_schema: object | None = ...) -> tuple[object, object]: ...
+
+BytesLike = bytes | bytearray | memoryview
+JsonValue = dict[str, Any] | list[Any] | tuple[Any, ...] | str | int | float | bool | None
+TableInput = (
+    _ArrowStream  # pyarrow Table / RecordBatchReader, polars DataFrame, natsbridge.Table, ...
+    | _ArrowArray  # pyarrow RecordBatch
+    | Mapping[str, list[Any]]  # columns
+    | list[Mapping[str, Any]]  # rows
+    | BytesLike  # Arrow IPC stream
+    | os.PathLike[str]  # a file holding an Arrow IPC stream
+    | Any  # pandas DataFrame
+)
+PayloadValue = str | JsonValue | TableInput | BytesLike | os.PathLike[str]
+SendPayload = (
+    tuple[str, PayloadValue, str]
+    | tuple[str, PayloadValue, str, Mapping[str, Any]]  # with the payload's metadata
+)
+ReceivedPayload = tuple[str, Any, str]
+"""(dataname, value, type): str for text, the JSON value for dictionary, a
+pyarrow.Table (natsbridge.Table without pyarrow) for table, bytes for the
+binary-like and unknown types, a pathlib.Path with ``save_dir``."""
+
+UploadHandler = Callable[[str | None, str, bytes], str | Mapping[str, Any]]
+"""(fileserver_url, dataname, data) -> the URL receivers fetch."""
+DownloadHandler = Callable[[str, int, int, int], BytesLike]
+"""(url, max_retries, base_delay_ms, max_delay_ms) -> the payload's bytes."""
+
+Message = bytes | bytearray | memoryview | str | Any
+"""A message body, or an object with ``.data`` (a nats-py Msg)."""
+
+# ---------------------------------------------------------------- errors
+
+class NatsBridgeError(Exception):
+    """Base class of every natsbridge error."""
+
+    kind: str | None
+    """The core's error kind, CamelCase (``"Integrity"``)."""
+    code: str | None
+    """Stable upper-snake-case code (``"INTEGRITY"``), as Node's err.code."""
+    c_code: int
+    """The C ABI's number for the kind."""
+    transient: bool
+    """True when trying again later may succeed (network, stores, timeouts)."""
+    message: str
+    """The message without its chain of causes."""
+    dataname: str | None
+    """The payload the error concerns, if any."""
+
+class InvalidArgumentError(NatsBridgeError, ValueError): ...
+class UnknownTypeError(NatsBridgeError, ValueError): ...
+class SerializationError(NatsBridgeError): ...
+class MalformedEnvelopeError(NatsBridgeError): ...
+class UnsupportedVersionError(NatsBridgeError): ...
+class InvalidBase64Error(NatsBridgeError): ...
+class IntegrityError(NatsBridgeError): ...
+class InvalidUtf8Error(NatsBridgeError): ...
+class InvalidJsonError(NatsBridgeError): ...
+class InvalidTableError(NatsBridgeError): ...
+class PayloadTooLargeError(NatsBridgeError): ...
+class ConnectionError(NatsBridgeError, builtins.ConnectionError): ...
+class AuthError(NatsBridgeError): ...
+class PublishError(NatsBridgeError): ...
+class TimeoutError(NatsBridgeError, builtins.TimeoutError): ...
+class NoRespondersError(NatsBridgeError): ...
+class JetStreamError(NatsBridgeError): ...
+class UrlNotAllowedError(NatsBridgeError): ...
+class DownloadError(NatsBridgeError): ...
+class UploadError(NatsBridgeError): ...
+
+class HandlerError(NatsBridgeError):
+    """A handler callable failed; its exception is ``__cause__``."""
+
+class IoError(NatsBridgeError): ...
+class ClosedError(NatsBridgeError): ...
+
+# ---------------------------------------------------------------- values
+
+class ReceivedEnvelope(dict[str, Any]):
+    """A received envelope: the envelope's fields, ``"payloads"`` a list of
+    (dataname, value, type) tuples."""
+
+    @property
+    def subject(self) -> str | None:
+        """The NATS subject the message arrived on, if known."""
+    @property
+    def nats_reply(self) -> str | None:
+        """The NATS reply subject of the message (a request's inbox), if any."""
+
+class Table:
+    """A received table when pyarrow is not installed (Arrow PyCapsule protocol)."""
+
+    @staticmethod
+    def from_ipc(data: BytesLike) -> Table: ...
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def num_columns(self) -> int: ...
+    @property
+    def column_names(self) -> list[str]: ...
+    @property
+    def schema(self) -> str: ...
+    def to_pylist(self) -> list[dict[str, Any]]: ...
+    def to_pydict(self) -> dict[str, list[Any]]: ...
+    def to_ipc(self) -> bytes: ...
+    def to_pyarrow(self) -> Any:
+        """A pyarrow.Table (needs pyarrow)."""
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def __arrow_c_schema__(self) -> object: ...
+    def __len__(self) -> int: ...
+
+class PlikUploadHandler:
+    """An upload handler for a plik server (native, streaming)."""
+
+    def __init__(
+        self, ttl: float = 86_400.0, token: str | None = None, oneshot: bool = False
+    ) -> None: ...
+    def __call__(self, fileserver_url: str, dataname: str, data: BytesLike) -> str: ...
+    @property
+    def ttl(self) -> float: ...
+    @property
+    def oneshot(self) -> bool: ...
+
+plik_upload: PlikUploadHandler
+"""Uploads to plik, files kept for a day."""
+plik_oneshot_upload: PlikUploadHandler
+"""The original design's default: plik deletes the file after its first download."""
+
+# ---------------------------------------------------------------- functions
+
+def smartsend(
+    subject: str,
+    data: Iterable[SendPayload],
+    nats_url: str | None = None,
+    *,
+    fileserver_url: str | None = None,
+    fileserver_upload_handler: UploadHandler | PlikUploadHandler | None = None,
+    size_threshold: int = 1_000_000,
+    correlation_id: str | None = None,
+    msg_purpose: str = "chat",
+    sender_name: str = "NATSBridge",
+    receiver_name: str = "",
+    receiver_id: str = "",
+    reply_to: str = "",
+    reply_to_msg_id: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    msg_id: str | None = None,
+    sender_id: str | None = None,
+    fileserver_token: str | None = None,
+    jetstream: bool = False,
+    direct_sha256: bool = False,
+) -> dict[str, Any]:
+    """Sends (dataname, data, type) payloads as one envelope on ``subject``
+    over a pooled connection to ``nats_url`` (default ``$NATS_URL`` or
+    ``nats://localhost:4222``); returns the envelope as sent."""
+
+def asmartsend(
+    subject: str,
+    data: Iterable[SendPayload],
+    nats_url: str | None = None,
+    **options: Any,
+) -> Awaitable[dict[str, Any]]:
+    """``smartsend`` as an awaitable."""
+
+def smartreceive(
+    msg: Message,
+    fileserver_download_handler: DownloadHandler | None = None,
+    *,
+    max_retries: int = 5,
+    base_delay: int = 100,
+    max_delay: int = 5000,
+    nats_url: str | None = None,
+    save_dir: str | os.PathLike[str] | None = None,
+    allowed_origins: list[str] | None = None,
+    allow_private_addresses: bool = True,
+    max_download_size: int = 1 << 30,
+    download_timeout: float = 30.0,
+    store_tokens: list[tuple[str, str]] | None = None,
+) -> ReceivedEnvelope:
+    """Decodes a message; link payloads are downloaded (``nats-object://``
+    ones from ``nats_url``, else the envelope's broker_url)."""
+
+def asmartreceive(
+    msg: Message,
+    fileserver_download_handler: DownloadHandler | None = None,
+    **options: Any,
+) -> Awaitable[ReceivedEnvelope]:
+    """``smartreceive`` as an awaitable."""
+
+# ---------------------------------------------------------------- Bridge
+
+class Subscription:
+    """Envelopes arriving on a subject; iterate it, or ``async for``."""
+
+    def next(self, timeout: float | None = None) -> ReceivedEnvelope | None:
+        """The next envelope; None once ended; TimeoutError after ``timeout`` s."""
+    def unsubscribe(self) -> None: ...
+    def unsubscribe_after(self, messages: int) -> None: ...
+    def __iter__(self) -> Iterator[ReceivedEnvelope]: ...
+    def __next__(self) -> ReceivedEnvelope: ...
+    def __aiter__(self) -> AsyncIterator[ReceivedEnvelope]: ...
+    def __anext__(self) -> Awaitable[ReceivedEnvelope]: ...
+    def __enter__(self) -> Subscription: ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+class Bridge:
+    """A long-lived, thread-safe connection to NATS."""
+
+    def __init__(
+        self,
+        nats_url: str | None = None,
+        *,
+        name: str | None = None,
+        token: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        credentials_file: str | os.PathLike[str] | None = None,
+        nkey: str | None = None,
+        tls_ca_file: str | os.PathLike[str] | None = None,
+        tls_client_cert: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
+        require_tls: bool = False,
+        connect_timeout: float = 5.0,
+        request_timeout: float = 10.0,
+        subscription_capacity: int | None = None,
+        fileserver_url: str | None = None,
+        fileserver_token: str | None = None,
+        object_store_bucket: str = "natsbridge",
+        object_store_ttl: float = 86_400.0,
+    ) -> None: ...
+    @staticmethod
+    def aconnect(nats_url: str | None = None, **options: Any) -> Awaitable[Bridge]: ...
+    @property
+    def broker_url(self) -> str: ...
+    @property
+    def max_payload(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def send(self, subject: str, data: Iterable[SendPayload], **options: Any) -> dict[str, Any]:
+        """Keywords as for ``smartsend``."""
+    def asend(
+        self, subject: str, data: Iterable[SendPayload], **options: Any
+    ) -> Awaitable[dict[str, Any]]: ...
+    def receive(self, msg: Message, **options: Any) -> ReceivedEnvelope:
+        """Keywords as for ``smartreceive``."""
+    def subscribe(self, subject: str, queue: str | None = None, **options: Any) -> Subscription: ...
+    def asubscribe(
+        self, subject: str, queue: str | None = None, **options: Any
+    ) -> Awaitable[Subscription]: ...
+    def request(
+        self,
+        subject: str,
+        data: Iterable[SendPayload],
+        timeout: float | None = None,
+        receive_options: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> ReceivedEnvelope: ...
+    def arequest(
+        self,
+        subject: str,
+        data: Iterable[SendPayload],
+        timeout: float | None = None,
+        receive_options: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Awaitable[ReceivedEnvelope]: ...
+    def reply(
+        self, request: Mapping[str, Any], data: Iterable[SendPayload], **options: Any
+    ) -> dict[str, Any]: ...
+    def areply(
+        self, request: Mapping[str, Any], data: Iterable[SendPayload], **options: Any
+    ) -> Awaitable[dict[str, Any]]: ...
+    def ensure_stream(self, name: str, subjects: list[str]) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+    def aclose(self) -> Awaitable[None]: ...
+    def __enter__(self) -> Bridge: ...
+    def __exit__(self, *exc: object) -> bool: ...
+    def __aenter__(self) -> Awaitable[Bridge]: ...
+    def __aexit__(self, *exc: object) -> Awaitable[bool]: ...

@@ -1,0 +1,98 @@
+"""Tables without pyarrow (it is an optional extra): sends from lists and
+dicts work, received tables are natsbridge.Table objects (table.rs).
+
+pyarrow is hidden by running a child interpreter in which importing it fails,
+exactly as in an environment where it is not installed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pyarrow as pa
+
+import natsbridge
+
+WITHOUT_PYARROW = textwrap.dedent(
+    """
+    import json, sys
+    sys.modules["pyarrow"] = None  # `import pyarrow` now raises ImportError
+    import natsbridge
+
+    url, subject = sys.argv[1], sys.argv[2]
+    out = {}
+    bridge = natsbridge.Bridge(url)
+    with bridge.subscribe(subject) as subscription:
+        bridge.send(subject, [
+            ("rows", [{"id": 1, "name": "Alice", "score": 95.5},
+                      {"id": 2, "name": "Bob", "score": None}], "table"),
+            ("columns", {"id": [1, 2], "ok": [True, False]}, "table"),
+        ])
+        envelope = subscription.next(timeout=10)
+    rows, columns = envelope["payloads"][0][1], envelope["payloads"][1][1]
+    out["type"] = type(rows).__module__ + "." + type(rows).__name__
+    out["num_rows"] = rows.num_rows
+    out["num_columns"] = rows.num_columns
+    out["column_names"] = rows.column_names
+    out["pylist"] = rows.to_pylist()
+    out["pydict"] = columns.to_pydict()
+    out["len"] = len(rows)
+    out["has_stream"] = callable(getattr(rows, "__arrow_c_stream__", None))
+    try:
+        rows.to_pandas()
+    except AttributeError as err:
+        out["to_pandas"] = str(err)
+    try:
+        rows.to_pyarrow()
+    except ImportError as err:
+        out["to_pyarrow"] = str(err)
+    # A received table can be sent on as it is.
+    sent = bridge.send(subject + ".again", [("t", rows, "table")])
+    out["resent_type"] = sent["payloads"][0]["type"]
+    sys.stdout.write(json.dumps(out))
+    """
+)
+
+
+def test_without_pyarrow_tables_are_natsbridge_tables(nats_url, subject):
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PYARROW, nats_url, subject],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["type"] == "natsbridge.Table"
+    assert (out["num_rows"], out["num_columns"], out["len"]) == (2, 3, 2)
+    assert out["column_names"] == ["id", "name", "score"]
+    assert out["pylist"] == [
+        {"id": 1, "name": "Alice", "score": 95.5},
+        {"id": 2, "name": "Bob", "score": None},
+    ]
+    assert out["pydict"] == {"id": [1, 2], "ok": [True, False]}
+    assert out["has_stream"]
+    assert "pyarrow" in out["to_pandas"] and "natsbridge[arrow]" in out["to_pandas"]
+    assert "natsbridge[arrow]" in out["to_pyarrow"]
+    assert out["resent_type"] == "table"
+
+
+def test_natsbridge_tables_speak_the_arrow_capsule_protocol():
+    source = pa.table({"id": pa.array([1, 2, 3], pa.int32()), "name": ["a", None, "c"]})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, source.schema) as writer:
+        writer.write_table(source)
+    ipc = sink.getvalue().to_pybytes()
+    table = natsbridge.Table.from_ipc(ipc)
+    assert table.num_rows == 3
+    assert table.column_names == ["id", "name"]
+    assert "id: Int32" in table.schema
+    assert pa.table(table).equals(source)
+    assert pa.schema(table) == source.schema
+    assert table.to_pyarrow().equals(source)
+    assert table.to_ipc() == ipc
+    assert table.to_pydict() == {"id": [1, 2, 3], "name": ["a", None, "c"]}
+    assert table == natsbridge.Table.from_ipc(ipc)
+    assert "3 rows" in repr(table)
