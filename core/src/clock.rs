@@ -17,12 +17,30 @@ pub fn rfc3339_millis(epoch_millis: i64) -> String {
     let seconds = epoch_millis.div_euclid(1000);
     let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
-    )
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+            second_of_day / 3600,
+            second_of_day % 3600 / 60,
+            second_of_day % 60
+        );
+    }
+    // Called for every envelope: fill a fixed layout instead of `format!`.
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut value: i64| {
+        for position in (at..at + width).rev() {
+            text[position] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, i64::from(month));
+    put(8, 2, i64::from(day));
+    put(11, 2, second_of_day / 3600);
+    put(14, 2, second_of_day % 3600 / 60);
+    put(17, 2, second_of_day % 60);
+    put(20, 3, millis);
+    text.iter().map(|&b| b as char).collect()
 }
 
 /// Formats days since the Unix epoch as `YYYY-MM-DD`.

@@ -13,7 +13,6 @@
 //! WebAssembly build compiles.
 
 use std::borrow::Cow;
-use std::io::Write;
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -248,7 +247,8 @@ impl EnvelopeWriter {
                 PartData::Link(url) => url.len() + 8,
             })
             .sum();
-        out.reserve(infos.iter().map(payload_object_len).sum::<usize>() + data_len + 2);
+        // Room for the payload objects (their exact length is not needed here).
+        out.reserve(infos.len() * 320 + data_len + 2);
         let mut data = Vec::with_capacity(parts.len());
         for (index, (info, part)) in infos.iter().zip(parts).enumerate() {
             if index > 0 {
@@ -418,11 +418,37 @@ fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 }
 
 fn write_json_str(out: &mut Vec<u8>, text: &str) {
-    write_json(out, text);
+    // Envelope strings (ids, names, subjects) rarely need escaping: copy
+    // them in one go and leave the escaping to serde_json when they do.
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        write_json(out, text);
+    } else {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Appends the decimal digits of `value`.
+fn write_u64(out: &mut Vec<u8>, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut rest = value;
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 fn write_header_fields(out: &mut Vec<u8>, header: &EnvelopeHeader) {
-    let _ = write!(out, "{{\"version\":{}", header.version);
+    out.extend_from_slice(b"{\"version\":");
+    write_u64(out, u64::from(header.version));
     for (name, value) in header.string_fields() {
         out.extend_from_slice(b",\"");
         out.extend_from_slice(name.as_bytes());
@@ -440,13 +466,11 @@ fn write_payload_fields(out: &mut Vec<u8>, info: &PayloadInfo) {
     write_json_str(out, &info.dataname);
     out.extend_from_slice(b",\"type\":");
     write_json_str(out, info.payload_type.as_str());
-    let _ = write!(
-        out,
-        ",\"transport\":\"{}\",\"encoding\":\"{}\",\"size\":{}",
-        info.transport.as_str(),
-        info.transport.encoding(),
-        info.size
-    );
+    out.extend_from_slice(match info.transport {
+        Transport::Direct => b",\"transport\":\"direct\",\"encoding\":\"base64\",\"size\":",
+        Transport::Link => b",\"transport\":\"link\",\"encoding\":\"url\",\"size\":",
+    });
+    write_u64(out, info.size);
     if let Some(sha) = &info.sha256 {
         out.extend_from_slice(b",\"sha256\":");
         write_json_str(out, sha);
