@@ -273,7 +273,10 @@ fn object_store_ceiling(nats: &str, file: &Path, size: u64, round: usize) -> f64
             ..Default::default()
         };
         let started = Instant::now();
-        store.put(meta, &mut bytes.as_slice()).await.expect("raw put");
+        store
+            .put(meta, &mut bytes.as_slice())
+            .await
+            .expect("raw put");
         let mut object = store.get(&name).await.expect("raw get");
         let mut back = Vec::with_capacity(bytes.len());
         object.read_to_end(&mut back).await.expect("raw read");
@@ -324,8 +327,13 @@ fn orchestrate(size_mb: u64) {
             })
             .collect(),
     );
-    println!("payload {}; raw ceiling (curl PUT + GET, same file server): {ceiling:.0} MB/s", mb(size));
-    println!("the Object Store's own ceiling (raw async-nats put + get, same server): {object_ceiling:.0} MB/s");
+    println!(
+        "payload {}; raw ceiling (curl PUT + GET, same file server): {ceiling:.0} MB/s",
+        mb(size)
+    );
+    println!(
+        "the Object Store's own ceiling (raw async-nats put + get, same server): {object_ceiling:.0} MB/s"
+    );
     println!();
     println!(
         "| store | mode | MB/s | vs curl ceiling | vs the store's raw client | sender peak RSS above baseline | receiver peak RSS above baseline |"
