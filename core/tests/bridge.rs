@@ -473,3 +473,25 @@ fn the_pool_survives_the_runtime_that_first_used_it() {
             .unwrap_or_else(|err| panic!("round {round}: {err:?}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_list_connects_to_a_live_member() {
+    let server = NatsServer::start();
+    let dead = natsbridge_testkit::closed_port();
+    let servers = format!("nats://127.0.0.1:{dead}, {}", server.url());
+    let bridge = ConnectOptions::new(&servers).connect().await.unwrap();
+    assert_eq!(
+        bridge.broker_url(),
+        format!("nats://127.0.0.1:{dead},{}", server.url())
+    );
+    let mut sub = subscribe(&bridge, "cluster").await;
+    bridge
+        .smartsend(
+            "cluster",
+            vec![Payload::text("a", "b")],
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next(&mut sub).await.header.broker_url, bridge.broker_url());
+}
