@@ -17,6 +17,7 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if ((${#need_apt[@]})); then
     say "installing with apt: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -47,8 +48,19 @@ for requirements in bindings-micropython/tests/requirements.txt bindings-python/
     fi
 done
 
+# The Node package's npm dependencies (napi-rs CLI, apache-arrow, nats.js
+# for the interop tests), again only when the lock file changes.
+if ! cmp -s "$ROOT/bindings-node/package-lock.json" "$ROOT/bindings-node/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    say "installing the Node package's npm dependencies"
+    (cd "$ROOT/bindings-node" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$ROOT/bindings-node/package-lock.json" "$ROOT/bindings-node/node_modules/.package-lock.json.installed"
+fi
+
 say "building the workspace (release)"
 cargo build --release --workspace --bins --lib -q
+
+# The Node addon: napi-rs links the release build above into a .node file.
+(cd "$ROOT/bindings-node" && npm run --silent build >/dev/null)
 
 # The Python package, built by maturin (PEP 517) against the same target/,
 # so it reuses the crates compiled above.

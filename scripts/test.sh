@@ -28,6 +28,9 @@ bash tests/c/run.sh
 step "Python package (pytest; nats-py, pyarrow, pandas, polars interop)"
 (cd bindings-python && python -m pytest -q -p no:cacheprovider)
 
+step "Node package (node --test; nats.js and apache-arrow interop, packed tarball install)"
+(cd bindings-node && npm test --silent)
+
 step "MicroPython client (real micropython unix port)"
 (cd bindings-micropython && python -m pytest -q tests)
 

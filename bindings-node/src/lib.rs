@@ -1,1 +1,29 @@
-//! Node binding (in progress)
+//! # natsbridge for Node
+//!
+//! The napi-rs addon behind the npm package `natsbridge`. It converts values
+//! and errors at the border and nothing else: the wire format, transport
+//! choice, claim-check stores, retries and limits all live in the core crate
+//! (`core/`). `index.js` loads this addon and adds what needs apache-arrow
+//! (tables to and from Arrow IPC bytes) and async iteration of subscriptions.
+//!
+//! - [`pool`]: the original design's `smartsend` / `smartreceive` functions;
+//! - [`bridge`]: the `Bridge` class (a long-lived connection) and `Subscription`;
+//! - [`payload`], [`envelope`], [`options`], [`message`], [`bytes`], [`json`]:
+//!   conversions of values;
+//! - [`handlers`]: JS upload / download handlers as core claim-check stores;
+//! - [`error`]: natsbridge errors as JS `Error`s with a stable `code`;
+//! - [`promise`]: how core futures become JS promises.
+
+#![deny(clippy::all)]
+
+pub mod bridge;
+pub mod bytes;
+pub mod envelope;
+pub mod error;
+pub mod handlers;
+pub mod json;
+pub mod message;
+pub mod options;
+pub mod payload;
+pub mod pool;
+pub mod promise;

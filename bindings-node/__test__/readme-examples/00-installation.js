@@ -1,0 +1,1 @@
+const { smartsend, smartreceive } = require('natsbridge');

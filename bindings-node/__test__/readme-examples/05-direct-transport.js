@@ -1,0 +1,3 @@
+await smartsend("/topic", [
+{ dataname: "message", data: "Hello", type: "text" }
+]);

@@ -1,0 +1,503 @@
+//! `Bridge`: one long-lived NATS connection (the core's [`natsbridge::Bridge`])
+//! with `send`, `subscribe`, `request`, `reply`, `receive`, `flush` and
+//! `close`; and `Subscription`, the envelopes arriving on a subject.
+//!
+//! After `close()`, every call rejects with code `CLOSED` and subscriptions
+//! end. Nothing here holds the event loop open: only pending promises do, so
+//! a program whose work is done exits by itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use napi::Env;
+use napi::bindgen_prelude::{Null, PromiseRaw, ToNapiValue, Unknown};
+use napi_derive::napi;
+use natsbridge::{Error, ErrorKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::envelope::{ReceivedEnvelope, SentEnvelope, reply_target};
+use crate::message::{incoming, string_arg};
+use crate::options::{
+    self, ConnectOptions, ReceiveOptions, RequestOptions, SendOptions, SubscribeOptions,
+};
+use crate::payload::payloads_from_js;
+use crate::promise::{offload_if_large, run};
+
+/// A long-lived connection to NATS that every call reuses.
+///
+/// ```js
+/// const bridge = await Bridge.connect('nats://localhost:4222')
+/// const sub = await bridge.subscribe('/chat/room1')
+/// await bridge.send('/chat/room1', [{ dataname: 'message', data: 'hi', type: 'text' }])
+/// for await (const envelope of sub) { console.log(envelope.payloads[0].data); break }
+/// await bridge.close()
+/// ```
+#[napi]
+pub struct Bridge {
+    inner: natsbridge::Bridge,
+}
+
+#[napi]
+impl Bridge {
+    /// Connects to `natsUrl` (default `nats://localhost:4222`; several URLs
+    /// separated by commas for a cluster).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "natsUrl?: string, options?: ConnectOptions",
+        ts_return_type = "Promise<Bridge>"
+    )]
+    pub fn connect<'env>(
+        env: &'env Env,
+        nats_url: Option<Unknown<'_>>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, Bridge>> {
+        let prepared = (|| {
+            let url = match &nats_url {
+                Some(url) if !is_nullish(url) => string_arg(env, url, "natsUrl")?,
+                _ => options::DEFAULT_NATS_URL.to_owned(),
+            };
+            options::read::<ConnectOptions>(env, options.as_ref(), "options")?.into_core(url)
+        })();
+        run(env, async move { prepared?.connect().await }, |_, inner| {
+            Ok(Bridge { inner })
+        })
+    }
+
+    /// Sends `payloads` as one envelope on `subject`; resolves to the envelope as sent.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "subject: string, payloads: Array<PayloadInput>, options?: SendOptions",
+        ts_return_type = "Promise<SentEnvelope>"
+    )]
+    pub fn send<'env>(
+        &self,
+        env: &'env Env,
+        subject: Unknown<'_>,
+        payloads: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, SentEnvelope>> {
+        let prepared = (|| {
+            let subject = string_arg(env, &subject, "subject")?;
+            let payloads = payloads_from_js(env, payloads)?;
+            let options =
+                options::read::<SendOptions>(env, options.as_ref(), "options")?.into_core(env)?;
+            Ok::<_, Error>((subject, payloads, options))
+        })();
+        let bridge = self.inner.clone();
+        run(
+            env,
+            async move {
+                let (subject, payloads, options) = prepared?;
+                offload_if_large(payloads.bytes).await;
+                let payloads = payloads.build()?;
+                bridge.smartsend(&subject, payloads, &options).await
+            },
+            |_, sent| Ok(SentEnvelope::new(sent)),
+        )
+    }
+
+    /// Subscribes to `subject` (wildcards allowed). With `queue`, joins that
+    /// queue group. The subscription is an async iterator of envelopes.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "subject: string, options?: ReceiveOptions & SubscribeOptions",
+        ts_return_type = "Promise<Subscription>"
+    )]
+    pub fn subscribe<'env>(
+        &self,
+        env: &'env Env,
+        subject: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, Subscription>> {
+        let prepared = (|| {
+            let subject = string_arg(env, &subject, "subject")?;
+            let receive =
+                options::read::<ReceiveOptions>(env, options.as_ref(), "options")?.into_core()?;
+            let queue = options::read::<SubscribeOptions>(env, options.as_ref(), "options")?.queue;
+            Ok::<_, Error>((subject, receive, queue))
+        })();
+        let bridge = self.inner.clone();
+        run(
+            env,
+            async move {
+                let (subject, receive, queue) = prepared?;
+                let subscription = match queue {
+                    Some(group) => {
+                        bridge
+                            .queue_subscribe(&subject, &group, receive.clone())
+                            .await?
+                    }
+                    None => bridge.subscribe(&subject, receive.clone()).await?,
+                };
+                Ok((bridge, receive, subscription))
+            },
+            |_, (bridge, options, subscription)| {
+                Ok(Subscription {
+                    inner: Arc::new(tokio::sync::Mutex::new(subscription)),
+                    bridge,
+                    options,
+                    stop: CancellationToken::new(),
+                })
+            },
+        )
+    }
+
+    /// Sends a request and resolves to the reply envelope. Options are those
+    /// of `send` and of a receive, plus `timeout` (ms).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "subject: string, payloads: Array<PayloadInput>, options?: SendOptions & ReceiveOptions & RequestOptions",
+        ts_return_type = "Promise<ReceivedEnvelope>"
+    )]
+    pub fn request<'env>(
+        &self,
+        env: &'env Env,
+        subject: Unknown<'_>,
+        payloads: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, ReceivedEnvelope>> {
+        let prepared = (|| {
+            let subject = string_arg(env, &subject, "subject")?;
+            let payloads = payloads_from_js(env, payloads)?;
+            let send =
+                options::read::<SendOptions>(env, options.as_ref(), "options")?.into_core(env)?;
+            let receive =
+                options::read::<ReceiveOptions>(env, options.as_ref(), "options")?.into_core()?;
+            let timeout =
+                options::read::<RequestOptions>(env, options.as_ref(), "options")?.timeout()?;
+            Ok::<_, Error>((subject, payloads, send, receive, timeout))
+        })();
+        let bridge = self.inner.clone();
+        run(
+            env,
+            async move {
+                let (subject, payloads, send, receive, timeout) = prepared?;
+                offload_if_large(payloads.bytes).await;
+                let payloads = payloads.build()?;
+                bridge
+                    .request(&subject, payloads, &send, timeout, &receive)
+                    .await
+            },
+            |_, reply| Ok(ReceivedEnvelope::new(reply)),
+        )
+    }
+
+    /// Answers `request` (an envelope this process received): publishes on
+    /// its `replyTo`, or its NATS reply inbox, with `replyToMsgId` set to its
+    /// `msgId` and its `correlationId`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "request: ReceivedEnvelope, payloads: Array<PayloadInput>, options?: SendOptions",
+        ts_return_type = "Promise<SentEnvelope>"
+    )]
+    pub fn reply<'env>(
+        &self,
+        env: &'env Env,
+        request: Unknown<'_>,
+        payloads: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, SentEnvelope>> {
+        let prepared = (|| {
+            let request = reply_target(env, request)?;
+            let payloads = payloads_from_js(env, payloads)?;
+            let options =
+                options::read::<SendOptions>(env, options.as_ref(), "options")?.into_core(env)?;
+            Ok::<_, Error>((request, payloads, options))
+        })();
+        let bridge = self.inner.clone();
+        run(
+            env,
+            async move {
+                let (request, payloads, options) = prepared?;
+                offload_if_large(payloads.bytes).await;
+                let payloads = payloads.build()?;
+                bridge.reply(&request, payloads, &options).await
+            },
+            |_, sent| Ok(SentEnvelope::new(sent)),
+        )
+    }
+
+    /// Decodes a message received some other way (a nats.js subscription, a
+    /// stored body), fetching `nats-object://` links over this connection.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "msg: Buffer | Uint8Array | string | { data: Uint8Array }, options?: ReceiveOptions",
+        ts_return_type = "Promise<ReceivedEnvelope>"
+    )]
+    pub fn receive<'env>(
+        &self,
+        env: &'env Env,
+        msg: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, ReceivedEnvelope>> {
+        let prepared = (|| {
+            let message = incoming(env, &msg)?;
+            let options =
+                options::read::<ReceiveOptions>(env, options.as_ref(), "options")?.into_core()?;
+            Ok::<_, Error>((message, options))
+        })();
+        let bridge = self.inner.clone();
+        run(
+            env,
+            async move {
+                let (message, options) = prepared?;
+                if bridge.is_closed() {
+                    return Err(closed());
+                }
+                offload_if_large(message.body.len()).await;
+                let mut envelope = bridge.smartreceive_bytes(&message.body, &options).await?;
+                envelope.subject = message.subject;
+                envelope.nats_reply = message.reply;
+                Ok(envelope)
+            },
+            |_, envelope| Ok(ReceivedEnvelope::new(envelope)),
+        )
+    }
+
+    /// Resolves once everything published so far has been written to the server.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn flush<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let bridge = self.inner.clone();
+        run(env, async move { bridge.flush().await }, |_, ()| Ok(()))
+    }
+
+    /// Flushes and closes the connection. Later calls reject with code
+    /// `CLOSED`; subscriptions end. Closing twice is harmless.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let bridge = self.inner.clone();
+        run(env, async move { bridge.close().await }, |_, ()| Ok(()))
+    }
+
+    /// True once `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// The server URL(s) without credentials, as written into `brokerUrl`.
+    #[napi(getter)]
+    pub fn broker_url(&self) -> String {
+        self.inner.broker_url().to_owned()
+    }
+
+    /// The largest message the server accepts, in bytes.
+    #[napi(getter)]
+    pub fn max_payload(&self) -> f64 {
+        self.inner.max_payload() as f64
+    }
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Closed, "the bridge is closed")
+}
+
+fn is_nullish(value: &Unknown<'_>) -> bool {
+    matches!(
+        value.get_type(),
+        Ok(napi::ValueType::Undefined | napi::ValueType::Null)
+    )
+}
+
+/// Envelopes arriving on a subject, in order. Iterate it with `for await`,
+/// or call `next()`. A message that is not a valid envelope makes `next()`
+/// reject with that message's error; the subscription itself goes on.
+#[napi]
+pub struct Subscription {
+    inner: Arc<tokio::sync::Mutex<natsbridge::Subscription>>,
+    bridge: natsbridge::Bridge,
+    options: natsbridge::ReceiveOptions,
+    /// Cancelled by `unsubscribe`, so a `next()` waiting for a message (and
+    /// holding the lock) gives way.
+    stop: CancellationToken,
+}
+
+#[napi]
+impl Subscription {
+    /// The next envelope, or `null` once the subscription has ended
+    /// (unsubscribed, or the bridge closed). With `timeoutMs`, rejects with
+    /// code `TIMEOUT` when nothing arrives in time.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "timeoutMs?: number",
+        ts_return_type = "Promise<ReceivedEnvelope | null>"
+    )]
+    pub fn next<'env>(
+        &self,
+        env: &'env Env,
+        timeout_ms: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, Option<ReceivedEnvelope>>> {
+        let timeout = timeout_from(timeout_ms);
+        let inner = self.inner.clone();
+        let stop = self.stop.clone();
+        let bridge = self.bridge.clone();
+        let options = self.options.clone();
+        run(
+            env,
+            async move {
+                let timeout = timeout?;
+                let mut subscription = tokio::select! {
+                    guard = inner.lock() => guard,
+                    () = stop.cancelled() => return Ok(None),
+                };
+                let message = tokio::select! {
+                    message = wait_for_message(&mut subscription, timeout) => message?,
+                    () = stop.cancelled() => return Ok(None),
+                };
+                let Some(message) = message else {
+                    return Ok(None);
+                };
+                // Decoded while the lock is held, so envelopes keep their order.
+                offload_if_large(message.payload.len()).await;
+                bridge.smartreceive(&message, &options).await.map(Some)
+            },
+            |_, envelope| Ok(envelope.map(ReceivedEnvelope::new)),
+        )
+    }
+
+    /// The envelopes of every message already arrived (at least one, at most
+    /// `max`), waiting for the first like `next()`: what `binding.js` iterates,
+    /// so a burst of messages costs one promise. The array ends with the
+    /// Error of a message that failed to decode, or with `null` once the
+    /// subscription has ended.
+    #[napi(catch_unwind, skip_typescript)]
+    pub fn next_batch<'env>(
+        &self,
+        env: &'env Env,
+        timeout_ms: Option<f64>,
+        max: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'env, Batch>> {
+        let timeout = timeout_from(timeout_ms);
+        let max = max.unwrap_or(64).max(1) as usize;
+        let inner = self.inner.clone();
+        let stop = self.stop.clone();
+        let bridge = self.bridge.clone();
+        let options = self.options.clone();
+        run(
+            env,
+            async move {
+                let timeout = timeout?;
+                let mut batch = Batch::default();
+                let mut subscription = tokio::select! {
+                    guard = inner.lock() => guard,
+                    () = stop.cancelled() => return Ok(batch.end()),
+                };
+                let mut message = tokio::select! {
+                    message = wait_for_message(&mut subscription, timeout) => message?,
+                    () = stop.cancelled() => return Ok(batch.end()),
+                };
+                loop {
+                    let Some(arrived) = message else {
+                        return Ok(batch.end());
+                    };
+                    offload_if_large(arrived.payload.len()).await;
+                    match bridge.smartreceive(&arrived, &options).await {
+                        Ok(envelope) => batch.envelopes.push(envelope),
+                        Err(err) => {
+                            batch.error = Some(err);
+                            return Ok(batch);
+                        }
+                    }
+                    if batch.envelopes.len() >= max {
+                        return Ok(batch);
+                    }
+                    // Only what has already arrived: never wait for more.
+                    message = match subscription.next_message().now_or_never() {
+                        Some(next) => next,
+                        None => return Ok(batch),
+                    };
+                }
+            },
+            |_, batch| Ok(batch),
+        )
+    }
+
+    /// Stops the subscription; a pending and every later `next()` resolves to `null`.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn unsubscribe<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        let stop = self.stop.clone();
+        run(
+            env,
+            async move {
+                if stop.is_cancelled() {
+                    return Ok(());
+                }
+                stop.cancel();
+                inner.lock().await.unsubscribe().await
+            },
+            |_, ()| Ok(()),
+        )
+    }
+}
+
+fn timeout_from(timeout_ms: Option<f64>) -> Result<Option<Duration>, Error> {
+    timeout_ms
+        .map(|ms| {
+            if ms.is_finite() && ms >= 0.0 {
+                Ok(Duration::from_secs_f64(ms / 1000.0))
+            } else {
+                Err(crate::error::invalid(format!(
+                    "timeoutMs must be a number of milliseconds >= 0, got {ms}"
+                )))
+            }
+        })
+        .transpose()
+}
+
+/// The next raw message (`None` once the subscription ended), waiting at
+/// most `timeout` when one is given.
+async fn wait_for_message(
+    subscription: &mut natsbridge::Subscription,
+    timeout: Option<Duration>,
+) -> Result<Option<async_nats::Message>, Error> {
+    match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, subscription.next_message())
+            .await
+            .map_err(|_| Error::new(ErrorKind::Timeout, format!("no message within {timeout:?}"))),
+        None => Ok(subscription.next_message().await),
+    }
+}
+
+/// Envelopes decoded in one go, then the error that stopped the batch or the
+/// end of the subscription.
+#[derive(Default)]
+pub struct Batch {
+    envelopes: Vec<natsbridge::ReceivedEnvelope>,
+    error: Option<Error>,
+    ended: bool,
+}
+
+impl Batch {
+    fn end(mut self) -> Batch {
+        self.ended = true;
+        self
+    }
+}
+
+impl ToNapiValue for Batch {
+    unsafe fn to_napi_value(
+        raw_env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        let env = Env::from_raw(raw_env);
+        let length =
+            val.envelopes.len() + usize::from(val.error.is_some()) + usize::from(val.ended);
+        let mut items = env.create_array(length as u32)?;
+        let mut index = 0;
+        for envelope in val.envelopes {
+            items.set(index, ReceivedEnvelope::new(envelope))?;
+            index += 1;
+        }
+        if let Some(err) = val.error {
+            items.set(index, crate::error::to_js(&env, &err))?;
+            index += 1;
+        }
+        if val.ended {
+            items.set(index, Null)?;
+        }
+        // SAFETY: an array of this environment.
+        unsafe { ToNapiValue::to_napi_value(raw_env, items) }
+    }
+}
