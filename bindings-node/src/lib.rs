@@ -27,3 +27,9 @@ pub mod options;
 pub mod payload;
 pub mod pool;
 pub mod promise;
+
+/// mimalloc: glibc's allocator serializes on arena locks when a buffer is
+/// allocated on one thread and freed on another, which is the path of every
+/// published message (caller thread -> connection task).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -23,6 +23,12 @@ mod runtime;
 mod store;
 mod table;
 
+/// mimalloc: glibc's allocator serializes on arena locks when a buffer is
+/// allocated on one thread and freed on another, which is the path of every
+/// published message (caller thread -> connection task).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// natsbridge: multi-payload messages over NATS with a claim-check
 /// transport for large payloads (native extension; import `natsbridge`).
 #[pymodule]

@@ -17,6 +17,12 @@ use natsbridge::{
 };
 use serde_json::Value;
 
+/// mimalloc: glibc's allocator serializes on arena locks when a buffer is
+/// allocated on one thread and freed on another, which is the path of every
+/// published message (caller thread -> connection task).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "natsbridge",

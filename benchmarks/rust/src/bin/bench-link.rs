@@ -21,6 +21,12 @@ use natsbridge_bench::{current_rss, mb, mb_per_s, median, peak_rss, reset_peak_r
 use natsbridge_testkit::{FileServerHandle, NatsServer};
 use serde_json::{Value, json};
 
+/// mimalloc: glibc's allocator serializes on arena locks when a buffer is
+/// allocated on one thread and freed on another, which is the path of every
+/// published message (caller thread -> connection task).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn now_ms() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

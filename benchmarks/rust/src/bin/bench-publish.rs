@@ -15,6 +15,12 @@ use natsbridge::{Bridge, Payload, SendOptions, codec};
 use natsbridge_bench::median;
 use natsbridge_testkit::NatsServer;
 
+/// mimalloc: glibc's allocator serializes on arena locks when a buffer is
+/// allocated on one thread and freed on another, which is the path of every
+/// published message (caller thread -> connection task).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // Run on natsbridge's own runtime, where its connections live, so the
     // publisher and both connection tasks share one scheduler, as they would
