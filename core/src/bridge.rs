@@ -488,12 +488,43 @@ impl Bridge {
         })
     }
 
-    /// Waits until everything published so far has reached the server.
+    /// Waits until the server has processed everything sent on this
+    /// connection so far: publishes, and subscriptions (after `flush`, a
+    /// message another client publishes reaches a subscription made before).
+    ///
+    /// async-nats' own flush only waits for the socket write, so this makes
+    /// a round trip through the server: a message to a fresh inbox comes back
+    /// only after the server has handled everything sent before it.
     pub async fn flush(&self) -> Result<()> {
         self.check_open()?;
-        self.inner.client.flush().await.map_err(|err| {
+        let client = &self.inner.client;
+        let failed = |err: Box<dyn std::error::Error + Send + Sync>| {
             Error::new(ErrorKind::Connection, "flushing to the server failed").with_source(err)
-        })
+        };
+        let inbox = client.new_inbox();
+        let mut echo = client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| failed(e.into()))?;
+        client
+            .publish(inbox, Bytes::new())
+            .await
+            .map_err(|e| failed(e.into()))?;
+        client.flush().await.map_err(|e| failed(e.into()))?;
+        let timeout = self.inner.options.request_timeout;
+        let echoed = tokio::time::timeout(timeout, echo.next()).await;
+        let _ = echo.unsubscribe().await;
+        match echoed {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(Error::new(
+                ErrorKind::Connection,
+                "the connection closed during a flush",
+            )),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("the server did not answer a flush within {timeout:?}"),
+            )),
+        }
     }
 
     /// Sends `payloads` as one envelope on `subject` (wire-v1): serializes
