@@ -493,8 +493,9 @@ impl Bridge {
     /// message another client publishes reaches a subscription made before).
     ///
     /// async-nats' own flush only waits for the socket write, so this makes
-    /// a round trip through the server: a message to a fresh inbox comes back
-    /// only after the server has handled everything sent before it.
+    /// a round trip through the server: an empty message to a fresh
+    /// `_INBOX.` subject comes back only after the server has handled
+    /// everything sent before it. (A subscriber to `>` sees that message.)
     pub async fn flush(&self) -> Result<()> {
         self.check_open()?;
         let client = &self.inner.client;
