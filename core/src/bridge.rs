@@ -724,6 +724,8 @@ impl Bridge {
 
     /// Subscribes to `subject` (wildcards allowed). Each item of the
     /// subscription is one decoded envelope, or the error that message gave.
+    /// Returns once the server has the subscription (a round trip, see
+    /// [`Bridge::flush`]), so whatever anyone publishes afterwards reaches it.
     pub async fn subscribe(&self, subject: &str, options: ReceiveOptions) -> Result<Subscription> {
         self.check_open()?;
         codec::validate_subscribe_subject(subject)?;
@@ -739,11 +741,12 @@ impl Bridge {
                 )
                 .with_source(err)
             })?;
+        self.flush().await?;
         Ok(Subscription::new(self.clone(), subscriber, options))
     }
 
     /// Subscribes as a member of queue group `group`: each message goes to
-    /// one member of the group.
+    /// one member of the group. Returns once the server has the subscription.
     pub async fn queue_subscribe(
         &self,
         subject: &str,
@@ -770,6 +773,7 @@ impl Bridge {
                 )
                 .with_source(err)
             })?;
+        self.flush().await?;
         Ok(Subscription::new(self.clone(), subscriber, options))
     }
 
