@@ -6,20 +6,20 @@
 //! an asyncio form (`asend`, `arequest`, ..., `async for` on subscriptions)
 //! that never blocks the event loop; see `runtime.rs`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use natsbridge::{ErrorKind, ReceiveOptions, ReceivedEnvelope, SentEnvelope};
-use pyo3::exceptions::{PyStopAsyncIteration, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::envelope;
-use crate::error::{NbError, nb_error};
+use crate::error::nb_error;
 use crate::options::{connect_options, default_nats_url, receive_options, send_options};
 use crate::payload::{bytes_from_py, payloads_from_py, work_bytes};
-use crate::runtime::{self, wait_nb, wait_short, wait_sized};
+use crate::runtime::{self, wait_nb, wait_sized};
+use crate::subscription::PySubscription;
 
 /// A sent envelope on its way to Python (as the dict of its JSON).
 pub struct SentOut(pub SentEnvelope);
@@ -532,7 +532,7 @@ impl PyBridge {
     }
 }
 
-fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
+pub(crate) fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
     timeout
         .map(|secs| {
             Duration::try_from_secs_f64(secs).map_err(|_| {
@@ -544,123 +544,4 @@ fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
             })
         })
         .transpose()
-}
-
-type SharedSubscription = Arc<tokio::sync::Mutex<natsbridge::Subscription>>;
-
-/// Envelopes arriving on a subject: iterate it (`for envelope in sub`) or
-/// `async for envelope in sub`. Each item is a received envelope (as
-/// `smartreceive` returns). A message that is not a valid envelope raises
-/// its natsbridge error from that step of the iteration; the subscription
-/// itself goes on, and iterating again continues with the next message. It
-/// ends when unsubscribed or when its bridge closes.
-#[pyclass(name = "Subscription", module = "natsbridge", frozen)]
-pub struct PySubscription {
-    inner: SharedSubscription,
-    /// The subscription's bridge and receive options, to decode messages
-    /// taken from it raw (see `next`).
-    bridge: natsbridge::Bridge,
-    options: ReceiveOptions,
-}
-
-impl PySubscription {
-    fn new(
-        bridge: natsbridge::Bridge,
-        subscription: natsbridge::Subscription,
-        options: ReceiveOptions,
-    ) -> PySubscription {
-        PySubscription {
-            inner: Arc::new(tokio::sync::Mutex::new(subscription)),
-            bridge,
-            options,
-        }
-    }
-}
-
-#[pymethods]
-impl PySubscription {
-    /// The next envelope, waiting at most `timeout` seconds if given (then
-    /// raising `TimeoutError`, natsbridge's subclass of the built-in);
-    /// `None` once the subscription has ended.
-    #[pyo3(signature = (timeout = None))]
-    fn next<'py>(
-        &self,
-        py: Python<'py>,
-        timeout: Option<f64>,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        // The message is taken raw and decoded in a second step, so that the
-        // GIL policy can depend on its size (runtime::wait_sized).
-        let inner = self.inner.clone();
-        let taking = async move { inner.lock().await.next_message().await };
-        let message = match timeout_arg(timeout)? {
-            Some(limit) => wait_short(py, async move {
-                tokio::time::timeout(limit, taking).await.map_err(|_| {
-                    natsbridge::Error::new(
-                        ErrorKind::Timeout,
-                        format!("no message within {limit:?}"),
-                    )
-                })
-            })?
-            .map_err(NbError)?,
-            None => wait_short(py, taking)?,
-        };
-        let Some(message) = message else {
-            return Ok(None);
-        };
-        let envelope = wait_sized(
-            py,
-            message.payload.len(),
-            self.bridge.smartreceive(&message, &self.options),
-        )?;
-        ReceivedOut(envelope).into_pyobject(py).map(Some)
-    }
-
-    /// Stops the subscription; iteration then ends.
-    fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
-        let inner = self.inner.clone();
-        wait_nb(py, async move { inner.lock().await.unsubscribe().await })
-    }
-
-    /// Ends the subscription after `messages` more messages.
-    fn unsubscribe_after(&self, py: Python<'_>, messages: u64) -> PyResult<()> {
-        let inner = self.inner.clone();
-        wait_nb(py, async move {
-            inner.lock().await.unsubscribe_after(messages).await
-        })
-    }
-
-    fn __iter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.next(py, None)
-    }
-
-    fn __aiter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = self.inner.clone();
-        runtime::awaitable(py, async move {
-            match inner.lock().await.next().await {
-                Some(Ok(envelope)) => Ok(ReceivedOut(envelope)),
-                Some(Err(err)) => Err(PyErr::from(NbError(err))),
-                None => Err(PyStopAsyncIteration::new_err(())),
-            }
-        })
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
-        // Unsubscribing fails only when the connection is already gone, which
-        // has ended the subscription anyway.
-        let _ = self.unsubscribe(py);
-        false
-    }
 }

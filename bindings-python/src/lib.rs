@@ -6,8 +6,8 @@
 //! transports, sizes and retries is the core's. The `natsbridge` Python
 //! package re-exports this module.
 //!
-//! Files mirror the core: `bridge.rs` (Bridge, Subscription, smartsend,
-//! smartreceive), `envelope.rs`, `payload.rs`, `table.rs` (Arrow C stream),
+//! Files mirror the core: `bridge.rs` (Bridge, smartsend, smartreceive),
+//! `subscription.rs`, `envelope.rs`, `payload.rs`, `table.rs` (Arrow C stream),
 //! `options.rs`, `store.rs` (handlers, plik), `error.rs`, `runtime.rs`, and
 //! `json.rs` (Python values <-> JSON).
 
@@ -21,6 +21,7 @@ mod options;
 mod payload;
 mod runtime;
 mod store;
+mod subscription;
 mod table;
 
 /// mimalloc: glibc's allocator serializes on arena locks when a buffer is
@@ -36,7 +37,7 @@ fn _natsbridge(module: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::init();
     let mut names = error::register(module)?;
     module.add_class::<bridge::PyBridge>()?;
-    module.add_class::<bridge::PySubscription>()?;
+    module.add_class::<subscription::PySubscription>()?;
     module.add_class::<envelope::PyReceivedEnvelope>()?;
     module.add_class::<table::PyTable>()?;
     module.add_class::<store::PlikUploadHandler>()?;

@@ -134,3 +134,52 @@ def test_a_cancelled_wait_leaves_the_subscription_usable(nats_url, subject):
         return envelope
 
     assert run(main())["payloads"] == [("m", "after", "text")]
+
+
+def test_cancelled_waits_never_lose_or_reorder_messages(nats_url, subject):
+    # Waits time out constantly while messages arrive: a message that a
+    # cancelled wait had already taken must reach the next wait, in order.
+    count = 300
+
+    async def main():
+        bridge = await natsbridge.Bridge.aconnect(nats_url)
+        subscription = await bridge.asubscribe(subject)
+
+        async def publish():
+            for index in range(count):
+                await bridge.asend(subject, [("n", index, "dictionary")])
+                await asyncio.sleep(0)
+
+        publishing = asyncio.ensure_future(publish())
+        got, timeouts = [], 0
+        while len(got) < count:
+            try:
+                envelope = await asyncio.wait_for(subscription.__anext__(), 0.0002)
+                got.append(envelope["payloads"][0][1])
+            except asyncio.TimeoutError:
+                timeouts += 1
+        await publishing
+        await bridge.aclose()
+        return got, timeouts
+
+    got, timeouts = run(main())
+    assert got == list(range(count))
+    assert timeouts > 0  # the test did cancel waits
+
+
+def test_unsubscribe_ends_a_pending_async_for(nats_url, subject):
+    async def main():
+        bridge = await natsbridge.Bridge.aconnect(nats_url)
+        subscription = await bridge.asubscribe(subject)
+
+        async def consume():
+            return [envelope async for envelope in subscription]
+
+        consuming = asyncio.ensure_future(consume())
+        await asyncio.sleep(0.2)  # the consumer now waits in the subscription
+        subscription.unsubscribe()  # the blocking form, on the loop's thread
+        got = await asyncio.wait_for(consuming, WAIT)
+        await bridge.aclose()
+        return got
+
+    assert run(main()) == []
