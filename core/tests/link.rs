@@ -497,6 +497,59 @@ async fn an_object_missing_from_the_object_store_is_a_download_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn objects_written_by_another_client_are_read_and_no_consumer_is_left() {
+    let (server, bridge) = server_and_bridge().await;
+    let js = async_nats::jetstream::new(bridge.client().clone());
+    let store = js
+        .create_object_store(async_nats::jetstream::object_store::Config {
+            bucket: "elsewhere".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Many chunks and a short last one; and a link object pointing at it.
+    let data = pattern(3 * MB + 17);
+    let sha = sha256_hex(&data);
+    let original = store.put("original", &mut data.as_slice()).await.unwrap();
+    store.add_link("alias", &original).await.unwrap();
+    let empty = store.put("empty", &mut &b""[..]).await.unwrap();
+    assert_eq!(empty.chunks, 0);
+    for (name, want) in [
+        ("original", &data[..]),
+        ("alias", &data[..]),
+        ("empty", &b""[..]),
+    ] {
+        let url = format!("nats-object://elsewhere/{name}");
+        let got = natsbridge::smartreceive(
+            &link_envelope(&url, want.len() as u64, &sha256_hex(want)),
+            Some(&server.url()),
+            &fast_retries(),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert!(
+            got.payloads[0].value.as_bytes().unwrap().as_ref() == want,
+            "{name}"
+        );
+        // Each download removed its consumer.
+        let stream = js.get_stream("OBJ_elsewhere").await.unwrap();
+        let names: Vec<_> = futures::StreamExt::collect::<Vec<_>>(stream.consumer_names()).await;
+        assert!(names.is_empty(), "after {name}: {names:?}");
+    }
+    // A size over the cap is final, not retried, even mid-object.
+    let started = Instant::now();
+    let err = natsbridge::smartreceive(
+        &link_envelope("nats-object://elsewhere/original", 1000, &sha),
+        Some(&server.url()),
+        &fast_retries(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn rejected_uploads_fail_the_send_and_publish_nothing() {
     let (_server, bridge) = server_and_bridge().await;
     let mut sub = subscribe(&bridge, "up").await;

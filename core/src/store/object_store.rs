@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_nats::jetstream::object_store::{self, ObjectMetadata, ObjectStore};
 use futures::future::BoxFuture;
-use tokio::io::AsyncReadExt as _;
 
 use super::policy::NATS_OBJECT_SCHEME;
 use super::{Attempt, ClaimCheckStore, DownloadSink, Fetched, Sink, UploadBody};
@@ -140,36 +139,126 @@ pub(crate) async fn fetch(
             ),
         ))
     };
-    let store = jetstream
-        .get_object_store(bucket)
-        .await
-        .map_err(|err| match err.kind() {
-            async_nats::jetstream::context::ObjectStoreErrorKind::GetStore => missing(&err),
-            _ => broken("opening", &err),
+    // Follow links (objects naming another object, which natsbridge never
+    // writes but another Object Store client may), a few hops at most.
+    let mut place = (bucket.to_string(), name.to_string());
+    let mut hops = 0;
+    let object = loop {
+        let store = jetstream
+            .get_object_store(&place.0)
+            .await
+            .map_err(|err| match err.kind() {
+                async_nats::jetstream::context::ObjectStoreErrorKind::GetStore => missing(&err),
+                _ => broken("opening", &err),
+            })?;
+        let object = store.info(&place.1).await.map_err(|err| match err.kind() {
+            object_store::InfoErrorKind::NotFound => missing(&err),
+            _ => broken("reading from", &err),
         })?;
-    let mut object = store.get(name).await.map_err(|err| match err.kind() {
-        object_store::GetErrorKind::NotFound | object_store::GetErrorKind::BucketLink => {
-            missing(&err)
+        if object.deleted {
+            return Err(missing(&"the object was deleted"));
         }
-        _ => broken("reading from", &err),
-    })?;
+        let Some(link) = object.options.as_ref().and_then(|o| o.link.as_ref()) else {
+            break object;
+        };
+        let Some(target) = link.name.clone() else {
+            return Err(missing(&"it is a link to a whole bucket, not an object"));
+        };
+        hops += 1;
+        if hops > MAX_LINK_HOPS {
+            return Err(missing(&format_args!(
+                "it is a chain of more than {MAX_LINK_HOPS} links"
+            )));
+        }
+        place = (link.bucket.clone(), target);
+    };
     let source = format!("{NATS_OBJECT_SCHEME}{bucket}/{name}");
     let mut download = DownloadSink::new(info, sink, &source)
         .await
         .map_err(Attempt::Fatal)?;
-    loop {
-        let mut buffer = bytes::BytesMut::with_capacity(256 * 1024);
-        let n = object
-            .read_buf(&mut buffer)
-            .await
-            .map_err(|err| broken("reading from", &err))?;
-        if n == 0 {
-            break;
+    if object.chunks > 0 {
+        match read_chunks(jetstream, &place.0, &object, &mut download).await {
+            Ok(()) => {}
+            Err(ChunkError::Store(err)) => return Err(broken("reading from", &err)),
+            Err(ChunkError::Sink(err)) => return Err(Attempt::Fatal(err)),
         }
-        download
-            .write(buffer.freeze())
-            .await
-            .map_err(Attempt::Fatal)?;
     }
     download.finish().await.map_err(Attempt::Fatal)
+}
+
+/// Links followed at most from one object to the object holding the bytes.
+const MAX_LINK_HOPS: usize = 4;
+
+/// Chunks asked for at a time: the most a download holds in memory before
+/// its sink has taken them (a chunk is 128 KiB by default).
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// Reads the chunks of `object` in order through a pull consumer that asks
+/// for [`CHUNKS_IN_FLIGHT`] at a time, handing each chunk's bytes to
+/// `download` as they are (no copy). async-nats' own `get` uses a push
+/// consumer whose flow control lets the server run tens of megabytes ahead of
+/// a slow sink (a disk, the hash); this keeps a download's memory flat.
+async fn read_chunks(
+    jetstream: &async_nats::jetstream::Context,
+    bucket: &str,
+    object: &object_store::ObjectInfo,
+    download: &mut DownloadSink<'_>,
+) -> std::result::Result<(), ChunkError> {
+    use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+    use futures::StreamExt as _;
+    let stream = jetstream
+        .get_stream(format!("OBJ_{bucket}"))
+        .await
+        .map_err(ChunkError::store)?;
+    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .create_consumer(pull::Config {
+            filter_subject: format!("$O.{bucket}.C.{}", object.nuid),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::None,
+            // Removed by the server if this download dies without cleaning up.
+            inactive_threshold: std::time::Duration::from_secs(30),
+            memory_storage: true,
+            ..Default::default()
+        })
+        .await
+        .map_err(ChunkError::store)?;
+    let consumer_name = consumer.cached_info().name.clone();
+    let read = async {
+        let mut chunks = consumer
+            .stream()
+            .max_messages_per_batch(CHUNKS_IN_FLIGHT)
+            .messages()
+            .await
+            .map_err(ChunkError::store)?;
+        for _ in 0..object.chunks {
+            let chunk = chunks
+                .next()
+                .await
+                .ok_or_else(|| ChunkError::store("the chunk stream ended early"))?
+                .map_err(ChunkError::store)?;
+            let (message, _) = chunk.split();
+            download
+                .write(message.payload)
+                .await
+                .map_err(ChunkError::Sink)?;
+        }
+        Ok(())
+    };
+    let outcome = read.await;
+    // Best effort: the inactivity threshold removes it otherwise.
+    let _ = stream.delete_consumer(&consumer_name).await;
+    outcome
+}
+
+/// Why reading chunks stopped: the store (worth a retry) or the sink (size
+/// or disk: final).
+enum ChunkError {
+    Store(String),
+    Sink(Error),
+}
+
+impl ChunkError {
+    fn store(err: impl std::fmt::Display) -> ChunkError {
+        ChunkError::Store(err.to_string())
+    }
 }
