@@ -65,7 +65,6 @@ def test_a_bad_message_raises_and_the_subscription_goes_on(bridge, subject):
         assert errors == 1
 
 
-
 def test_unsubscribe_ends_a_next_waiting_in_another_thread(bridge, subject):
     subscription = bridge.subscribe(subject)
     got = []
@@ -77,6 +76,7 @@ def test_unsubscribe_ends_a_next_waiting_in_another_thread(bridge, subject):
     waiting.join(WAIT)
     assert got == [None]
     assert time.monotonic() - started < WAIT / 2
+
 
 def test_queue_groups_share_the_messages(bridge, subject):
     first = bridge.subscribe(subject, queue="workers")
