@@ -104,12 +104,18 @@ impl Shared {
         self: &Arc<Self>,
         operation: impl AsyncFnOnce(&mut natsbridge::Subscription) -> T,
     ) -> T {
+        /// Counts one control call for as long as it lives, including when
+        /// it is dropped half-way (Ctrl-C during a blocking unsubscribe).
+        struct Busy<'a>(&'a watch::Sender<usize>);
+        impl Drop for Busy<'_> {
+            fn drop(&mut self) {
+                self.0.send_modify(|busy| *busy -= 1);
+            }
+        }
         self.control.send_modify(|busy| *busy += 1);
+        let _busy = Busy(&self.control);
         let mut locked = self.subscription.lock().await;
-        let output = operation(&mut locked).await;
-        drop(locked);
-        self.control.send_modify(|busy| *busy -= 1);
-        output
+        operation(&mut locked).await
     }
 
     async fn decode(&self, message: natsbridge::async_nats::Message) -> Step {
