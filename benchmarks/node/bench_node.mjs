@@ -99,6 +99,10 @@ async function measure({ send, subscribe }, seconds) {
 function natsSubscriber(nc, subject, decode) {
   return async (onMessage) => {
     const sub = nc.subscribe(subject)
+    // The server must have the subscription before anyone publishes: the
+    // natsbridge functions publish on another connection, which nats.js'
+    // per-connection ordering does not cover.
+    await nc.flush()
     let count = 0
     let wanted = Infinity
     let finish
