@@ -210,11 +210,17 @@ def asmartreceive(
 # ---------------------------------------------------------------- Bridge
 
 class Subscription:
-    """Envelopes arriving on a subject; iterate it, or ``async for``."""
+    """Envelopes arriving on a subject; iterate it, or ``async for``.
+
+    A wait that times out or is cancelled (``asyncio.wait_for``) loses no
+    message: the next wait gets it, in order. ``unsubscribe`` ends a wait
+    that is under way in another thread or task.
+    """
 
     def next(self, timeout: float | None = None) -> ReceivedEnvelope | None:
         """The next envelope; None once ended; TimeoutError after ``timeout`` s."""
-    def unsubscribe(self) -> None: ...
+    def unsubscribe(self) -> None:
+        """Stops the subscription; a waiting and every later step ends it."""
     def unsubscribe_after(self, messages: int) -> None: ...
     def __iter__(self) -> Iterator[ReceivedEnvelope]: ...
     def __next__(self) -> ReceivedEnvelope: ...
