@@ -344,7 +344,8 @@ impl ReceiveOptions {
         self
     }
 
-    /// The time one download attempt may take before it counts as failed.
+    /// The time one download attempt may take before it counts as failed
+    /// (HTTP: the whole request; the Object Store: the wait for each chunk).
     ///
     /// ```
     /// let options = natsbridge::ReceiveOptions::new().request_timeout(std::time::Duration::from_secs(5));

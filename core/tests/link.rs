@@ -547,6 +547,41 @@ async fn objects_written_by_another_client_are_read_and_no_consumer_is_left() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
     assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+    // Metadata (written by hand, as a broken client might) that counts one
+    // chunk more than was stored: each attempt gives up when no chunk comes
+    // within request_timeout, and the download fails in bounded time.
+    let mut short = store.info("original").await.unwrap();
+    short.name = "short".into();
+    short.chunks += 1;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Rollup", "sub");
+    let meta_subject = format!(
+        "$O.elsewhere.M.{}",
+        base64_simd::URL_SAFE.encode_to_string("short")
+    );
+    js.publish_with_headers(
+        meta_subject,
+        headers,
+        serde_json::to_vec(&short).unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let err = natsbridge::smartreceive(
+        &link_envelope("nats-object://elsewhere/short", data.len() as u64, &sha),
+        Some(&server.url()),
+        &fast_retries().request_timeout(Duration::from_millis(300)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Download, "{err}");
+    assert!(err.to_string().contains("no chunk came within"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    let stream = js.get_stream("OBJ_elsewhere").await.unwrap();
+    let names: Vec<_> = futures::StreamExt::collect::<Vec<_>>(stream.consumer_names()).await;
+    assert!(names.is_empty(), "after the stalled reads: {names:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

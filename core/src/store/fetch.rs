@@ -107,7 +107,16 @@ pub async fn fetch_link(
             let backoff = Backoff::new(options.max_retries, options.base_delay, options.max_delay);
             let jetstream = &bridge.inner.jetstream;
             backoff
-                .run(|_| object_store::fetch(jetstream, &bucket, &name, info, &sink))
+                .run(|_| {
+                    object_store::fetch(
+                        jetstream,
+                        &bucket,
+                        &name,
+                        info,
+                        &sink,
+                        options.request_timeout,
+                    )
+                })
                 .await
                 .map_err(labelled)?
         }

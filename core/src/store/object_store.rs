@@ -112,13 +112,14 @@ impl ClaimCheckStore for ObjectStoreStore {
 
 /// Reads `name` from `bucket` over `jetstream`, with the size cap, and the
 /// `size` and `sha256` checks done while reading. A missing object fails at
-/// once; a broken connection may be retried.
+/// once; a broken connection, or no chunk for `stall_timeout`, may be retried.
 pub(crate) async fn fetch(
     jetstream: &async_nats::jetstream::Context,
     bucket: &str,
     name: &str,
     info: &PayloadInfo,
     sink: &Sink,
+    stall_timeout: Duration,
 ) -> std::result::Result<Fetched, Attempt> {
     let missing = |err: &dyn std::fmt::Display| {
         Attempt::Fatal(Error::new(
@@ -177,7 +178,7 @@ pub(crate) async fn fetch(
         .await
         .map_err(Attempt::Fatal)?;
     if object.chunks > 0 {
-        match read_chunks(jetstream, &place.0, &object, &mut download).await {
+        match read_chunks(jetstream, &place.0, &object, &mut download, stall_timeout).await {
             Ok(()) => {}
             Err(ChunkError::Store(err)) => return Err(broken("reading from", &err)),
             Err(ChunkError::Sink(err)) => return Err(Attempt::Fatal(err)),
@@ -203,6 +204,7 @@ async fn read_chunks(
     bucket: &str,
     object: &object_store::ObjectInfo,
     download: &mut DownloadSink<'_>,
+    stall_timeout: Duration,
 ) -> std::result::Result<(), ChunkError> {
     use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
     use futures::StreamExt as _;
@@ -216,7 +218,7 @@ async fn read_chunks(
             deliver_policy: DeliverPolicy::All,
             ack_policy: AckPolicy::None,
             // Removed by the server if this download dies without cleaning up.
-            inactive_threshold: std::time::Duration::from_secs(30),
+            inactive_threshold: Duration::from_secs(30),
             memory_storage: true,
             ..Default::default()
         })
@@ -231,9 +233,16 @@ async fn read_chunks(
             .await
             .map_err(ChunkError::store)?;
         for _ in 0..object.chunks {
-            let chunk = chunks
-                .next()
+            // A pull stream waits forever for a chunk that is not there (an
+            // object whose metadata counts more chunks than were stored).
+            let chunk = tokio::time::timeout(stall_timeout, chunks.next())
                 .await
+                .map_err(|_| {
+                    ChunkError::store(format_args!(
+                        "no chunk came within {stall_timeout:?} (the object has fewer chunks \
+                         than its metadata says, or the server stalled)"
+                    ))
+                })?
                 .ok_or_else(|| ChunkError::store("the chunk stream ended early"))?
                 .map_err(ChunkError::store)?;
             let (message, _) = chunk.split();
