@@ -187,7 +187,10 @@ export interface ReceiveOptions {
   baseDelay?: number
   /** Longest retry delay in ms (default 5000). */
   maxDelay?: number
-  /** Time one download attempt may take, in ms (default 30000). */
+  /**
+   * Time one download attempt may take, in ms (default 30000): the whole
+   * HTTP request, or the wait for each Object Store chunk.
+   */
   requestTimeout?: number
   /** Largest link payload downloaded, in bytes (default 1 GiB). */
   maxDownloadSize?: number

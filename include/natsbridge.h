@@ -877,7 +877,8 @@ nb_status nb_receive_options_set_max_delay_ms(struct nb_receive_options *options
                                               uint64_t delay_ms,
                                               struct nb_error **out_error);
 
-// How long one download attempt may take in milliseconds (default 30000).
+// How long one download attempt may take in milliseconds (default 30000):
+// the whole HTTP request, or the wait for each Object Store chunk.
 nb_status nb_receive_options_set_request_timeout_ms(struct nb_receive_options *options,
                                                     uint64_t timeout_ms,
                                                     struct nb_error **out_error);

@@ -76,7 +76,8 @@ pub struct ReceiveOptions<'a> {
     pub base_delay: Option<f64>,
     /// Longest retry delay in ms (default 5000).
     pub max_delay: Option<f64>,
-    /// Time one download attempt may take, in ms (default 30000).
+    /// Time one download attempt may take, in ms (default 30000): the whole
+    /// HTTP request, or the wait for each Object Store chunk.
     pub request_timeout: Option<f64>,
     /// Largest link payload downloaded, in bytes (default 1 GiB).
     pub max_download_size: Option<f64>,

@@ -102,7 +102,8 @@ pub fn send_options(function: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyRes
 /// Applies the receive keywords (`fileserver_download_handler`,
 /// `max_retries`, `base_delay` and `max_delay` in ms, `save_dir`,
 /// `allowed_origins`, `allow_private_addresses`, `max_download_size`,
-/// `download_timeout` in s, `store_tokens`). `skip` names keywords the
+/// `download_timeout` in s: per HTTP request or per Object Store chunk,
+/// `store_tokens`). `skip` names keywords the
 /// caller handles itself.
 pub fn receive_options(
     function: &str,

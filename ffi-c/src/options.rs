@@ -760,7 +760,8 @@ pub unsafe extern "C" fn nb_receive_options_set_max_delay_ms(
     receive_setting(options, out_error, |o| Ok(o.max_delay(millis(delay_ms))))
 }
 
-/// How long one download attempt may take in milliseconds (default 30000).
+/// How long one download attempt may take in milliseconds (default 30000):
+/// the whole HTTP request, or the wait for each Object Store chunk.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_receive_options_set_request_timeout_ms(
     options: *mut nb_receive_options,
