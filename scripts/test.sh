@@ -16,6 +16,8 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 step "format and lint"
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets -q -- -D warnings
+# The sans-I/O codec alone (no tokio, no sockets): what a WebAssembly build compiles.
+cargo clippy --release -p natsbridge --no-default-features --lib -q -- -D warnings
 ruff check bindings-micropython bindings-python benchmarks/python tests/harness
 ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness
 
