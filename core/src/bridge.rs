@@ -17,6 +17,7 @@ use futures::StreamExt as _;
 use futures::future::try_join_all;
 
 use crate::codec::{self, Content, EnvelopeWriter, PartData};
+use crate::encoding;
 use crate::envelope::{ReceivedEnvelope, SentEnvelope};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{ReceiveOptions, SendOptions};
@@ -593,14 +594,14 @@ impl Bridge {
             match (info.transport, source) {
                 (Transport::Direct, Source::Memory(bytes)) => {
                     if options.direct_sha256 {
-                        info.sha256 = Some(codec::sha256_hex(&bytes));
+                        info.sha256 = Some(encoding::sha256_hex(&bytes));
                     }
                     parts.push(Some(Part::Direct(bytes)));
                 }
                 (Transport::Direct, Source::File(path)) => {
                     let bytes = read_small_file(&path, info).await?;
                     if options.direct_sha256 {
-                        info.sha256 = Some(codec::sha256_hex(&bytes));
+                        info.sha256 = Some(encoding::sha256_hex(&bytes));
                     }
                     parts.push(Some(Part::Direct(bytes)));
                 }
@@ -989,7 +990,7 @@ async fn upload_one(
             // needed only for the envelope, after the upload.
             let hashing = tokio::task::spawn_blocking({
                 let bytes = bytes.clone();
-                move || codec::sha256_hex(&bytes)
+                move || encoding::sha256_hex(&bytes)
             });
             let url = store
                 .upload(info, UploadBody::Bytes(bytes))

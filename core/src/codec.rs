@@ -18,7 +18,6 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::envelope::{
@@ -34,20 +33,8 @@ use crate::transport::{Limits, Sizing, Transport, choose_transports};
 /// The name of the header that carries `msg_id` for JetStream de-duplication.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
-/// Base64 of `bytes`, standard alphabet with padding (SIMD where the CPU has it).
-pub fn base64_encode(bytes: &[u8]) -> String {
-    base64_simd::STANDARD.encode_to_string(bytes)
-}
-
-/// Decodes standard base64; padding may be present or not, since some
-/// senders strip it. Anything else (other alphabets, whitespace) is an error.
-pub fn base64_decode(text: &[u8]) -> std::result::Result<Vec<u8>, base64_simd::Error> {
-    if text.len().is_multiple_of(4) {
-        base64_simd::STANDARD.decode_to_vec(text)
-    } else {
-        base64_simd::STANDARD_NO_PAD.decode_to_vec(text)
-    }
-}
+// The byte encodings moved to the leaf `encoding` module; these old paths stay.
+pub use crate::encoding::{base64_decode, base64_encode, sha256_hex};
 
 /// Checks a subject to publish on. Subjects are used exactly as given:
 /// `/chat/room1` is one valid token. Refused: empty, whitespace or control
@@ -199,11 +186,6 @@ pub fn new_info(
     }
 }
 
-/// Lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// An envelope being written: the header is serialized once, up front, so
 /// the transport rule works with its exact length and the same bytes become
 /// the start of the message. Use [`plan`] on it, then [`EnvelopeWriter::finish`].
@@ -243,7 +225,7 @@ impl EnvelopeWriter {
         let data_len: usize = parts
             .iter()
             .map(|part| match part {
-                PartData::Direct(bytes) => crate::transport::base64_len(bytes.len()),
+                PartData::Direct(bytes) => crate::encoding::base64_len(bytes.len()),
                 PartData::Link(url) => url.len() + 8,
             })
             .sum();
@@ -260,7 +242,7 @@ impl EnvelopeWriter {
                 PartData::Direct(bytes) => {
                     out.push(b'"');
                     let start = out.len();
-                    base64_simd::STANDARD.encode_append(bytes, &mut out);
+                    crate::encoding::base64_encode_append(bytes, &mut out);
                     data.push(SentData::Direct(start..out.len()));
                     out.push(b'"');
                 }

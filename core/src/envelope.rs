@@ -204,7 +204,7 @@ impl ReceivedEnvelope {
             .iter()
             .map(|payload| {
                 let mut object = info_to_json(&payload.info);
-                let base64 = |bytes: &[u8]| Value::from(crate::codec::base64_encode(bytes));
+                let base64 = |bytes: &[u8]| Value::from(crate::encoding::base64_encode(bytes));
                 let (value, encoding) = match &payload.value {
                     PayloadValue::Text(text) => (Value::from(text.clone()), None),
                     PayloadValue::Dictionary(value) => (value.clone(), None),

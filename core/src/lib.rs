@@ -9,7 +9,7 @@
 //! URL travels.
 //!
 //! The crate has two layers:
-//! - the sans-I/O codec, always built: [`codec`], [`envelope`], [`payload`],
+//! - the sans-I/O codec, always built: [`codec`], [`encoding`], [`envelope`], [`payload`],
 //!   [`table`], [`transport`], [`options`], [`error`];
 //! - the async client (feature `client`, on by default): [`Bridge`], the
 //!   function-style [`smartsend`] / [`smartreceive`], subscriptions,
@@ -28,6 +28,7 @@
 
 pub mod clock;
 pub mod codec;
+pub mod encoding;
 pub mod envelope;
 pub mod error;
 pub mod options;

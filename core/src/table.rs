@@ -471,7 +471,7 @@ fn array_to_json(name: &str, array: &dyn Array, out: &mut Vec<Value>) -> Result<
 type F16 = <Float16Type as arrow_array::ArrowPrimitiveType>::Native;
 
 fn base64_value(bytes: &[u8]) -> Value {
-    Value::from(crate::codec::base64_encode(bytes))
+    Value::from(crate::encoding::base64_encode(bytes))
 }
 
 #[cfg(test)]

@@ -58,10 +58,7 @@ impl fmt::Display for Transport {
     }
 }
 
-/// Length of the standard, padded base64 encoding of `len` bytes.
-pub const fn base64_len(len: usize) -> usize {
-    len.div_ceil(3) * 4
-}
+pub use crate::encoding::base64_len;
 
 /// What the transport rule needs to know about one payload.
 #[derive(Debug, Clone, Copy)]

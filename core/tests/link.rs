@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{WAIT, next, pattern, server_and_bridge, subscribe};
-use natsbridge::codec::sha256_hex;
+use natsbridge::encoding::sha256_hex;
 use natsbridge::store::{HandlerFetcher, HandlerStore, PlikStore};
 use natsbridge::{
     Bridge, ConnectOptions, ErrorKind, Payload, PayloadType, PayloadValue, ReceiveOptions,
