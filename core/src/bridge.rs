@@ -557,19 +557,16 @@ impl Bridge {
     ) -> Result<SentEnvelope> {
         self.check_open()?;
         codec::validate_subject(subject)?;
-        let writer =
-            EnvelopeWriter::new(codec::new_header(subject, options, &self.inner.broker_url));
+        let writer = EnvelopeWriter::new(codec::new_header(
+            subject,
+            &options.envelope,
+            &self.inner.broker_url,
+        ));
         let (mut infos, sources) = describe(payloads).await?;
         let max_payload = self.max_payload();
         // Cheap first: most messages are small and need no store at all.
-        let fits_direct = codec::plan(
-            &writer,
-            &mut infos,
-            options.size_threshold,
-            max_payload,
-            false,
-            |_| 0,
-        );
+        let limits = writer.limits(infos.len(), options.envelope.size_threshold, max_payload);
+        let fits_direct = codec::plan(&mut infos, limits, false, |_| 0);
         let store = match fits_direct {
             Ok(_) => None,
             Err(err) if err.kind() != ErrorKind::PayloadTooLarge => return Err(err),
@@ -577,14 +574,9 @@ impl Bridge {
                 let Some(store) = self.store_for(options).await? else {
                     return Err(too_large);
                 };
-                codec::plan(
-                    &writer,
-                    &mut infos,
-                    options.size_threshold,
-                    max_payload,
-                    true,
-                    |info| store.url_len_hint(info) + 2,
-                )?;
+                codec::plan(&mut infos, limits, true, |info| {
+                    store.url_len_hint(info) + 2
+                })?;
                 Some(store)
             }
         };
@@ -593,14 +585,14 @@ impl Bridge {
         for (index, (info, source)) in infos.iter_mut().zip(sources).enumerate() {
             match (info.transport, source) {
                 (Transport::Direct, Source::Memory(bytes)) => {
-                    if options.direct_sha256 {
+                    if options.envelope.direct_sha256 {
                         info.sha256 = Some(encoding::sha256_hex(&bytes));
                     }
                     parts.push(Some(Part::Direct(bytes)));
                 }
                 (Transport::Direct, Source::File(path)) => {
                     let bytes = read_small_file(&path, info).await?;
-                    if options.direct_sha256 {
+                    if options.envelope.direct_sha256 {
                         info.sha256 = Some(encoding::sha256_hex(&bytes));
                     }
                     parts.push(Some(Part::Direct(bytes)));
@@ -803,11 +795,11 @@ impl Bridge {
                     .with_source(err)
             })?;
         let mut options = options.clone();
-        let listen_on = if options.reply_to.is_empty() {
-            options.reply_to = inbox.clone();
+        let listen_on = if options.envelope.reply_to.is_empty() {
+            options.envelope.reply_to = inbox.clone();
             inbox.clone()
         } else {
-            options.reply_to.clone()
+            options.envelope.reply_to.clone()
         };
         let mut other_inbox = if listen_on != inbox {
             Some(
@@ -891,7 +883,7 @@ impl Bridge {
             .clone()
             .reply_to_msg_id(request.header.msg_id.clone())
             .correlation_id(request.header.correlation_id.clone());
-        if options.msg_purpose.is_none() {
+        if options.envelope.msg_purpose.is_none() {
             options = options.msg_purpose("response");
         }
         let subject = subject.to_owned();

@@ -24,11 +24,76 @@ use crate::envelope::{
     CONTENT_TYPE, EnvelopeHeader, SentData, SentEnvelope, WIRE_VERSION, new_uuid, process_sender_id,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::options::SendOptions;
 use crate::payload::{
     Payload, PayloadInfo, PayloadType, PayloadValue, deserialize, serialize_body,
 };
 use crate::transport::{Limits, Sizing, Transport, choose_transports};
+
+/// The default size at or above which a payload travels by link (1,000,000 bytes).
+pub const DEFAULT_SIZE_THRESHOLD: usize = 1_000_000;
+
+/// The envelope's header fields a sender chooses, and the two choices the
+/// codec makes per payload (`size_threshold`, `direct_sha256`): everything
+/// [`new_header`], [`plan`] and [`encode_direct`] need, and nothing about
+/// stores, sockets or time-outs (those are the client's `SendOptions`).
+///
+/// `None` and empty strings take the wire defaults of the original design:
+/// new UUIDs for `correlation_id` and `msg_id`, purpose `chat`, the
+/// process's sender id, broadcast, no reply subject.
+///
+/// ```
+/// use natsbridge::codec::{self, EnvelopeOptions};
+/// let options = EnvelopeOptions { msg_purpose: Some("command".into()), ..EnvelopeOptions::default() };
+/// let header = codec::new_header("/device/cmd", &options, "nats://localhost:4222");
+/// assert_eq!(header.msg_purpose, "command");
+/// assert_eq!(header.sender_name, "NATSBridge");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvelopeOptions {
+    /// Payloads whose serialized size is at or above this many bytes go by link.
+    pub size_threshold: usize,
+    /// `correlation_id`; `None` draws a new UUID per message.
+    pub correlation_id: Option<String>,
+    /// `msg_id`; `None` draws a new UUID per message.
+    pub msg_id: Option<String>,
+    /// `msg_purpose`; `None` is `chat`.
+    pub msg_purpose: Option<String>,
+    /// `sender_name` (default `NATSBridge`).
+    pub sender_name: String,
+    /// `sender_id`; `None` is a UUID drawn once per process.
+    pub sender_id: Option<String>,
+    /// `receiver_name` (empty = broadcast).
+    pub receiver_name: String,
+    /// `receiver_id` (empty = broadcast).
+    pub receiver_id: String,
+    /// `reply_to`, the subject the receiver should answer on (empty = none).
+    pub reply_to: String,
+    /// `reply_to_msg_id`, the `msg_id` this message answers (empty = none).
+    pub reply_to_msg_id: String,
+    /// The envelope's `metadata` object.
+    pub metadata: Map<String, Value>,
+    /// Also write `sha256` for direct payloads (link payloads always have it).
+    pub direct_sha256: bool,
+}
+
+impl Default for EnvelopeOptions {
+    fn default() -> Self {
+        EnvelopeOptions {
+            size_threshold: DEFAULT_SIZE_THRESHOLD,
+            correlation_id: None,
+            msg_id: None,
+            msg_purpose: None,
+            sender_name: "NATSBridge".to_owned(),
+            sender_id: None,
+            receiver_name: String::new(),
+            receiver_id: String::new(),
+            reply_to: String::new(),
+            reply_to_msg_id: String::new(),
+            metadata: Map::new(),
+            direct_sha256: false,
+        }
+    }
+}
 
 /// The name of the header that carries `msg_id` for JetStream de-duplication.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
@@ -114,7 +179,7 @@ pub fn strip_credentials(urls: &str) -> String {
 
 /// Fills the envelope fields for a new message on `subject`. `broker_url`
 /// is written as given: pass it through [`strip_credentials`] first.
-pub fn new_header(subject: &str, options: &SendOptions, broker_url: &str) -> EnvelopeHeader {
+pub fn new_header(subject: &str, options: &EnvelopeOptions, broker_url: &str) -> EnvelopeHeader {
     EnvelopeHeader {
         version: WIRE_VERSION,
         correlation_id: options.correlation_id.clone().unwrap_or_else(new_uuid),
@@ -215,6 +280,16 @@ impl EnvelopeWriter {
         self.out.len() + "]}".len() + count.saturating_sub(1) + nats_headers_len(&self.header)
     }
 
+    /// The [`Limits`] for [`plan`]: this envelope with `count` payloads, its
+    /// NATS headers, `size_threshold` and the server's `max_payload`.
+    pub fn limits(&self, count: usize, size_threshold: usize, max_payload: usize) -> Limits {
+        Limits {
+            size_threshold,
+            max_payload,
+            fixed_overhead: self.fixed_len(count),
+        }
+    }
+
     /// Writes the payloads and returns the finished envelope. `parts[i]`
     /// holds the data of `infos[i]`; direct parts are base64-encoded straight
     /// into the output buffer (the only copy of the payload a send makes
@@ -267,7 +342,8 @@ impl EnvelopeWriter {
 }
 
 /// Applies the transport rule (wire-v1 section 5) to the payloads of a
-/// message and records each choice in `infos[i].transport`.
+/// message and records each choice in `infos[i].transport`. `limits` comes
+/// from [`EnvelopeWriter::limits`] (the envelope's own bytes count).
 ///
 /// `link_data_len(info)` tells how long the link URL of a payload would be
 /// (an upper bound is fine). Returns the planned message length, an upper
@@ -275,10 +351,8 @@ impl EnvelopeWriter {
 /// with [`ErrorKind::PayloadTooLarge`] when a payload must go by link and
 /// `store_available` is false; the message names the payload and the limit.
 pub fn plan(
-    writer: &EnvelopeWriter,
     infos: &mut [PayloadInfo],
-    size_threshold: usize,
-    max_payload: usize,
+    limits: Limits,
     store_available: bool,
     link_data_len: impl Fn(&PayloadInfo) -> usize,
 ) -> Result<usize> {
@@ -290,11 +364,11 @@ pub fn plan(
             link_data_len: link_data_len(info),
         })
         .collect();
-    let limits = Limits {
+    let Limits {
         size_threshold,
         max_payload,
-        fixed_overhead: writer.fixed_len(infos.len()),
-    };
+        ..
+    } = limits;
     let (transports, total) = choose_transports(&sizings, limits)?;
     if !store_available
         && let Some((info, _)) = infos
@@ -338,11 +412,11 @@ pub enum PartData<'a> {
 /// [`ErrorKind::PayloadTooLarge`] if a payload would need a claim-check store.
 ///
 /// ```
-/// use natsbridge::{codec, Payload, SendOptions};
+/// use natsbridge::{codec, Payload};
 /// let sent = codec::encode_direct(
 ///     "/chat/room1",
 ///     vec![Payload::text("message", "Hello World")],
-///     &SendOptions::new(),
+///     &codec::EnvelopeOptions::default(),
 ///     "nats://localhost:4222",
 ///     1 << 20,
 /// ).unwrap();
@@ -352,21 +426,15 @@ pub enum PartData<'a> {
 pub fn encode_direct(
     subject: &str,
     payloads: Vec<Payload>,
-    options: &SendOptions,
+    options: &EnvelopeOptions,
     broker_url: &str,
     max_payload: usize,
 ) -> Result<SentEnvelope> {
     validate_subject(subject)?;
     let writer = EnvelopeWriter::new(new_header(subject, options, &strip_credentials(broker_url)));
     let (mut infos, bodies) = serialize_all(payloads, options.direct_sha256)?;
-    plan(
-        &writer,
-        &mut infos,
-        options.size_threshold,
-        max_payload,
-        false,
-        |_| 0,
-    )?;
+    let limits = writer.limits(infos.len(), options.size_threshold, max_payload);
+    plan(&mut infos, limits, false, |_| 0)?;
     let parts: Vec<PartData<'_>> = bodies.iter().map(|b| PartData::Direct(b)).collect();
     Ok(writer.finish(infos, &parts))
 }
@@ -774,7 +842,10 @@ mod tests {
         encode_direct(
             "/chat/room1",
             payloads,
-            &SendOptions::new().direct_sha256(true),
+            &EnvelopeOptions {
+                direct_sha256: true,
+                ..EnvelopeOptions::default()
+            },
             "nats://u:p@localhost:4222",
             1 << 20,
         )
@@ -861,7 +932,7 @@ mod tests {
         let plain = encode_direct(
             "s",
             vec![Payload::text("m", "x")],
-            &SendOptions::new(),
+            &EnvelopeOptions::default(),
             "",
             1 << 20,
         )
@@ -996,7 +1067,7 @@ mod tests {
         let err = encode_direct(
             "s",
             vec![Payload::text("", "x")],
-            &SendOptions::new(),
+            &EnvelopeOptions::default(),
             "",
             1 << 20,
         )
@@ -1014,11 +1085,15 @@ mod tests {
                 Payload::dictionary("b\"quoted\"\n\u{7}é", json!({"z": 1})).with_metadata(meta),
                 Payload::bytes("c", PayloadType::Binary, vec![1u8; 1000]),
             ];
-            let writer =
-                EnvelopeWriter::new(new_header("subject", &SendOptions::new(), "nats://h:4222"));
+            let writer = EnvelopeWriter::new(new_header(
+                "subject",
+                &EnvelopeOptions::default(),
+                "nats://h:4222",
+            ));
             let header = writer.header().clone();
             let (mut infos, bodies) = serialize_all(payloads, with_sha).unwrap();
-            let planned = plan(&writer, &mut infos, 100_000, 1 << 20, false, |_| 0).unwrap();
+            let limits = writer.limits(infos.len(), 100_000, 1 << 20);
+            let planned = plan(&mut infos, limits, false, |_| 0).unwrap();
             let parts: Vec<PartData<'_>> = bodies.iter().map(|b| PartData::Direct(b)).collect();
             let sent = writer.finish(infos, &parts);
             let actual = sent.wire_bytes().len() + nats_headers_len(&header);
@@ -1037,7 +1112,7 @@ mod tests {
                 PayloadType::Video,
                 vec![0u8; 900_000],
             )],
-            &SendOptions::new(),
+            &EnvelopeOptions::default(),
             "",
             1 << 20,
         )
@@ -1050,7 +1125,10 @@ mod tests {
         let err = encode_direct(
             "s",
             vec![Payload::bytes("big", PayloadType::Binary, vec![0u8; 2_000])],
-            &SendOptions::new().size_threshold(1000),
+            &EnvelopeOptions {
+                size_threshold: 1000,
+                ..EnvelopeOptions::default()
+            },
             "",
             1 << 20,
         )

@@ -9,11 +9,13 @@
 //! URL travels.
 //!
 //! The crate has two layers:
-//! - the sans-I/O codec, always built: [`codec`], [`encoding`], [`envelope`], [`payload`],
-//!   [`table`], [`transport`], [`options`], [`error`];
+//! - the sans-I/O codec, always built: [`codec`] (with the envelope's header
+//!   fields, [`codec::EnvelopeOptions`]), [`encoding`], [`envelope`],
+//!   [`payload`], [`table`], [`transport`], [`error`];
 //! - the async client (feature `client`, on by default): [`Bridge`], the
 //!   function-style [`smartsend`] / [`smartreceive`], subscriptions,
-//!   request/reply, JetStream, and the claim-check [`store`]s.
+//!   request/reply, JetStream, the claim-check [`store`]s, and the send and
+//!   receive [`options`] (stores, fetching, retries, time-outs).
 //!
 //! ```no_run
 //! # async fn demo() -> natsbridge::Result<()> {
@@ -31,7 +33,6 @@ pub mod codec;
 pub mod encoding;
 pub mod envelope;
 pub mod error;
-pub mod options;
 pub mod payload;
 pub mod table;
 pub mod transport;
@@ -40,6 +41,8 @@ pub mod transport;
 mod bridge;
 #[cfg(feature = "client")]
 pub mod jetstream;
+#[cfg(feature = "client")]
+pub mod options;
 #[cfg(feature = "client")]
 mod pool;
 #[cfg(feature = "client")]
@@ -51,7 +54,6 @@ mod subscription;
 
 pub use envelope::{EnvelopeHeader, ReceivedEnvelope, SentEnvelope};
 pub use error::{Error, ErrorKind, Result};
-pub use options::{ReceiveOptions, SendOptions};
 pub use payload::{Body, Payload, PayloadInfo, PayloadType, PayloadValue, ReceivedPayload};
 pub use table::{Table, TableBuilder};
 pub use transport::Transport;
@@ -61,6 +63,8 @@ pub use transport::Transport;
 pub use async_nats;
 #[cfg(feature = "client")]
 pub use bridge::{Bridge, ConnectOptions};
+#[cfg(feature = "client")]
+pub use options::{ReceiveOptions, SendOptions};
 #[cfg(feature = "client")]
 pub use pool::{bridge_for as pool_bridge, smartreceive, smartsend};
 #[cfg(feature = "client")]

@@ -1,15 +1,20 @@
-//! Options of `smartsend` and `smartreceive`, as by-value builders.
+//! Options of `smartsend` and `smartreceive`, as by-value builders (the
+//! client layer, feature `client`).
 //!
 //! Names and defaults follow the original NATSBridge API (`size_threshold`,
 //! `msg_purpose`, `max_retries`, ...), so bindings map their keyword
-//! arguments straight onto these setters.
+//! arguments straight onto these setters. The envelope's header fields are
+//! the codec's [`EnvelopeOptions`]; [`SendOptions`] adds where link payloads
+//! go and how the message is published, and [`ReceiveOptions`] is all I/O
+//! (retries, delays, time-outs, caps, origins, tokens, fetcher).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-/// The default size at or above which a payload travels by link (1,000,000 bytes).
-pub const DEFAULT_SIZE_THRESHOLD: usize = 1_000_000;
+pub use crate::codec::{DEFAULT_SIZE_THRESHOLD, EnvelopeOptions};
+use crate::store::{ClaimCheckStore, LinkFetcher};
 
 /// Options of one send.
 ///
@@ -21,47 +26,21 @@ pub const DEFAULT_SIZE_THRESHOLD: usize = 1_000_000;
 ///     .size_threshold(500_000);
 /// assert_eq!(options.get_size_threshold(), 500_000);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SendOptions {
-    pub(crate) size_threshold: usize,
-    pub(crate) correlation_id: Option<String>,
-    pub(crate) msg_id: Option<String>,
-    pub(crate) msg_purpose: Option<String>,
-    pub(crate) sender_name: String,
-    pub(crate) sender_id: Option<String>,
-    pub(crate) receiver_name: String,
-    pub(crate) receiver_id: String,
-    pub(crate) reply_to: String,
-    pub(crate) reply_to_msg_id: String,
-    pub(crate) metadata: Map<String, Value>,
+    pub(crate) envelope: EnvelopeOptions,
     pub(crate) jetstream: bool,
-    pub(crate) direct_sha256: bool,
     pub(crate) fileserver_url: Option<String>,
     pub(crate) fileserver_token: Option<String>,
-    #[cfg(feature = "client")]
-    pub(crate) store: Option<std::sync::Arc<dyn crate::store::ClaimCheckStore>>,
+    pub(crate) store: Option<Arc<dyn ClaimCheckStore>>,
 }
 
-impl Default for SendOptions {
-    fn default() -> Self {
+impl From<EnvelopeOptions> for SendOptions {
+    /// These envelope fields, published on core NATS, with the default store.
+    fn from(envelope: EnvelopeOptions) -> SendOptions {
         SendOptions {
-            size_threshold: DEFAULT_SIZE_THRESHOLD,
-            correlation_id: None,
-            msg_id: None,
-            msg_purpose: None,
-            sender_name: "NATSBridge".to_owned(),
-            sender_id: None,
-            receiver_name: String::new(),
-            receiver_id: String::new(),
-            reply_to: String::new(),
-            reply_to_msg_id: String::new(),
-            metadata: Map::new(),
-            jetstream: false,
-            direct_sha256: false,
-            fileserver_url: None,
-            fileserver_token: None,
-            #[cfg(feature = "client")]
-            store: None,
+            envelope,
+            ..SendOptions::default()
         }
     }
 }
@@ -79,7 +58,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().size_threshold(64 * 1024);
     /// ```
     pub fn size_threshold(mut self, bytes: usize) -> SendOptions {
-        self.size_threshold = bytes;
+        self.envelope.size_threshold = bytes;
         self
     }
 
@@ -89,7 +68,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().correlation_id("order-1234");
     /// ```
     pub fn correlation_id(mut self, id: impl Into<String>) -> SendOptions {
-        self.correlation_id = Some(id.into());
+        self.envelope.correlation_id = Some(id.into());
         self
     }
 
@@ -100,7 +79,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().msg_id("reading-2026-11-25T10:00");
     /// ```
     pub fn msg_id(mut self, id: impl Into<String>) -> SendOptions {
-        self.msg_id = Some(id.into());
+        self.envelope.msg_id = Some(id.into());
         self
     }
 
@@ -110,7 +89,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().msg_purpose("telemetry");
     /// ```
     pub fn msg_purpose(mut self, purpose: impl Into<String>) -> SendOptions {
-        self.msg_purpose = Some(purpose.into());
+        self.envelope.msg_purpose = Some(purpose.into());
         self
     }
 
@@ -120,7 +99,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().sender_name("sensor-7");
     /// ```
     pub fn sender_name(mut self, name: impl Into<String>) -> SendOptions {
-        self.sender_name = name.into();
+        self.envelope.sender_name = name.into();
         self
     }
 
@@ -130,7 +109,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().sender_id("7c1d1f9e-0000-4000-8000-000000000001");
     /// ```
     pub fn sender_id(mut self, id: impl Into<String>) -> SendOptions {
-        self.sender_id = Some(id.into());
+        self.envelope.sender_id = Some(id.into());
         self
     }
 
@@ -140,7 +119,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().receiver_name("dashboard");
     /// ```
     pub fn receiver_name(mut self, name: impl Into<String>) -> SendOptions {
-        self.receiver_name = name.into();
+        self.envelope.receiver_name = name.into();
         self
     }
 
@@ -150,7 +129,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().receiver_id("b1946ac9-2cc3-4c3a-8f3a-5f9d1b6e0a11");
     /// ```
     pub fn receiver_id(mut self, id: impl Into<String>) -> SendOptions {
-        self.receiver_id = id.into();
+        self.envelope.receiver_id = id.into();
         self
     }
 
@@ -160,7 +139,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().reply_to("/device/response");
     /// ```
     pub fn reply_to(mut self, subject: impl Into<String>) -> SendOptions {
-        self.reply_to = subject.into();
+        self.envelope.reply_to = subject.into();
         self
     }
 
@@ -170,7 +149,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().reply_to_msg_id("9a1e0c7e-1111-4222-8333-444455556666");
     /// ```
     pub fn reply_to_msg_id(mut self, msg_id: impl Into<String>) -> SendOptions {
-        self.reply_to_msg_id = msg_id.into();
+        self.envelope.reply_to_msg_id = msg_id.into();
         self
     }
 
@@ -182,7 +161,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().metadata(meta);
     /// ```
     pub fn metadata(mut self, metadata: Map<String, Value>) -> SendOptions {
-        self.metadata = metadata;
+        self.envelope.metadata = metadata;
         self
     }
 
@@ -206,7 +185,7 @@ impl SendOptions {
     /// let options = natsbridge::SendOptions::new().direct_sha256(true);
     /// ```
     pub fn direct_sha256(mut self, enabled: bool) -> SendOptions {
-        self.direct_sha256 = enabled;
+        self.envelope.direct_sha256 = enabled;
         self
     }
 
@@ -236,18 +215,19 @@ impl SendOptions {
 
     /// Uses this claim-check store for link payloads (a custom upload
     /// handler, plik, ...), overriding `fileserver_url` and the default store.
-    #[cfg(feature = "client")]
-    pub fn store(
-        mut self,
-        store: std::sync::Arc<dyn crate::store::ClaimCheckStore>,
-    ) -> SendOptions {
+    pub fn store(mut self, store: Arc<dyn ClaimCheckStore>) -> SendOptions {
         self.store = Some(store);
         self
     }
 
+    /// The envelope's header fields (what the codec sees of these options).
+    pub fn envelope_options(&self) -> &EnvelopeOptions {
+        &self.envelope
+    }
+
     /// The link threshold in bytes.
     pub fn get_size_threshold(&self) -> usize {
-        self.size_threshold
+        self.envelope.size_threshold
     }
 
     /// Whether sends wait for a JetStream acknowledgement.
@@ -281,8 +261,7 @@ pub struct ReceiveOptions {
     pub(crate) allow_private_addresses: bool,
     pub(crate) save_dir: Option<std::path::PathBuf>,
     pub(crate) bearer_tokens: Vec<(String, String)>,
-    #[cfg(feature = "client")]
-    pub(crate) fetcher: Option<std::sync::Arc<dyn crate::store::LinkFetcher>>,
+    pub(crate) fetcher: Option<Arc<dyn LinkFetcher>>,
 }
 
 /// The default cap on one downloaded payload: 1 GiB.
@@ -300,7 +279,6 @@ impl Default for ReceiveOptions {
             allow_private_addresses: true,
             save_dir: None,
             bearer_tokens: Vec::new(),
-            #[cfg(feature = "client")]
             fetcher: None,
         }
     }
@@ -416,7 +394,6 @@ impl ReceiveOptions {
     }
 
     /// The token configured for `url`'s origin, if any.
-    #[cfg(feature = "client")]
     pub(crate) fn bearer_token_for(&self, url: &url::Url) -> Option<&str> {
         let origin = url.origin().ascii_serialization();
         self.bearer_tokens.iter().find_map(|(allowed, token)| {
@@ -429,11 +406,7 @@ impl ReceiveOptions {
     }
 
     /// Fetches link payloads with this handler instead of the built-in one.
-    #[cfg(feature = "client")]
-    pub fn fetcher(
-        mut self,
-        fetcher: std::sync::Arc<dyn crate::store::LinkFetcher>,
-    ) -> ReceiveOptions {
+    pub fn fetcher(mut self, fetcher: Arc<dyn LinkFetcher>) -> ReceiveOptions {
         self.fetcher = Some(fetcher);
         self
     }
