@@ -1,0 +1,407 @@
+//! Connecting: [`ConnectOptions`] (servers, credentials, TLS, time-outs,
+//! claim-check store defaults), how they map onto async-nats, and
+//! [`Bridge::connect`] / [`Bridge::connect_with`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::codec;
+use crate::error::{Error, ErrorKind, Result};
+
+use super::{Bridge, Inner};
+
+/// How to connect a [`Bridge`]: servers, credentials, TLS and defaults for
+/// the claim-check stores.
+///
+/// ```no_run
+/// # async fn demo() -> natsbridge::Result<()> {
+/// use natsbridge::ConnectOptions;
+/// let bridge = ConnectOptions::new("nats://n1:4222,nats://n2:4222")
+///     .user_password("alice", "s3cret")
+///     .name("telemetry-ingest")
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub(crate) servers: String,
+    pub(crate) name: Option<String>,
+    pub(crate) token: Option<String>,
+    pub(crate) user_password: Option<(String, String)>,
+    pub(crate) credentials_file: Option<PathBuf>,
+    pub(crate) nkey_seed: Option<String>,
+    pub(crate) tls_root_certificates: Vec<PathBuf>,
+    pub(crate) tls_client_certificate: Option<(PathBuf, PathBuf)>,
+    pub(crate) require_tls: bool,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) subscription_capacity: Option<usize>,
+    pub(crate) fileserver_url: Option<String>,
+    pub(crate) fileserver_token: Option<String>,
+    pub(crate) object_store_bucket: String,
+    pub(crate) object_store_ttl: Duration,
+}
+
+impl ConnectOptions {
+    /// Options for `servers`: one NATS URL, or several separated by commas
+    /// (a cluster; the client fails over between them). Credentials in a URL
+    /// (`nats://user:pass@host`, `nats://token@host`) are used and never
+    /// written into envelopes.
+    pub fn new(servers: impl Into<String>) -> ConnectOptions {
+        ConnectOptions {
+            servers: servers.into(),
+            name: None,
+            token: None,
+            user_password: None,
+            credentials_file: None,
+            nkey_seed: None,
+            tls_root_certificates: Vec::new(),
+            tls_client_certificate: None,
+            require_tls: false,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            subscription_capacity: None,
+            fileserver_url: None,
+            fileserver_token: None,
+            object_store_bucket: "natsbridge".to_owned(),
+            object_store_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// The connection name the server shows in its monitoring.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222").name("ingest");
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> ConnectOptions {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Authenticates with a token.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222").token("s3cret");
+    /// ```
+    pub fn token(mut self, token: impl Into<String>) -> ConnectOptions {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Authenticates with a user and password.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222").user_password("alice", "pw");
+    /// ```
+    pub fn user_password(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> ConnectOptions {
+        self.user_password = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Authenticates with a `.creds` file (JWT and nkey seed).
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222").credentials_file("/etc/nats/app.creds");
+    /// ```
+    pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> ConnectOptions {
+        self.credentials_file = Some(path.into());
+        self
+    }
+
+    /// Authenticates with an nkey seed (`SU...`).
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222").nkey("SUAM...");
+    /// ```
+    pub fn nkey(mut self, seed: impl Into<String>) -> ConnectOptions {
+        self.nkey_seed = Some(seed.into());
+        self
+    }
+
+    /// Trusts the CA certificates in this PEM file for TLS.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("tls://localhost:4222").tls_ca_file("ca.pem");
+    /// ```
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> ConnectOptions {
+        self.tls_root_certificates.push(path.into());
+        self
+    }
+
+    /// Presents this client certificate and key (PEM) for mutual TLS.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("tls://localhost:4222")
+    ///     .tls_client_cert("client.pem", "client-key.pem");
+    /// ```
+    pub fn tls_client_cert(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> ConnectOptions {
+        self.tls_client_certificate = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Refuses to connect without TLS.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222").require_tls(true);
+    /// ```
+    pub fn require_tls(mut self, required: bool) -> ConnectOptions {
+        self.require_tls = required;
+        self
+    }
+
+    /// How long connecting may take before it fails (default 5 s).
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222")
+    ///     .connect_timeout(std::time::Duration::from_secs(2));
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> ConnectOptions {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long [`Bridge::request`] waits for a reply by default (10 s).
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222")
+    ///     .request_timeout(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn request_timeout(mut self, timeout: Duration) -> ConnectOptions {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many messages a subscription buffers before the server marks the
+    /// client a slow consumer (async-nats' default is 65,536).
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222").subscription_capacity(1024);
+    /// ```
+    pub fn subscription_capacity(mut self, messages: usize) -> ConnectOptions {
+        self.subscription_capacity = Some(messages);
+        self
+    }
+
+    /// The default HTTP file server for link payloads of this bridge's sends
+    /// (a send's own `fileserver_url` wins).
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222")
+    ///     .fileserver_url("http://127.0.0.1:8080");
+    /// ```
+    pub fn fileserver_url(mut self, url: impl Into<String>) -> ConnectOptions {
+        self.fileserver_url = Some(url.into());
+        self
+    }
+
+    /// The bearer token for uploads to the default file server.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222")
+    ///     .fileserver_url("http://127.0.0.1:8080")
+    ///     .fileserver_token("s3cret");
+    /// ```
+    pub fn fileserver_token(mut self, token: impl Into<String>) -> ConnectOptions {
+        self.fileserver_token = Some(token.into());
+        self
+    }
+
+    /// The JetStream Object Store bucket for link payloads (default `natsbridge`).
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222").object_store_bucket("big-files");
+    /// ```
+    pub fn object_store_bucket(mut self, bucket: impl Into<String>) -> ConnectOptions {
+        self.object_store_bucket = bucket.into();
+        self
+    }
+
+    /// How long objects stay in the bucket when natsbridge creates it
+    /// (default 24 h), so stored payloads do not pile up.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222")
+    ///     .object_store_ttl(std::time::Duration::from_secs(3600));
+    /// ```
+    pub fn object_store_ttl(mut self, ttl: Duration) -> ConnectOptions {
+        self.object_store_ttl = ttl;
+        self
+    }
+
+    /// Connects. Fails within the connect timeout with
+    /// [`ErrorKind::Connection`] (unreachable), [`ErrorKind::Auth`]
+    /// (credentials refused) or [`ErrorKind::Timeout`].
+    pub async fn connect(self) -> Result<Bridge> {
+        Bridge::connect_with(self).await
+    }
+
+    async fn to_async_nats(&self) -> Result<async_nats::ConnectOptions> {
+        // async-nats ignores credentials in server URLs; take them from the
+        // first URL that has some, unless they were given explicitly.
+        let from_url = self.servers.split(',').find_map(url_credentials);
+        let mut options = async_nats::ConnectOptions::new()
+            .connection_timeout(self.connect_timeout)
+            .request_timeout(Some(self.request_timeout))
+            // Subjects are validated by natsbridge, which allows `/chat/room1`.
+            .require_tls(self.require_tls);
+        if let Some(name) = &self.name {
+            options = options.name(name);
+        }
+        let explicit = self.token.is_some()
+            || self.user_password.is_some()
+            || self.nkey_seed.is_some()
+            || self.credentials_file.is_some();
+        match from_url {
+            Some(UrlCredentials::Token(token)) if !explicit => options = options.token(token),
+            Some(UrlCredentials::UserPassword(user, password)) if !explicit => {
+                options = options.user_and_password(user, password)
+            }
+            _ => {}
+        }
+        if let Some(token) = &self.token {
+            options = options.token(token.clone());
+        }
+        if let Some((user, password)) = &self.user_password {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(seed) = &self.nkey_seed {
+            options = options.nkey(seed.clone());
+        }
+        if let Some(path) = &self.credentials_file {
+            options = options.credentials_file(path).await.map_err(|err| {
+                Error::new(
+                    ErrorKind::Auth,
+                    format!("cannot read the credentials file {}", path.display()),
+                )
+                .with_source(err)
+            })?;
+        }
+        for ca in &self.tls_root_certificates {
+            options = options.add_root_certificates(ca.clone());
+        }
+        if let Some((cert, key)) = &self.tls_client_certificate {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        if let Some(capacity) = self.subscription_capacity {
+            options = options.subscription_capacity(capacity);
+        }
+        Ok(options)
+    }
+}
+
+enum UrlCredentials {
+    Token(String),
+    UserPassword(String, String),
+}
+
+/// The credentials in a server URL's userinfo (`user:pass@` or `token@`), decoded.
+fn url_credentials(server: &str) -> Option<UrlCredentials> {
+    let server = server.trim();
+    let rest = server.split_once("://").map_or(server, |(_, rest)| rest);
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    Some(match userinfo.split_once(':') {
+        Some((user, password)) => UrlCredentials::UserPassword(decode(user), decode(password)),
+        None => UrlCredentials::Token(decode(userinfo)),
+    })
+}
+
+impl Bridge {
+    /// Connects to `servers` (one URL or a comma-separated list) with default options.
+    pub async fn connect(servers: &str) -> Result<Bridge> {
+        ConnectOptions::new(servers).connect().await
+    }
+
+    /// Connects with `options`.
+    pub async fn connect_with(options: ConnectOptions) -> Result<Bridge> {
+        let servers: Vec<String> = options
+            .servers
+            .split(',')
+            .map(|s| codec::strip_credentials(s.trim()))
+            .filter(|s| !s.is_empty())
+            .collect();
+        if servers.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "no NATS server URL given",
+            ));
+        }
+        let broker_url = codec::strip_credentials(&options.servers);
+        let nats_options = options.to_async_nats().await?;
+        let timeout = options.connect_timeout;
+        // Connect on the shared runtime: the connection's task lives there,
+        // not on a caller's runtime that may end first.
+        let connecting = crate::runtime::spawn(async move {
+            let addrs: Vec<async_nats::ServerAddr> = servers
+                .iter()
+                .map(|s| s.parse())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|err: std::io::Error| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("invalid NATS URL: {err}"),
+                    )
+                })?;
+            tokio::time::timeout(
+                timeout + Duration::from_millis(500),
+                nats_options.connect(addrs),
+            )
+            .await
+            .map_err(|_| Error::new(ErrorKind::Timeout, "connecting timed out"))?
+            .map_err(connect_error)
+        });
+        let client = connecting.await?.map_err(|err| {
+            let message = format!(
+                "cannot connect to NATS at {broker_url}: {}",
+                err.full_message()
+            );
+            Error::new(err.kind(), message)
+        })?;
+        let jetstream = async_nats::jetstream::new(client.clone());
+        Ok(Bridge {
+            inner: Arc::new(Inner {
+                client,
+                jetstream,
+                broker_url,
+                stores: crate::store::Stores::default(),
+                options,
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+fn connect_error(err: async_nats::ConnectError) -> Error {
+    use async_nats::ConnectErrorKind as K;
+    let (kind, hint) = match err.kind() {
+        K::Authentication | K::AuthorizationViolation => {
+            (ErrorKind::Auth, "the server refused the credentials")
+        }
+        K::TimedOut => (ErrorKind::Timeout, "the connection attempt timed out"),
+        K::Tls => (ErrorKind::Connection, "the TLS handshake failed"),
+        K::Io => (
+            ErrorKind::Connection,
+            "is nats-server running and reachable?",
+        ),
+        K::Dns => (ErrorKind::Connection, "the host name did not resolve"),
+        K::ServerParse => (ErrorKind::InvalidArgument, "the server URL is not valid"),
+        _ => (ErrorKind::Connection, "the connection failed"),
+    };
+    Error::new(kind, format!("{err} ({hint})")).with_source(err)
+}
