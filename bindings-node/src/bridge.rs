@@ -212,7 +212,7 @@ impl Bridge {
                 let (request, payloads, options) = prepared?;
                 offload_if_large(payloads.bytes).await;
                 let payloads = payloads.build()?;
-                bridge.reply(&request, payloads, &options).await
+                bridge.reply(request, payloads, &options).await
             },
             |_, sent| Ok(SentEnvelope::new(sent)),
         )

@@ -6,7 +6,7 @@
 use napi::bindgen_prelude::{FromNapiValue, Object, Unknown};
 use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
-use natsbridge::{EnvelopeHeader, Error};
+use natsbridge::Error;
 
 use crate::error::{invalid, invalid_napi};
 use crate::json::JsonValue;
@@ -135,7 +135,7 @@ impl ReceivedEnvelope {
 pub(crate) fn reply_target(
     env: &Env,
     request: Unknown<'_>,
-) -> Result<natsbridge::ReceivedEnvelope, Error> {
+) -> Result<natsbridge::ReplyTarget, Error> {
     if request.get_type().ok() != Some(ValueType::Object) {
         return Err(invalid(
             "reply needs the received envelope it answers (an object with msgId and replyTo)",
@@ -151,26 +151,10 @@ pub(crate) fn reply_target(
             .map_err(|err| invalid_napi(&format!("request.{name}"), err))
     };
     let nats_reply = field("natsReply")?;
-    let header = EnvelopeHeader {
-        version: 1,
-        correlation_id: field("correlationId")?,
-        msg_id: field("msgId")?,
-        timestamp: String::new(),
-        send_to: field("sendTo")?,
-        msg_purpose: String::new(),
-        sender_name: String::new(),
-        sender_id: String::new(),
-        receiver_name: String::new(),
-        receiver_id: String::new(),
-        reply_to: field("replyTo")?,
-        reply_to_msg_id: String::new(),
-        broker_url: String::new(),
-        metadata: serde_json::Map::new(),
-    };
-    Ok(natsbridge::ReceivedEnvelope {
-        header,
-        payloads: Vec::new(),
-        subject: None,
-        nats_reply: (!nats_reply.is_empty()).then_some(nats_reply),
-    })
+    Ok(natsbridge::ReplyTarget::from_fields(
+        &field("replyTo")?,
+        Some(nats_reply.as_str()),
+        field("msgId")?,
+        field("correlationId")?,
+    ))
 }

@@ -444,7 +444,7 @@ impl PyBridge {
         let payloads = payloads_from_py(data)?;
         let options = send_options("reply", options)?;
         let work = work_bytes(&payloads);
-        let sent = wait_sized(py, work, self.bridge.reply(&request, payloads, &options))?;
+        let sent = wait_sized(py, work, self.bridge.reply(request, payloads, &options))?;
         SentOut(sent).into_pyobject(py)
     }
 
@@ -462,10 +462,7 @@ impl PyBridge {
         let options = send_options("areply", options)?;
         let bridge = self.bridge.clone();
         runtime::awaitable_nb(py, async move {
-            bridge
-                .reply(&request, payloads, &options)
-                .await
-                .map(SentOut)
+            bridge.reply(request, payloads, &options).await.map(SentOut)
         })
     }
 

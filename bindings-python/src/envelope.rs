@@ -2,7 +2,7 @@
 //! exactly the published JSON) and as received (a dict of the envelope's
 //! fields whose `"payloads"` is a list of `(dataname, value, type)` tuples).
 
-use natsbridge::{EnvelopeHeader, ErrorKind, ReceivedEnvelope, SentEnvelope};
+use natsbridge::{EnvelopeHeader, ErrorKind, ReceivedEnvelope, ReplyTarget, SentEnvelope};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -114,7 +114,7 @@ pub fn received_to_py(py: Python<'_>, envelope: ReceivedEnvelope) -> PyResult<Bo
 /// The part of a received envelope a reply needs (wire-v1 section 6), read
 /// back from the dict a receive returned, or from any mapping with the
 /// envelope's fields.
-pub fn request_from_py(request: &Bound<'_, PyAny>) -> PyResult<ReceivedEnvelope> {
+pub fn request_from_py(request: &Bound<'_, PyAny>) -> PyResult<ReplyTarget> {
     let field = |key: &str| -> PyResult<String> {
         match request.get_item(key) {
             Ok(value) if !value.is_none() => value.extract::<String>().map_err(|_| {
@@ -134,32 +134,14 @@ pub fn request_from_py(request: &Bound<'_, PyAny>) -> PyResult<ReceivedEnvelope>
         )
         .into());
     }
-    let (subject, nats_reply) = match request.cast::<PyReceivedEnvelope>() {
-        Ok(received) => (
-            received.get().subject.clone(),
-            received.get().nats_reply.clone(),
-        ),
-        Err(_) => (None, None),
+    let nats_reply = match request.cast::<PyReceivedEnvelope>() {
+        Ok(received) => received.get().nats_reply.clone(),
+        Err(_) => None,
     };
-    Ok(ReceivedEnvelope {
-        header: EnvelopeHeader {
-            version: 1,
-            correlation_id: field("correlation_id")?,
-            msg_id: field("msg_id")?,
-            timestamp: field("timestamp")?,
-            send_to: field("send_to")?,
-            msg_purpose: field("msg_purpose")?,
-            sender_name: field("sender_name")?,
-            sender_id: field("sender_id")?,
-            receiver_name: field("receiver_name")?,
-            receiver_id: field("receiver_id")?,
-            reply_to: field("reply_to")?,
-            reply_to_msg_id: field("reply_to_msg_id")?,
-            broker_url: field("broker_url")?,
-            metadata: serde_json::Map::new(),
-        },
-        payloads: Vec::new(),
-        subject,
-        nats_reply,
-    })
+    Ok(ReplyTarget::from_fields(
+        &field("reply_to")?,
+        nats_reply.as_deref(),
+        field("msg_id")?,
+        field("correlation_id")?,
+    ))
 }

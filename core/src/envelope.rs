@@ -226,3 +226,124 @@ impl ReceivedEnvelope {
         Value::Object(map)
     }
 }
+
+/// What a reply needs to know about the message it answers (wire-v1
+/// section 6): the subject to publish on, and the request's `msg_id` and
+/// `correlation_id`, which the reply carries as `reply_to_msg_id` and
+/// `correlation_id`. Built from a [`ReceivedEnvelope`] (`From`), or from the
+/// raw fields a front end holds ([`ReplyTarget::from_fields`]), so no binding
+/// has to rebuild a whole envelope to answer one.
+///
+/// An empty `subject` means there is nowhere to reply; `Bridge::reply` then
+/// fails with `InvalidArgument`.
+///
+/// ```
+/// use natsbridge::ReplyTarget;
+/// let target = ReplyTarget::from_fields("", Some("_INBOX.abc"), "m-1", "c-1");
+/// assert_eq!(target.subject, "_INBOX.abc");
+/// let target = ReplyTarget::from_fields("/device/response", Some("_INBOX.abc"), "m-1", "c-1");
+/// assert_eq!(target.subject, "/device/response");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReplyTarget {
+    /// The subject the reply is published on (empty: nowhere to reply).
+    pub subject: String,
+    /// The request's `msg_id` (the reply's `reply_to_msg_id`).
+    pub msg_id: String,
+    /// The request's `correlation_id` (the reply's `correlation_id`).
+    pub correlation_id: String,
+}
+
+impl ReplyTarget {
+    /// A reply on `subject` to the message `msg_id` of `correlation_id`.
+    pub fn new(
+        subject: impl Into<String>,
+        msg_id: impl Into<String>,
+        correlation_id: impl Into<String>,
+    ) -> ReplyTarget {
+        ReplyTarget {
+            subject: subject.into(),
+            msg_id: msg_id.into(),
+            correlation_id: correlation_id.into(),
+        }
+    }
+
+    /// From the request's raw fields, choosing the subject as wire-v1
+    /// section 6 says: its `reply_to`, or, when that is empty, the NATS reply
+    /// subject (inbox) of its message.
+    pub fn from_fields(
+        reply_to: &str,
+        nats_reply: Option<&str>,
+        msg_id: impl Into<String>,
+        correlation_id: impl Into<String>,
+    ) -> ReplyTarget {
+        let subject = if reply_to.is_empty() {
+            nats_reply.unwrap_or_default()
+        } else {
+            reply_to
+        };
+        ReplyTarget::new(subject, msg_id, correlation_id)
+    }
+}
+
+impl From<&ReceivedEnvelope> for ReplyTarget {
+    fn from(request: &ReceivedEnvelope) -> ReplyTarget {
+        ReplyTarget::new(
+            request.reply_subject().unwrap_or_default(),
+            request.header.msg_id.clone(),
+            request.header.correlation_id.clone(),
+        )
+    }
+}
+
+impl From<ReceivedEnvelope> for ReplyTarget {
+    fn from(request: ReceivedEnvelope) -> ReplyTarget {
+        ReplyTarget::from(&request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(reply_to: &str, nats_reply: Option<&str>) -> ReceivedEnvelope {
+        let header = EnvelopeHeader {
+            version: WIRE_VERSION,
+            correlation_id: "c-1".into(),
+            msg_id: "m-1".into(),
+            timestamp: String::new(),
+            send_to: "cmd".into(),
+            msg_purpose: "chat".into(),
+            sender_name: String::new(),
+            sender_id: String::new(),
+            receiver_name: String::new(),
+            receiver_id: String::new(),
+            reply_to: reply_to.into(),
+            reply_to_msg_id: String::new(),
+            broker_url: String::new(),
+            metadata: Map::new(),
+        };
+        ReceivedEnvelope {
+            header,
+            payloads: Vec::new(),
+            subject: Some("cmd".into()),
+            nats_reply: nats_reply.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn reply_target_follows_section_6() {
+        let to = |r, n| ReplyTarget::from(&received(r, n));
+        assert_eq!(
+            to("resp", Some("_INBOX.1")),
+            ReplyTarget::new("resp", "m-1", "c-1")
+        );
+        assert_eq!(to("", Some("_INBOX.1")).subject, "_INBOX.1");
+        assert_eq!(to("", Some("")).subject, "");
+        assert_eq!(to("", None).subject, "");
+        assert_eq!(
+            ReplyTarget::from_fields("", None, "m", "c"),
+            ReplyTarget::new("", "m", "c")
+        );
+    }
+}

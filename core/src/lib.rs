@@ -52,7 +52,7 @@ pub mod store;
 #[cfg(feature = "client")]
 mod subscription;
 
-pub use envelope::{EnvelopeHeader, ReceivedEnvelope, SentEnvelope};
+pub use envelope::{EnvelopeHeader, ReceivedEnvelope, ReplyTarget, SentEnvelope};
 pub use error::{Error, ErrorKind, Result};
 pub use payload::{Body, Payload, PayloadInfo, PayloadType, PayloadValue, ReceivedPayload};
 pub use table::{Table, TableBuilder};

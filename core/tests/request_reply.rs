@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{WAIT, server_and_bridge, subscribe};
-use natsbridge::{ErrorKind, Payload, ReceiveOptions, SendOptions};
+use natsbridge::{ErrorKind, Payload, ReceiveOptions, ReplyTarget, SendOptions};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,6 +96,40 @@ async fn reply_uses_reply_to_then_the_nats_inbox() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reply_to_a_target_built_from_raw_fields() {
+    // What a front end holds of a request (its JSON fields) is enough to
+    // answer it: no envelope has to be rebuilt.
+    let (_server, bridge) = server_and_bridge().await;
+    let mut responses = subscribe(&bridge, "/raw/response").await;
+    let target = ReplyTarget::from_fields("/raw/response", Some("_INBOX.unused"), "m-42", "c-42");
+    let sent = bridge
+        .reply(
+            target,
+            vec![Payload::text("a", "pong")],
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.header.send_to, "/raw/response");
+    let response = responses.next_timeout(WAIT).await.unwrap().unwrap();
+    assert_eq!(response.header.reply_to_msg_id, "m-42");
+    assert_eq!(response.header.correlation_id, "c-42");
+    assert_eq!(response.header.msg_purpose, "response");
+
+    // No subject: a typed error naming the message, nothing published.
+    let err = bridge
+        .reply(
+            ReplyTarget::from_fields("", None, "m-43", "c-43"),
+            vec![Payload::text("a", "x")],
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.message().contains("m-43"), "{}", err.message());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 
-use crate::envelope::{ReceivedEnvelope, SentEnvelope};
+use crate::envelope::{ReceivedEnvelope, ReplyTarget, SentEnvelope};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{ReceiveOptions, SendOptions};
 use crate::payload::Payload;
@@ -103,33 +103,37 @@ impl Bridge {
         })?
     }
 
-    /// Answers a received envelope (wire-v1 section 6): publishes to its
-    /// `reply_to`, or to the NATS reply inbox of its message, with
-    /// `reply_to_msg_id` set to its `msg_id` and its `correlation_id`.
-    /// `msg_purpose` is `response` unless `options` sets one.
+    /// Answers a request (wire-v1 section 6): publishes to the target's
+    /// subject (the request's `reply_to`, or the NATS reply inbox of its
+    /// message), with `reply_to_msg_id` set to its `msg_id` and its
+    /// `correlation_id`. `msg_purpose` is `response` unless `options` sets
+    /// one. `to` is a [`ReplyTarget`] or a `&ReceivedEnvelope`.
     pub async fn reply(
         &self,
-        request: &ReceivedEnvelope,
+        to: impl Into<ReplyTarget>,
         payloads: Vec<Payload>,
         options: &SendOptions,
     ) -> Result<SentEnvelope> {
-        let Some(subject) = request.reply_subject() else {
+        let ReplyTarget {
+            subject,
+            msg_id,
+            correlation_id,
+        } = to.into();
+        if subject.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "message {} has neither reply_to nor a NATS reply subject; there is nowhere to reply",
-                    request.header.msg_id
+                    "message {msg_id} has neither reply_to nor a NATS reply subject; there is nowhere to reply"
                 ),
             ));
-        };
+        }
         let mut options = options
             .clone()
-            .reply_to_msg_id(request.header.msg_id.clone())
-            .correlation_id(request.header.correlation_id.clone());
+            .reply_to_msg_id(msg_id)
+            .correlation_id(correlation_id);
         if options.envelope.msg_purpose.is_none() {
             options = options.msg_purpose("response");
         }
-        let subject = subject.to_owned();
         self.smartsend(&subject, payloads, &options).await
     }
 }
