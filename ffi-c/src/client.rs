@@ -62,10 +62,10 @@ pub unsafe extern "C" fn nb_client_connect(
         let servers = unsafe { args::text(servers, "servers") }?;
         let options = unsafe { options.as_ref() };
         args::out_param(out_client, "out_client")?;
-        let mut connect = ConnectOptions::new(servers);
-        if let Some(options) = options {
-            connect = options.apply(connect);
-        }
+        let connect = match options {
+            Some(options) => options.with_servers(servers),
+            None => ConnectOptions::new(servers),
+        };
         let bridge = runtime::block_on(connect.connect())??;
         let handle = Box::into_raw(Box::new(nb_client { bridge }));
         // SAFETY: checked non-NULL above.

@@ -1,10 +1,10 @@
 //! Option objects: `nb_connect_options`, `nb_send_options` and
 //! `nb_receive_options`, each a handle with one setter per core option.
 //!
-//! Setters map one-to-one onto the core's by-value builders
-//! (`ConnectOptions`, `SendOptions`, `ReceiveOptions`); defaults are the
-//! core's. Handles rather than a C struct let options be added without
-//! breaking the ABI.
+//! Each handle holds the core's options as a plain value and setters map
+//! one-to-one onto the core's by-value builders (`ConnectOptions`,
+//! `SendOptions`, `ReceiveOptions`); defaults are the core's. Handles rather
+//! than a C struct let options be added without breaking the ABI.
 
 use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
@@ -20,24 +20,19 @@ use crate::handlers::{
     DownloadCallback, InFlight, UploadCallback, nb_download_handler, nb_upload_handler,
 };
 
-/// One recorded connect setting, applied to the core builder at connect time
-/// (the core builder needs the server URLs first).
-type ConnectSetting = Box<dyn Fn(ConnectOptions) -> ConnectOptions + Send + Sync>;
-
 /// How to connect: credentials, TLS, timeouts and the default claim-check
 /// store. Create with `nb_connect_options_new`, free with
 /// `nb_connect_options_free`. Not thread-safe while being modified; once set
 /// up it may be passed to `nb_client_connect` from any thread.
 pub struct nb_connect_options {
-    settings: Vec<ConnectSetting>,
+    /// The core options, servers unset: `nb_client_connect` sets them.
+    options: ConnectOptions,
 }
 
 impl nb_connect_options {
-    pub(crate) fn apply(&self, mut options: ConnectOptions) -> ConnectOptions {
-        for setting in &self.settings {
-            options = setting(options);
-        }
-        options
+    /// These options connecting to `servers`.
+    pub(crate) fn with_servers(&self, servers: &str) -> ConnectOptions {
+        self.options.clone().servers(servers)
     }
 }
 
@@ -157,7 +152,7 @@ pub unsafe extern "C" fn nb_connect_options_new(
     boundary(out_error, || {
         args::out_param(out_options, "out_options")?;
         let options = Box::new(nb_connect_options {
-            settings: Vec::new(),
+            options: ConnectOptions::default(),
         });
         // SAFETY: checked non-NULL above.
         unsafe { args::write(out_options, Box::into_raw(options)) };
@@ -175,19 +170,23 @@ pub unsafe extern "C" fn nb_connect_options_free(options: *mut nb_connect_option
     }
 }
 
-/// Records a connect setting built from string arguments.
+/// Applies one connect setting: `set` checks its arguments, then updates
+/// the options with [`update`]; on an error the options are unchanged.
 fn connect_setting(
     options: *mut nb_connect_options,
     out_error: *mut *mut nb_error,
-    make: impl FnOnce() -> natsbridge::Result<ConnectSetting>,
+    set: impl FnOnce(&mut ConnectOptions) -> natsbridge::Result<()>,
 ) -> nb_status {
     boundary(out_error, || {
         // SAFETY: NULL or a live handle, not used concurrently (documented).
         let options = unsafe { args::required_mut(options, "options") }?;
-        let setting = make()?;
-        options.settings.push(setting);
-        Ok(())
+        set(&mut options.options)
     })
+}
+
+/// Replaces `options` with `with(options)` (the core builder is by value).
+fn update(options: &mut ConnectOptions, with: impl FnOnce(ConnectOptions) -> ConnectOptions) {
+    *options = with(std::mem::take(options));
 }
 
 /// Sets the connection name the server shows in its monitoring.
@@ -198,10 +197,11 @@ pub unsafe extern "C" fn nb_connect_options_set_name(
     name: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: a NUL-terminated string per the header.
         let name = unsafe { args::text(name, "name") }?.to_owned();
-        Ok(Box::new(move |o| o.name(name.clone())))
+        update(o, |o| o.name(name));
+        Ok(())
     })
 }
 
@@ -212,10 +212,11 @@ pub unsafe extern "C" fn nb_connect_options_set_token(
     token: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: a NUL-terminated string per the header.
         let token = unsafe { args::text(token, "token") }?.to_owned();
-        Ok(Box::new(move |o| o.token(token.clone())))
+        update(o, |o| o.token(token));
+        Ok(())
     })
 }
 
@@ -227,13 +228,12 @@ pub unsafe extern "C" fn nb_connect_options_set_user_password(
     password: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: NUL-terminated strings per the header.
         let user = unsafe { args::text(user, "user") }?.to_owned();
         let password = unsafe { args::text(password, "password") }?.to_owned();
-        Ok(Box::new(move |o| {
-            o.user_password(user.clone(), password.clone())
-        }))
+        update(o, |o| o.user_password(user, password));
+        Ok(())
     })
 }
 
@@ -245,10 +245,11 @@ pub unsafe extern "C" fn nb_connect_options_set_credentials_file(
     path: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: a NUL-terminated string per the header.
         let path = unsafe { args::path(path, "path") }?;
-        Ok(Box::new(move |o| o.credentials_file(path.clone())))
+        update(o, |o| o.credentials_file(path));
+        Ok(())
     })
 }
 
@@ -259,10 +260,11 @@ pub unsafe extern "C" fn nb_connect_options_set_nkey(
     seed: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: a NUL-terminated string per the header.
         let seed = unsafe { args::text(seed, "seed") }?.to_owned();
-        Ok(Box::new(move |o| o.nkey(seed.clone())))
+        update(o, |o| o.nkey(seed));
+        Ok(())
     })
 }
 
@@ -274,10 +276,11 @@ pub unsafe extern "C" fn nb_connect_options_add_tls_ca_file(
     path: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: a NUL-terminated string per the header.
         let path = unsafe { args::path(path, "path") }?;
-        Ok(Box::new(move |o| o.tls_ca_file(path.clone())))
+        update(o, |o| o.tls_ca_file(path));
+        Ok(())
     })
 }
 
@@ -290,13 +293,12 @@ pub unsafe extern "C" fn nb_connect_options_set_tls_client_cert(
     key_path: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: NUL-terminated strings per the header.
         let cert: PathBuf = unsafe { args::path(cert_path, "cert_path") }?;
         let key: PathBuf = unsafe { args::path(key_path, "key_path") }?;
-        Ok(Box::new(move |o| {
-            o.tls_client_cert(cert.clone(), key.clone())
-        }))
+        update(o, |o| o.tls_client_cert(cert, key));
+        Ok(())
     })
 }
 
@@ -307,8 +309,9 @@ pub unsafe extern "C" fn nb_connect_options_set_require_tls(
     required: bool,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
-        Ok(Box::new(move |o| o.require_tls(required)))
+    connect_setting(options, out_error, |o| {
+        update(o, |o| o.require_tls(required));
+        Ok(())
     })
 }
 
@@ -320,8 +323,9 @@ pub unsafe extern "C" fn nb_connect_options_set_connect_timeout_ms(
     timeout_ms: u64,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
-        Ok(Box::new(move |o| o.connect_timeout(millis(timeout_ms))))
+    connect_setting(options, out_error, |o| {
+        update(o, |o| o.connect_timeout(millis(timeout_ms)));
+        Ok(())
     })
 }
 
@@ -333,8 +337,9 @@ pub unsafe extern "C" fn nb_connect_options_set_request_timeout_ms(
     timeout_ms: u64,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
-        Ok(Box::new(move |o| o.request_timeout(millis(timeout_ms))))
+    connect_setting(options, out_error, |o| {
+        update(o, |o| o.request_timeout(millis(timeout_ms)));
+        Ok(())
     })
 }
 
@@ -346,11 +351,12 @@ pub unsafe extern "C" fn nb_connect_options_set_subscription_capacity(
     messages: usize,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         if messages == 0 {
             return Err(invalid("subscription capacity must be at least 1"));
         }
-        Ok(Box::new(move |o| o.subscription_capacity(messages)))
+        update(o, |o| o.subscription_capacity(messages));
+        Ok(())
     })
 }
 
@@ -362,10 +368,11 @@ pub unsafe extern "C" fn nb_connect_options_set_fileserver_url(
     url: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: a NUL-terminated string per the header.
         let url = unsafe { args::text(url, "url") }?.to_owned();
-        Ok(Box::new(move |o| o.fileserver_url(url.clone())))
+        update(o, |o| o.fileserver_url(url));
+        Ok(())
     })
 }
 
@@ -377,10 +384,11 @@ pub unsafe extern "C" fn nb_connect_options_set_fileserver_token(
     token: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: a NUL-terminated string per the header.
         let token = unsafe { args::text(token, "token") }?.to_owned();
-        Ok(Box::new(move |o| o.fileserver_token(token.clone())))
+        update(o, |o| o.fileserver_token(token));
+        Ok(())
     })
 }
 
@@ -392,10 +400,11 @@ pub unsafe extern "C" fn nb_connect_options_set_object_store_bucket(
     bucket: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
+    connect_setting(options, out_error, |o| {
         // SAFETY: a NUL-terminated string per the header.
         let bucket = unsafe { args::text(bucket, "bucket") }?.to_owned();
-        Ok(Box::new(move |o| o.object_store_bucket(bucket.clone())))
+        update(o, |o| o.object_store_bucket(bucket));
+        Ok(())
     })
 }
 
@@ -407,10 +416,9 @@ pub unsafe extern "C" fn nb_connect_options_set_object_store_ttl_s(
     ttl_s: u64,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, || {
-        Ok(Box::new(move |o| {
-            o.object_store_ttl(Duration::from_secs(ttl_s))
-        }))
+    connect_setting(options, out_error, |o| {
+        update(o, |o| o.object_store_ttl(Duration::from_secs(ttl_s)));
+        Ok(())
     })
 }
 

@@ -45,14 +45,12 @@ pub struct ConnectOptions {
     pub(crate) object_store_ttl: Duration,
 }
 
-impl ConnectOptions {
-    /// Options for `servers`: one NATS URL, or several separated by commas
-    /// (a cluster; the client fails over between them). Credentials in a URL
-    /// (`nats://user:pass@host`, `nats://token@host`) are used and never
-    /// written into envelopes.
-    pub fn new(servers: impl Into<String>) -> ConnectOptions {
+/// The defaults of every option, and no servers yet: connecting without
+/// setting them ([`ConnectOptions::servers`]) fails with `InvalidArgument`.
+impl Default for ConnectOptions {
+    fn default() -> Self {
         ConnectOptions {
-            servers: servers.into(),
+            servers: String::new(),
             name: None,
             token: None,
             user_password: None,
@@ -69,6 +67,36 @@ impl ConnectOptions {
             object_store_bucket: "natsbridge".to_owned(),
             object_store_ttl: Duration::from_secs(24 * 3600),
         }
+    }
+}
+
+impl ConnectOptions {
+    /// Options for `servers`: one NATS URL, or several separated by commas
+    /// (a cluster; the client fails over between them). Credentials in a URL
+    /// (`nats://user:pass@host`, `nats://token@host`) are used and never
+    /// written into envelopes.
+    pub fn new(servers: impl Into<String>) -> ConnectOptions {
+        ConnectOptions::default().servers(servers)
+    }
+
+    /// Sets the servers: one NATS URL, or several separated by commas. A
+    /// handle (a C options object, a binding's options) can hold
+    /// [`ConnectOptions::default()`] and set the servers last.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::default()
+    ///     .name("ingest")
+    ///     .servers("nats://n1:4222,nats://n2:4222");
+    /// assert_eq!(options.get_servers(), "nats://n1:4222,nats://n2:4222");
+    /// ```
+    pub fn servers(mut self, servers: impl Into<String>) -> ConnectOptions {
+        self.servers = servers.into();
+        self
+    }
+
+    /// The servers as given (credentials included).
+    pub fn get_servers(&self) -> &str {
+        &self.servers
     }
 
     /// The connection name the server shows in its monitoring.
