@@ -34,6 +34,12 @@ if ! command -v cargo >/dev/null 2>&1; then
     fi
 fi
 
+# The codec's WebAssembly build (checked by scripts/test.sh) needs the target.
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the Rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     say "creating the Python virtualenv $VENV"
     python3 -m venv "$VENV"

@@ -18,6 +18,9 @@ cargo fmt --all --check
 cargo clippy --release --workspace --all-targets -q -- -D warnings
 # The sans-I/O codec alone (no tokio, no sockets): what a WebAssembly build compiles.
 cargo clippy --release -p natsbridge --no-default-features --lib -q -- -D warnings
+# The same codec for the browser (wasm32-unknown-unknown, feature `wasm`).
+cargo clippy --release -p natsbridge --no-default-features --features wasm --target wasm32-unknown-unknown --lib -q -- -D warnings
+cargo build --release -p natsbridge --no-default-features --features wasm --target wasm32-unknown-unknown --lib -q
 ruff check bindings-micropython bindings-python benchmarks/python tests/harness
 ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness
 

@@ -1,14 +1,26 @@
 //! Calendar arithmetic for the envelope `timestamp` (RFC 3339, UTC,
 //! milliseconds) and for rendering Arrow dates as text, without a date crate.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// The current time as `2026-11-25T10:00:00.123Z`.
 pub fn now_rfc3339_millis() -> String {
-    let since_epoch = SystemTime::now()
+    rfc3339_millis(now_epoch_millis())
+}
+
+/// Milliseconds since the Unix epoch from the system clock.
+#[cfg(not(all(target_arch = "wasm32", feature = "wasm")))]
+fn now_epoch_millis() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    rfc3339_millis(since_epoch.as_millis() as i64)
+        .unwrap_or_default()
+        .as_millis() as i64
+}
+
+/// Milliseconds since the Unix epoch from JavaScript's `Date.now()`:
+/// `SystemTime::now` panics on wasm32-unknown-unknown.
+#[cfg(all(target_arch = "wasm32", feature = "wasm"))]
+fn now_epoch_millis() -> i64 {
+    js_sys::Date::now() as i64
 }
 
 /// Formats milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds.
