@@ -39,4 +39,7 @@ step "Node package (node --test; nats.js and apache-arrow interop, packed tarbal
 step "MicroPython client (real micropython unix port)"
 (cd bindings-micropython && python -m pytest -q tests)
 
+step "Browser (the wasm codec and the ESM layer in headless Chromium, against the Rust core)"
+(cd bindings-wasm && npm test --silent)
+
 step "all suites passed"
