@@ -518,3 +518,57 @@ describe('CORS on the file server', () => {
     assert.match(result.error.message, /CORS/)
   })
 })
+
+describe('link downloads retry like the core', () => {
+  test('5xx and 429 are retried with backoff, 404 is not', async () => {
+    const { createServer } = await import('node:http')
+    const body = Buffer.from('the payload behind a flaky store')
+    const hits = { flaky: 0, gone: 0 }
+    const store = createServer((request, response) => {
+      const cors = { 'Access-Control-Allow-Origin': origin.url }
+      if (request.url === '/flaky') {
+        hits.flaky += 1
+        if (hits.flaky === 1) return response.writeHead(503, cors).end('busy')
+        if (hits.flaky === 2) return response.writeHead(429, cors).end('slow down')
+        return response.writeHead(200, cors).end(body)
+      }
+      hits.gone += 1
+      return response.writeHead(404, cors).end('no such payload')
+    })
+    await new Promise((ok) => store.listen(0, '127.0.0.1', ok))
+    const base = `http://127.0.0.1:${store.address().port}`
+    const envelope = (path) =>
+      JSON.stringify({
+        version: 1,
+        payloads: [{
+          dataname: 'doc', type: 'text', transport: 'link', encoding: 'url', size: body.length,
+          sha256: createHash('sha256').update(body).digest('hex'), data: `${base}${path}`,
+        }],
+      })
+    try {
+      const got = await run(
+        async (nb, wire) => {
+          const started = performance.now()
+          const env = await nb.smartreceive(wire, { maxRetries: 3, baseDelay: 50, maxDelay: 1000 })
+          return { text: env.payloads[0].data, transport: env.payloads[0].transport, ms: performance.now() - started }
+        },
+        envelope('/flaky'),
+      )
+      assert.equal(got.text, body.toString())
+      assert.equal(got.transport, 'link')
+      assert.equal(hits.flaky, 3)
+      // Two waits: the first in [25, 50] ms, the second in [50, 100] ms.
+      assert.ok(got.ms >= 75, `retried after ${got.ms} ms`)
+      const gone = await runError((nb, wire) => nb.smartreceive(wire, { maxRetries: 3, baseDelay: 10 }), envelope('/gone'))
+      assert.equal(gone.code, 'DOWNLOAD')
+      assert.equal(hits.gone, 1)
+      const capped = await runError((nb, wire) => nb.smartreceive(wire, { maxDownloadSize: 8 }), envelope('/flaky'))
+      assert.equal(capped.code, 'DOWNLOAD')
+      assert.match(capped.message, /max_download_size/)
+      const listed = await runError((nb, wire) => nb.smartreceive(wire, { allowedOrigins: ['http://files.example.com'] }), envelope('/flaky'))
+      assert.equal(listed.code, 'URL_NOT_ALLOWED')
+    } finally {
+      await new Promise((ok) => store.close(ok))
+    }
+  })
+})
