@@ -724,7 +724,7 @@ export class Bridge {
       // Closing anyway.
     }
     await this.#nc.close()
-    for (const [url, bridge] of pool) if (bridge === this || bridge === undefined) pool.delete(url)
+    // A pooled bridge that was closed is replaced on the next use (pooledBridge).
   }
 
   get closed() {
