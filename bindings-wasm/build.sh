@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds natsbridge for browsers, once:
 # 1. the core codec (bindings-wasm, no tokio, no sockets) for wasm32-unknown-unknown,
-#    with WebAssembly SIMD (every current browser has it; base64 uses it);
+#    with WebAssembly SIMD (set for the target in .cargo/config.toml);
 # 2. wasm-bindgen --target web into bindings-node/browser/pkg/ (what the
 #    `browser` export condition of the natsbridge npm package loads);
 # 3. wasm-opt -O3 when a wasm-opt is on PATH (optional: binaryen);
@@ -17,7 +17,6 @@ ROOT="$(cd "$HERE/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BROWSER="$ROOT/bindings-node/browser"
 
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
 cargo build --release --target wasm32-unknown-unknown -p natsbridge-wasm -q
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/natsbridge_wasm.wasm"
 
