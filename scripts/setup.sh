@@ -18,6 +18,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The browser suite drives Debian's Chromium (never a downloaded browser).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
     say "installing with apt: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -62,11 +64,31 @@ if ! cmp -s "$ROOT/bindings-node/package-lock.json" "$ROOT/bindings-node/node_mo
     cp "$ROOT/bindings-node/package-lock.json" "$ROOT/bindings-node/node_modules/.package-lock.json.installed"
 fi
 
+# The browser build: wasm-bindgen-cli must be exactly the version of the
+# wasm-bindgen crate in Cargo.lock. (--locked first; without it when a crate
+# its lock file pins is not in the registry any more.)
+wasm_bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")"
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wasm_bindgen_version" ]; then
+    say "installing wasm-bindgen-cli $wasm_bindgen_version"
+    cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version" --locked \
+        || cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version"
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! cmp -s "$ROOT/bindings-wasm/package-lock.json" "$ROOT/bindings-wasm/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    say "installing the browser build's npm tools (esbuild, @nats-io clients, playwright-core)"
+    (cd "$ROOT/bindings-wasm" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$ROOT/bindings-wasm/package-lock.json" "$ROOT/bindings-wasm/node_modules/.package-lock.json.installed"
+fi
+
 say "building the workspace (release)"
 cargo build --release --workspace --bins --lib -q
 
 # The Node addon: napi-rs links the release build above into a .node file.
 (cd "$ROOT/bindings-node" && npm run --silent build >/dev/null)
+
+# The browser package: the codec for wasm32, wasm-bindgen, the ES module bundle.
+say "building the browser package (bindings-wasm/build.sh)"
+bash "$ROOT/bindings-wasm/build.sh"
 
 # The Python package, built by maturin (PEP 517) against the same target/,
 # so it reuses the crates compiled above.

@@ -21,6 +21,8 @@ cargo clippy --release -p natsbridge --no-default-features --lib -q -- -D warnin
 # The same codec for the browser (wasm32-unknown-unknown, feature `wasm`).
 cargo clippy --release -p natsbridge --no-default-features --features wasm --target wasm32-unknown-unknown --lib -q -- -D warnings
 cargo build --release -p natsbridge --no-default-features --features wasm --target wasm32-unknown-unknown --lib -q
+# The browser build's wasm-bindgen exports, for the target they are built for.
+cargo clippy --release -p natsbridge-wasm --target wasm32-unknown-unknown -q -- -D warnings
 ruff check bindings-micropython bindings-python benchmarks/python tests/harness
 ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness
 
@@ -38,5 +40,8 @@ step "Node package (node --test; nats.js and apache-arrow interop, packed tarbal
 
 step "MicroPython client (real micropython unix port)"
 (cd bindings-micropython && python -m pytest -q tests)
+
+step "Browser (the wasm codec and the ESM layer in headless Chromium, against the Rust core)"
+(cd bindings-wasm && npm test --silent)
 
 step "all suites passed"

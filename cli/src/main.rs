@@ -121,6 +121,13 @@ enum Command {
         /// Delete stored files older than this many seconds.
         #[arg(long)]
         ttl: Option<u64>,
+        /// Let web pages of this origin (`http://host:port`, or `*`) use the
+        /// server through fetch (CORS, preflight for PUT); repeatable.
+        #[arg(long = "cors-origin", value_name = "ORIGIN")]
+        cors_origins: Vec<String>,
+        /// Serve this directory read-only under /app/ (a web page and its scripts).
+        #[arg(long = "static", value_name = "DIR")]
+        static_dir: Option<PathBuf>,
     },
     /// Send a mixed message (text, dictionary, table, image, a large file) and
     /// print it as it arrives: a one-command check that everything works.
@@ -438,6 +445,8 @@ async fn run(command: Command) -> CliResult<()> {
             token,
             max_upload,
             ttl,
+            cors_origins,
+            static_dir,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -450,6 +459,8 @@ async fn run(command: Command) -> CliResult<()> {
             config.token = token;
             config.max_upload = max_upload;
             config.ttl = ttl.map(Duration::from_secs);
+            config.cors_origins = cors_origins;
+            config.static_dir = static_dir;
             let server = natsbridge_fileserver::FileServer::bind(config)
                 .await
                 .map_err(|err| format!("cannot start the file server on {addr}: {err}"))?;

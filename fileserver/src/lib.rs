@@ -55,6 +55,7 @@
 #![warn(missing_docs)]
 
 mod cleanup;
+mod cors;
 mod handler;
 mod path;
 mod range;
@@ -91,6 +92,11 @@ pub struct Config {
     pub ttl: Option<Duration>,
     /// How often the TTL sweep runs; only used when `ttl` is set.
     pub cleanup_interval: Duration,
+    /// Origins (`scheme://host[:port]`, or `*`) whose pages may use the
+    /// server through `fetch` (CORS, preflight for PUT); empty: no CORS.
+    pub cors_origins: Vec<String>,
+    /// A directory served read-only under `/app/` (a web page and its scripts).
+    pub static_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -109,6 +115,8 @@ impl Config {
             max_upload: None,
             ttl: None,
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
+            cors_origins: Vec::new(),
+            static_dir: None,
         }
     }
 }
@@ -122,6 +130,8 @@ impl fmt::Debug for Config {
             .field("max_upload", &self.max_upload)
             .field("ttl", &self.ttl)
             .field("cleanup_interval", &self.cleanup_interval)
+            .field("cors_origins", &self.cors_origins)
+            .field("static_dir", &self.static_dir)
             .finish()
     }
 }
@@ -133,6 +143,8 @@ pub struct FileServer {
     local_addr: SocketAddr,
     state: Arc<ServerState>,
     cleanup_interval: Duration,
+    cors_origins: Vec<String>,
+    static_dir: Option<PathBuf>,
 }
 
 impl FileServer {
@@ -190,6 +202,8 @@ impl FileServer {
             local_addr,
             state: Arc::new(state),
             cleanup_interval: config.cleanup_interval,
+            cors_origins: config.cors_origins,
+            static_dir: config.static_dir,
         })
     }
 
@@ -234,6 +248,7 @@ impl FileServer {
         let router = Router::new()
             .fallback(handler::handle)
             .with_state(self.state);
+        let router = cors::wrap(router, &self.cors_origins, self.static_dir.as_deref());
         let result = axum::serve(self.listener, router)
             .with_graceful_shutdown(signal)
             .await;

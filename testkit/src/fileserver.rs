@@ -29,6 +29,8 @@ pub struct FileServerBuilder {
     max_upload: Option<u64>,
     ttl: Option<Duration>,
     cleanup_interval: Option<Duration>,
+    cors_origins: Vec<String>,
+    static_dir: Option<std::path::PathBuf>,
 }
 
 impl FileServerBuilder {
@@ -81,6 +83,23 @@ impl FileServerBuilder {
     /// ```
     pub fn cleanup_interval(mut self, interval: Duration) -> Self {
         self.cleanup_interval = Some(interval);
+        self
+    }
+
+    /// Answers CORS for pages of `origin` (`http://host:port`, or `*`), so a
+    /// browser test page can PUT and GET through `fetch`.
+    ///
+    /// ```
+    /// let server = natsbridge_testkit::FileServerHandle::builder().cors_origin("*").start();
+    /// ```
+    pub fn cors_origin(mut self, origin: &str) -> Self {
+        self.cors_origins.push(origin.to_owned());
+        self
+    }
+
+    /// Serves `dir` read-only under `/app/` (a test page and its scripts).
+    pub fn static_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.static_dir = Some(dir.into());
         self
     }
 
@@ -151,6 +170,8 @@ impl FileServerHandle {
         config.token = builder.token.clone();
         config.max_upload = builder.max_upload;
         config.ttl = builder.ttl;
+        config.cors_origins = builder.cors_origins.clone();
+        config.static_dir = builder.static_dir.clone();
         if let Some(interval) = builder.cleanup_interval {
             config.cleanup_interval = interval;
         }

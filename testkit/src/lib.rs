@@ -48,6 +48,8 @@ pub struct NatsServerBuilder {
     store_dir: Option<PathBuf>,
     extra_config: String,
     kill_with_parent: bool,
+    websocket: bool,
+    websocket_port: Option<u16>,
 }
 
 impl NatsServerBuilder {
@@ -87,6 +89,13 @@ impl NatsServerBuilder {
         self
     }
 
+    /// Also listens for NATS over WebSocket (no TLS) on a free loopback port,
+    /// for browser clients: see [`NatsServer::websocket_url`].
+    pub fn websocket(mut self) -> Self {
+        self.websocket = true;
+        self
+    }
+
     /// Appends raw lines to the generated server configuration.
     pub fn extra_config(mut self, config: &str) -> Self {
         self.extra_config.push_str(config);
@@ -117,6 +126,7 @@ impl NatsServerBuilder {
 pub struct NatsServer {
     child: Option<Child>,
     port: u16,
+    websocket_port: Option<u16>,
     work_dir: tempfile::TempDir,
     store_dir: PathBuf,
     config: NatsServerBuilder,
@@ -143,6 +153,13 @@ impl NatsServer {
         self.port
     }
 
+    /// The WebSocket URL, `ws://127.0.0.1:<port>`, when started with
+    /// [`NatsServerBuilder::websocket`].
+    pub fn websocket_url(&self) -> Option<String> {
+        self.websocket_port
+            .map(|port| format!("ws://127.0.0.1:{port}"))
+    }
+
     /// The JetStream store directory (survives [`NatsServer::restart`]).
     pub fn store_dir(&self) -> &Path {
         &self.store_dir
@@ -160,14 +177,16 @@ impl NatsServer {
     /// the same JetStream store.
     pub fn restart(&mut self) {
         self.kill();
-        let config = self
+        let mut config = self
             .config
             .clone()
             .port(self.port)
             .store_dir(self.store_dir.clone());
-        let (child, port) = spawn(&config, self.work_dir.path(), &self.store_dir);
+        config.websocket_port = self.websocket_port;
+        let (child, port, websocket_port) = spawn(&config, self.work_dir.path(), &self.store_dir);
         self.child = Some(child);
         self.port = port;
+        self.websocket_port = websocket_port;
     }
 
     fn start_with(config: NatsServerBuilder) -> NatsServer {
@@ -179,10 +198,11 @@ impl NatsServer {
             .store_dir
             .clone()
             .unwrap_or_else(|| work_dir.path().join("jetstream"));
-        let (child, port) = spawn(&config, work_dir.path(), &store_dir);
+        let (child, port, websocket_port) = spawn(&config, work_dir.path(), &store_dir);
         NatsServer {
             child: Some(child),
             port,
+            websocket_port,
             work_dir,
             store_dir,
             config,
@@ -210,7 +230,11 @@ fn nats_server_bin() -> PathBuf {
 
 /// Writes a config file, starts nats-server, and returns it with its port once
 /// it accepts TCP connections.
-fn spawn(config: &NatsServerBuilder, work_dir: &Path, store_dir: &Path) -> (Child, u16) {
+fn spawn(
+    config: &NatsServerBuilder,
+    work_dir: &Path,
+    store_dir: &Path,
+) -> (Child, u16, Option<u16>) {
     let ports_dir = work_dir.join("ports");
     let _ = std::fs::remove_dir_all(&ports_dir);
     std::fs::create_dir_all(&ports_dir).expect("create the ports directory");
@@ -239,6 +263,12 @@ fn spawn(config: &NatsServerBuilder, work_dir: &Path, store_dir: &Path) -> (Chil
             serde_json::Value::String(password.clone())
         )),
         (None, None) => {}
+    }
+    if config.websocket {
+        let port = config.websocket_port.map(i64::from).unwrap_or(-1);
+        conf.push_str(&format!(
+            "websocket {{\n  host: 127.0.0.1\n  port: {port}\n  no_tls: true\n}}\n"
+        ));
     }
     conf.push_str(&config.extra_config);
     let conf_path = work_dir.join("nats-server.conf");
@@ -273,12 +303,14 @@ fn spawn(config: &NatsServerBuilder, work_dir: &Path, store_dir: &Path) -> (Chil
                 std::fs::read_to_string(&log_path).unwrap_or_default()
             );
         }
-        if let Some(port) = read_client_port(&ports_dir) {
+        if let Some(port) = read_port(&ports_dir, "nats") {
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let websocket_port = read_port(&ports_dir, "websocket");
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
                 && jetstream_ready(config, &log_path)
+                && (!config.websocket || websocket_port.is_some())
             {
-                return (child, port);
+                return (child, port, websocket_port.filter(|_| config.websocket));
             }
         }
         if Instant::now() > deadline {
@@ -306,16 +338,16 @@ fn jetstream_ready(config: &NatsServerBuilder, log_path: &Path) -> bool {
             .unwrap_or(false)
 }
 
-/// Reads the client port from the `*.ports` file nats-server writes into
-/// `ports_file_dir` once it listens.
-fn read_client_port(ports_dir: &Path) -> Option<u16> {
+/// Reads the port of a listener (`nats`, `websocket`) from the `*.ports`
+/// file nats-server writes into `ports_file_dir` once it listens.
+fn read_port(ports_dir: &Path, listener: &str) -> Option<u16> {
     let entry = std::fs::read_dir(ports_dir)
         .ok()?
         .filter_map(Result::ok)
         .find(|entry| entry.path().extension().is_some_and(|ext| ext == "ports"))?;
     let text = std::fs::read_to_string(entry.path()).ok()?;
     let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let client = ports.get("nats")?.as_array()?.first()?.as_str()?;
+    let client = ports.get(listener)?.as_array()?.first()?.as_str()?;
     client.rsplit(':').next()?.parse().ok()
 }
 

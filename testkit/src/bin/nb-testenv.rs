@@ -10,7 +10,11 @@
 //!
 //! Options: `--max-payload BYTES`, `--no-jetstream`, `--token TOKEN` (for
 //! NATS), `--no-fileserver`, `--fileserver-token TOKEN` (required for PUT and
-//! DELETE on the file server; GET stays public).
+//! DELETE on the file server; GET stays public), `--websocket` (NATS also
+//! over WebSocket, for browsers: the line gains `"ws_url":"ws://127.0.0.1:PORT"`,
+//! `null` without it), `--cors-origin ORIGIN` (repeatable: the file server
+//! answers CORS for pages of that origin, or `*`), `--static-dir DIR` (the
+//! file server also serves DIR read-only under `/app/`).
 
 use std::io::{Read, Write};
 
@@ -18,7 +22,8 @@ use natsbridge_testkit::{FileServerHandle, NatsServer};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 const USAGE: &str = "usage: nb-testenv [--max-payload BYTES] [--no-jetstream] [--token TOKEN] \
-     [--no-fileserver] [--fileserver-token TOKEN]";
+     [--no-fileserver] [--fileserver-token TOKEN] [--websocket] [--cors-origin ORIGIN]... \
+     [--static-dir DIR]";
 
 fn main() {
     let mut builder = NatsServer::builder().kill_with_parent();
@@ -41,6 +46,19 @@ fn main() {
                 builder = builder.token(&token);
             }
             "--no-fileserver" => fileserver = None,
+            "--websocket" => builder = builder.websocket(),
+            "--cors-origin" => {
+                let origin = args
+                    .next()
+                    .unwrap_or_else(|| usage("--cors-origin needs an origin or '*'"));
+                fileserver = fileserver.map(|b| b.cors_origin(&origin));
+            }
+            "--static-dir" => {
+                let dir = args
+                    .next()
+                    .unwrap_or_else(|| usage("--static-dir needs a directory"));
+                fileserver = fileserver.map(|b| b.static_dir(dir));
+            }
             "--fileserver-token" => {
                 let token = args
                     .next()
@@ -67,6 +85,7 @@ fn main() {
     let line = serde_json::json!({
         "nats_url": nats.url(),
         "nats_port": nats.port(),
+        "ws_url": nats.websocket_url(),
         "store_dir": nats.store_dir(),
         "fileserver_url": fileserver.as_ref().map(FileServerHandle::url),
         "fileserver_dir": fileserver.as_ref().map(FileServerHandle::dir),
