@@ -18,11 +18,9 @@ mod link;
 mod names;
 
 use bytes::Bytes;
-use natsbridge::codec::{self, EnvelopeWriter, PartData};
+use natsbridge::codec::{self, EnvelopeOptions, EnvelopeWriter, PartData};
 use natsbridge::payload::{Body, safe_file_name};
-use natsbridge::{
-    Error, ErrorKind, Payload, PayloadInfo, PayloadValue, SendOptions, Table, Transport,
-};
+use natsbridge::{Error, ErrorKind, Payload, PayloadInfo, PayloadValue, Table, Transport};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
@@ -56,7 +54,7 @@ struct HeaderOptions {
 
 impl HeaderOptions {
     /// The core's send options, and whether direct payloads get a sha256.
-    fn parse(json: &str) -> Result<(SendOptions, bool), Error> {
+    fn parse(json: &str) -> Result<(EnvelopeOptions, bool), Error> {
         let parsed: HeaderOptions = if json.trim().is_empty() {
             HeaderOptions::default()
         } else {
@@ -67,36 +65,28 @@ impl HeaderOptions {
                 )
             })?
         };
-        let mut options = SendOptions::new();
-        if let Some(v) = parsed.correlation_id {
-            options = options.correlation_id(v);
-        }
-        if let Some(v) = parsed.msg_id {
-            options = options.msg_id(v);
-        }
-        if let Some(v) = parsed.msg_purpose {
-            options = options.msg_purpose(v);
-        }
+        let mut options = EnvelopeOptions::default();
+        options.correlation_id = parsed.correlation_id;
+        options.msg_id = parsed.msg_id;
+        options.msg_purpose = parsed.msg_purpose;
         if let Some(v) = parsed.sender_name {
-            options = options.sender_name(v);
+            options.sender_name = v;
         }
-        if let Some(v) = parsed.sender_id {
-            options = options.sender_id(v);
-        }
+        options.sender_id = parsed.sender_id;
         if let Some(v) = parsed.receiver_name {
-            options = options.receiver_name(v);
+            options.receiver_name = v;
         }
         if let Some(v) = parsed.receiver_id {
-            options = options.receiver_id(v);
+            options.receiver_id = v;
         }
         if let Some(v) = parsed.reply_to {
-            options = options.reply_to(v);
+            options.reply_to = v;
         }
         if let Some(v) = parsed.reply_to_msg_id {
-            options = options.reply_to_msg_id(v);
+            options.reply_to_msg_id = v;
         }
         if let Some(v) = parsed.metadata {
-            options = options.metadata(v);
+            options.metadata = v;
         }
         if let Some(v) = parsed.size_threshold {
             if !(v.is_finite() && v >= 1.0 && v.fract() == 0.0) {
@@ -105,10 +95,10 @@ impl HeaderOptions {
                     format!("sizeThreshold must be a positive whole number of bytes, not {v}"),
                 ));
             }
-            options = options.size_threshold(v as usize);
+            options.size_threshold = v as usize;
         }
         let direct_sha256 = parsed.direct_sha256.unwrap_or(false);
-        options = options.direct_sha256(direct_sha256);
+        options.direct_sha256 = direct_sha256;
         Ok((options, direct_sha256))
     }
 }
@@ -130,7 +120,7 @@ fn parse_metadata(json: Option<String>) -> Result<Map<String, Value>, Error> {
 #[wasm_bindgen]
 pub struct Outgoing {
     writer: Option<EnvelopeWriter>,
-    options: SendOptions,
+    options: EnvelopeOptions,
     direct_sha256: bool,
     infos: Vec<PayloadInfo>,
     bodies: Vec<Bytes>,
@@ -300,20 +290,16 @@ impl Outgoing {
     pub fn plan(&mut self, max_payload: f64, store: &str) -> JsResult<Vec<u8>> {
         let writer = self.writer.as_ref().ok_or_else(finished)?;
         let store = StoreKind::parse(store);
-        let threshold = self.options.get_size_threshold();
+        let threshold = self.options.size_threshold;
         let max_payload = if max_payload.is_finite() && max_payload > 0.0 {
             max_payload as usize
         } else {
             usize::MAX
         };
-        codec::plan(
-            writer,
-            &mut self.infos,
-            threshold,
-            max_payload,
-            store.is_some(),
-            |info| store.as_ref().map_or(0, |s| s.url_len(info) + 2),
-        )
+        let limits = writer.limits(self.infos.len(), threshold, max_payload);
+        codec::plan(&mut self.infos, limits, store.is_some(), |info| {
+            store.as_ref().map_or(0, |s| s.url_len(info) + 2)
+        })
         .map_err(to_js_error)?;
         let mut plan = Vec::with_capacity(self.infos.len());
         for (info, body) in self.infos.iter_mut().zip(&self.bodies) {
