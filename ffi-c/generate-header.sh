@@ -5,8 +5,9 @@
 #   ffi-c/generate-header.sh --check  generate into a temporary file and fail
 #                                     when the committed header differs
 #
-# The pinned cbindgen is installed into $CARGO_HOME/bin (~/.cargo/bin) when
-# missing or of another version, so every machine writes the same bytes.
+# Needs the pinned cbindgen in $CARGO_HOME/bin (~/.cargo/bin), so every
+# machine writes the same bytes; scripts/setup.sh installs it (this script
+# never installs anything: it runs inside the tests).
 set -euo pipefail
 
 CBINDGEN_VERSION=0.29.4
@@ -16,8 +17,9 @@ header=$root/include/natsbridge.h
 cbindgen=${CARGO_HOME:-$HOME/.cargo}/bin/cbindgen
 
 if [[ "$("$cbindgen" --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]]; then
-    echo "installing cbindgen $CBINDGEN_VERSION into $(dirname "$cbindgen")" >&2
-    cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --force
+    echo "cbindgen $CBINDGEN_VERSION is not in $(dirname "$cbindgen"): run scripts/setup.sh" \
+        "(or: cargo install cbindgen --version $CBINDGEN_VERSION --locked)" >&2
+    exit 1
 fi
 
 fresh=$(mktemp "${TMPDIR:-/tmp}/natsbridge.h.XXXXXX")

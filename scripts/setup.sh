@@ -79,6 +79,14 @@ if ! cmp -s "$ROOT/bindings-wasm/package-lock.json" "$ROOT/bindings-wasm/node_mo
     (cd "$ROOT/bindings-wasm" && npm ci --no-audit --no-fund --loglevel=error)
     cp "$ROOT/bindings-wasm/package-lock.json" "$ROOT/bindings-wasm/node_modules/.package-lock.json.installed"
 fi
+# The pinned cbindgen that the C header check (ffi-c/generate-header.sh,
+# run by the ffi-c tests) generates with; installed here, never by a test.
+cbindgen_version="$(sed -n 's/^CBINDGEN_VERSION=//p' "$ROOT/ffi-c/generate-header.sh")"
+cbindgen="${CARGO_HOME:-$HOME/.cargo}/bin/cbindgen"
+if [[ "$("$cbindgen" --version 2>/dev/null)" != "cbindgen $cbindgen_version" ]]; then
+    say "installing cbindgen $cbindgen_version (cargo install)"
+    cargo install -q cbindgen --version "$cbindgen_version" --locked --force
+fi
 
 say "building the workspace (release)"
 cargo build --release --workspace --bins --lib -q

@@ -5,7 +5,8 @@
 #
 # 1. formats and lints ffi-c, runs its Rust tests (the committed header is
 #    what cbindgen 0.29.4 generates; its version macros and status codes are
-#    the workspace's);
+#    the workspace's), unless NB_WORKSPACE_CHECKED=1 says scripts/test.sh
+#    already did that for the whole workspace;
 # 2. builds libnatsbridge.so and the nb-testenv harness in release;
 # 3. compiles every tests/c/test_*.c with -Wall -Wextra -Werror and
 #    AddressSanitizer (LeakSanitizer on) + UndefinedBehaviorSanitizer, linked
@@ -48,12 +49,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "format and lint natsbridge-ffi"
-cargo fmt -p natsbridge-ffi --check
-cargo clippy --release -p natsbridge-ffi --all-targets -- -D warnings
+# scripts/test.sh lints the whole workspace and runs its Rust tests first,
+# and sets NB_WORKSPACE_CHECKED=1 so they are not run twice.
+if [[ -z "${NB_WORKSPACE_CHECKED:-}" ]]; then
+    step "format and lint natsbridge-ffi"
+    cargo fmt -p natsbridge-ffi --check
+    cargo clippy --release -p natsbridge-ffi --all-targets -- -D warnings
 
-step "Rust tests of natsbridge-ffi (header freshness, version macros, status codes)"
-cargo test --release -p natsbridge-ffi
+    step "Rust tests of natsbridge-ffi (header freshness, version macros, status codes)"
+    cargo test --release -p natsbridge-ffi
+fi
 
 step "build libnatsbridge and nb-testenv (release)"
 cargo build --release -p natsbridge-ffi
