@@ -136,6 +136,7 @@ int main(void) {
         CHECK_OK(nb_client_connect(test_env("NB_NATS_URL"), NULL, &other, &err));
         nb_send_payload p = {.dataname = "x", .type = "text", .data = (const uint8_t *)"x", .len = 1};
         nb_status status = nb_client_send(other, SUBJECT, &p, 1, NULL, NULL, &err);
+        if (status == NB_OK) status = nb_client_flush(other, &err);
         nb_client_free(other);
         CHECK_OK(status);
     }
