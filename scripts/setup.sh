@@ -56,6 +56,9 @@ if ! cmp -s "$ROOT/bindings-node/package-lock.json" "$ROOT/bindings-node/node_mo
     cp "$ROOT/bindings-node/package-lock.json" "$ROOT/bindings-node/node_modules/.package-lock.json.installed"
 fi
 
+# Julia (Debian bullseye's 1.5.3, and the libunwind it needs) for bindings-julia.
+bash "$ROOT/scripts/install-julia.sh"
+
 say "building the workspace (release)"
 cargo build --release --workspace --bins --lib -q
 

@@ -36,4 +36,7 @@ step "Node package (node --test; nats.js and apache-arrow interop, packed tarbal
 step "MicroPython client (real micropython unix port)"
 (cd bindings-micropython && python -m pytest -q tests)
 
+step "Julia package (NATSBridge.jl on libnatsbridge, its JLL artifact, shared wire vectors)"
+bash bindings-julia/run-tests.sh
+
 step "all suites passed"

@@ -209,6 +209,10 @@ them); any other keyword is an `INVALID_ARGUMENT` error naming the known
 ones.
 """
 function options_for(target::Symbol, kwargs; allowed = (target,))
+    # No keyword of this target: NULL, the core's defaults (every C call
+    # taking options accepts NULL), without making and freeing an object.
+    any(k -> (e = get(OPTIONS, k, nothing); e === nothing || e[1] === target || !(e[1] in allowed)),
+        keys(kwargs)) || return OptionSet(target, C_NULL, nothing)
     set = new_options(target)
     try
         for (key, value) in pairs(kwargs)
