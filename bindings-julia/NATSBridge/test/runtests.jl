@@ -65,8 +65,21 @@ function cli_send_back(s)
     mktempdir() do dir
         path = joinpath(dir, "photo.png")
         write(path, UInt8[0x89, 0x50, 0x4e, 0x47, 1, 2, 3])
+        for (name, bytes) in (("sound.wav", UInt8[1, 2]), ("clip.mp4", UInt8[3]), ("blob.bin", UInt8[0, 255]))
+            write(joinpath(dir, name), bytes)
+        end
+        # A table file: Arrow IPC stream bytes written by the core's table builder.
+        table = NATSBridge.build_table((id = [7, 8], name = ["x", missing]))
+        data, len = Ref{Ptr{UInt8}}(C_NULL), Ref{Csize_t}(0)
+        ccall((:nb_table_ipc, NATSBridge.libnatsbridge), Int32,
+              (Ptr{Cvoid}, Ref{Ptr{UInt8}}, Ref{Csize_t}, Ptr{Cvoid}), table, data, len, C_NULL)
+        write(joinpath(dir, "t.arrow"), unsafe_wrap(Array, data[], len[]))
+        ccall((:nb_table_free, NATSBridge.libnatsbridge), Cvoid, (Ptr{Cvoid},), table)
         config = "config={\"update_interval\":60,\"x\":[1,2.5]}"
-        cmd = `$(CLI) send $(s) --server $(NATS_URL) --text message=Hello --json-payload $(config) --file $(path):image`
+        files = ["$(path):image", joinpath(dir, "sound.wav") * ":audio", joinpath(dir, "clip.mp4") * ":video",
+                 joinpath(dir, "blob.bin") * ":binary", joinpath(dir, "t.arrow") * ":table"]
+        file_args = collect(Iterators.flatten(("--file", f) for f in files))
+        cmd = `$(CLI) send $(s) --server $(NATS_URL) --text message=Hello --json-payload $(config) $(file_args)`
         run_with_timeout(cmd)
     end
 end
@@ -261,7 +274,8 @@ end
     sleep(1.5)   # the listener subscribes and flushes before it reads
     sent = smartsend(s, [("message", "from Julia", "text"), ("config", Dict("n" => 60), "dictionary"),
                          ("students", (id = [1, 2], name = ["A", "B"]), "table"),
-                         ("blob", UInt8[0, 1, 2, 255], "binary")])
+                         ("blob", UInt8[0, 1, 2, 255], "binary"), ("pic", UInt8[9], "image"),
+                         ("snd", UInt8[8], "audio"), ("mov", UInt8[7], "video")])
     text = fetch(output)
     wait(proc)
     got = NATSBridge.parse_json(strip(text))
@@ -270,6 +284,10 @@ end
     @test byname["message"]["value"] == "from Julia"
     @test byname["config"]["value"] == Dict("n" => 60)
     @test base64decode(byname["blob"]["value"]) == UInt8[0, 1, 2, 255]
+    for (name, type, bytes) in (("pic", "image", UInt8[9]), ("snd", "audio", UInt8[8]), ("mov", "video", UInt8[7]))
+        @test byname[name]["type"] == type && base64decode(byname[name]["value"]) == bytes
+    end
+    @test byname["students"]["type"] == "table" && byname["config"]["type"] == "dictionary"
     # The CLI (Rust) read the very Arrow IPC bytes Julia's core wrote.
     sent_table = first(p for p in sent["payloads"] if p["dataname"] == "students")
     @test byname["students"]["value"] == sent_table["data"]
@@ -283,6 +301,11 @@ end
     @test vals["message"] == ("Hello", "text")
     @test vals["config"][1] == Dict("update_interval" => 60, "x" => Any[1, 2.5])
     @test vals["photo.png"] == (UInt8[0x89, 0x50, 0x4e, 0x47, 1, 2, 3], "image")
+    @test vals["sound.wav"] == (UInt8[1, 2], "audio")
+    @test vals["clip.mp4"] == (UInt8[3], "video")
+    @test vals["blob.bin"] == (UInt8[0, 255], "binary")
+    t = vals["t.arrow"][1]
+    @test vals["t.arrow"][2] == "table" && t.id == [7, 8] && isequal(t.name, ["x", missing])
     close(sub)
 end
 
