@@ -34,11 +34,14 @@ if [[ -f "$libunwind/libunwind.so.8" ]]; then
 fi
 julia --version
 
-step "build libnatsbridge, nb-testenv and the CLI (release)"
+step "build libnatsbridge and nb-testenv (release), as tests/c/run.sh does"
 # One package at a time, as tests/c/run.sh builds them (so their builds are shared).
 cargo build --release -p natsbridge-ffi
 cargo build --release -p natsbridge-testkit --bin nb-testenv
-cargo build --release -p natsbridge-cli
+# The CLI (the Rust peer of the interop tests): scripts/setup.sh's workspace
+# build makes it; built here only when missing, since a build of this package
+# alone unifies features differently and recompiles much of the workspace.
+[[ -x "$CARGO_TARGET_DIR/release/natsbridge" ]] || cargo build --release -p natsbridge-cli
 
 step "make the artifact"
 bash "$here/NATSBridge_jll/build_artifact.sh"
