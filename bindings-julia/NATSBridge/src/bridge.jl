@@ -361,13 +361,14 @@ function Base.close(s::Subscription)
 end
 
 function finalize_subscription(s::Subscription)
-    # No task switch here: free the C side; the condition and the options'
-    # handler service (if any) are released by their own finalizers.
+    # No task switch here: free the C side; the condition is closed by its
+    # own finalizer, the handler service (if any) by its task.
     free_subscription!(s) || return nothing
     lock(() -> delete!(LIVE_CONDITIONS, s.cond), LIVE_LOCK)
     s.options.ptr == C_NULL ||
         ccall((:nb_receive_options_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), s.options.ptr)
     s.options.ptr = C_NULL
+    s.options.service === nothing || detach!(s.options.service)
     return nothing
 end
 

@@ -67,6 +67,7 @@ mutable struct HandlerService
     kind::Symbol              # :upload or :download
     exceptions::Vector{Any}   # what the handler threw, for the error's cause
     running::Bool
+    detached::Bool            # stopped from a finalizer: the task frees the queue on exit
     task::Union{Task,Nothing}
 end
 
@@ -84,7 +85,7 @@ function HandlerService(handler, kind::Symbol)
         retire_condition(cond)
         check(status, err)
     end
-    service = HandlerService(out[], cond, handler, kind, Any[], true, nothing)
+    service = HandlerService(out[], cond, handler, kind, Any[], true, false, nothing)
     service.task = @async serve(service)
     return service
 end
@@ -97,6 +98,11 @@ function serve(service::HandlerService)
         end
         service.running || break
         wait(service.cond)
+    end
+    if service.detached && service.queue != C_NULL
+        ccall((:nb_handler_queue_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), service.queue)
+        service.queue = C_NULL
+        retire_condition(service.cond)
     end
 end
 
@@ -166,6 +172,18 @@ function stop!(service::HandlerService)
     ccall((:nb_handler_queue_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), service.queue)
     service.queue = C_NULL
     retire_condition(service.cond)
+    return nothing
+end
+
+"""
+Stops the service from a finalizer (no task switch allowed there): its task
+ends on its next wake-up and frees the queue itself. Call only once nothing
+can use the queue.
+"""
+function detach!(service::HandlerService)
+    service.detached = true
+    service.running = false
+    poke(service.cond)
     return nothing
 end
 
