@@ -111,7 +111,7 @@ pub unsafe extern "C" fn nb_json_parse(
 pub unsafe extern "C" fn nb_json_free(value: *mut nb_json) {
     if !value.is_null() {
         // SAFETY: a root from Box::into_raw in nb_json_parse, freed once.
-        drop(unsafe { Box::from_raw(value) });
+        crate::error::value_boundary((), || drop(unsafe { Box::from_raw(value) }));
     }
 }
 
@@ -350,7 +350,7 @@ pub unsafe extern "C" fn nb_json_writer_new(
 pub unsafe extern "C" fn nb_json_writer_free(writer: *mut nb_json_writer) {
     if !writer.is_null() {
         // SAFETY: from Box::into_raw in nb_json_writer_new, freed once.
-        drop(unsafe { Box::from_raw(writer) });
+        crate::error::value_boundary((), || drop(unsafe { Box::from_raw(writer) }));
     }
 }
 

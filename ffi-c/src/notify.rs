@@ -310,13 +310,15 @@ pub unsafe extern "C" fn nb_notify_subscription_free(subscription: *mut nb_notif
     if subscription.is_null() {
         return;
     }
-    // SAFETY: a pointer from Box::into_raw in nb_client_subscribe_notify,
-    // freed once.
-    let subscription = unsafe { Box::from_raw(subscription) };
-    // SAFETY: the inner subscription, freed once; this waits for a running
-    // callback, after which the queue is no longer used.
-    unsafe { nb_subscription_free(subscription.inner) };
-    drop(subscription);
+    crate::error::value_boundary((), || {
+        // SAFETY: a pointer from Box::into_raw in nb_client_subscribe_notify,
+        // freed once.
+        let subscription = unsafe { Box::from_raw(subscription) };
+        // SAFETY: the inner subscription, freed once; this waits for a running
+        // callback, after which the queue is no longer used.
+        unsafe { nb_subscription_free(subscription.inner) };
+        drop(subscription);
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -488,7 +490,7 @@ pub unsafe extern "C" fn nb_handler_queue_new(
 pub unsafe extern "C" fn nb_handler_queue_free(queue: *mut nb_handler_queue) {
     if !queue.is_null() {
         // SAFETY: a pointer from Box::into_raw in nb_handler_queue_new, freed once.
-        drop(unsafe { Box::from_raw(queue) });
+        crate::error::value_boundary((), || drop(unsafe { Box::from_raw(queue) }));
     }
 }
 
@@ -669,7 +671,7 @@ pub unsafe extern "C" fn nb_handler_respond(
 pub unsafe extern "C" fn nb_handler_request_free(request: *mut nb_handler_request) {
     if !request.is_null() {
         // SAFETY: a pointer from nb_handler_queue_pop, released once.
-        drop(unsafe { Box::from_raw(request) });
+        crate::error::value_boundary((), || drop(unsafe { Box::from_raw(request) }));
     }
 }
 
