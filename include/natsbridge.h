@@ -108,6 +108,36 @@ struct ArrowArrayStream {
 // The patch version of natsbridge this header belongs to.
 #define NATSBRIDGE_VERSION_PATCH 0
 
+// `nb_json_kind`: null.
+#define NB_JSON_NULL 0
+
+// `nb_json_kind`: true or false.
+#define NB_JSON_BOOL 1
+
+// `nb_json_kind`: an integer that fits int64.
+#define NB_JSON_INT 2
+
+// `nb_json_kind`: an integer above INT64_MAX that fits uint64.
+#define NB_JSON_UINT 3
+
+// `nb_json_kind`: any other number (read as a double).
+#define NB_JSON_FLOAT 4
+
+// `nb_json_kind`: a string.
+#define NB_JSON_STRING 5
+
+// `nb_json_kind`: an array.
+#define NB_JSON_ARRAY 6
+
+// `nb_json_kind`: an object.
+#define NB_JSON_OBJECT 7
+
+// `nb_handler_request_kind` of an upload request.
+#define NB_HANDLER_UPLOAD 1
+
+// `nb_handler_request_kind` of a download request.
+#define NB_HANDLER_DOWNLOAD 2
+
 // Where a handler callback puts its result (a URL, downloaded bytes) or, when
 // it fails, its error message. Owned by the library; valid only during the
 // callback it is passed to. Fill it with `nb_buffer_append`.
@@ -139,6 +169,38 @@ typedef struct nb_envelope nb_envelope;
 // `nb_error **out_error` parameter; the caller owns it and releases it with
 // `nb_error_free`. Immutable, so it may be read from any thread.
 typedef struct nb_error nb_error;
+
+// Upload and download handler calls waiting for the caller, who is told by
+// a notification. Create with `nb_handler_queue_new`, attach to options with
+// `nb_send_options_set_upload_queue` / `nb_receive_options_set_download_queue`,
+// free with `nb_handler_queue_free`. Thread-safe.
+typedef struct nb_handler_queue nb_handler_queue;
+
+// One call of an upload or download handler, waiting for its answer. Taken
+// with `nb_handler_queue_pop`; read with the `nb_handler_request_*`
+// accessors; answered (and released) with `nb_handler_respond`, or released
+// unanswered with `nb_handler_request_free` (the call then fails). The
+// library thread that made it stays blocked until then.
+typedef struct nb_handler_request nb_handler_request;
+
+// A parsed JSON value; the root made by `nb_json_parse` owns the whole tree
+// and is freed with `nb_json_free`. Values reached through
+// `nb_json_array_get` and `nb_json_object_value` belong to the root and live
+// as long as it. Immutable: may be read from several threads.
+typedef struct nb_json nb_json;
+
+// Writes one JSON value from a sequence of calls (values, and arrays and
+// objects opened and closed around their contents), then serializes it with
+// the core's serializer. Create with `nb_json_writer_new`; finish with
+// `nb_json_writer_finish`; free with `nb_json_writer_free`. After a failed
+// call the writer is unusable (every later call fails). One thread at a
+// time.
+typedef struct nb_json_writer nb_json_writer;
+
+// A subscription that queues its messages and notifies instead of calling
+// back. Made by `nb_client_subscribe_notify`; freed with
+// `nb_notify_subscription_free`, which unsubscribes.
+typedef struct nb_notify_subscription nb_notify_subscription;
 
 // Options of receives (`nb_client_receive`, subscriptions, the reply of
 // `nb_client_request`): download retries, limits, the link allow-list, and
@@ -244,6 +306,12 @@ typedef struct nb_payload_view {
     // save directory; NULL otherwise. The file belongs to the caller.
     const char *file_path;
 } nb_payload_view;
+
+// Wakes the caller up after the library queued an item: called with the
+// `notify_arg` given at registration, from a library thread, possibly
+// concurrently with itself. Its signature is libuv's `uv_async_send`; the
+// return value is ignored. It must not block and must not call natsbridge.
+typedef int (*nb_notify_fn)(void *notify_arg);
 
 // An upload handler: stores one link payload and returns its URL.
 //
@@ -629,6 +697,254 @@ nb_status nb_buffer_append(struct nb_buffer *buffer,
                            const uint8_t *data,
                            size_t len,
                            struct nb_error **out_error);
+
+// Parses `len` bytes of JSON text (UTF-8; not retained) with the core's
+// parser.
+//
+// On success writes the root value to `*out_value` (free with
+// `nb_json_free`). Fails with `NB_ERR_INVALID_JSON` when the text is not
+// one JSON value.
+nb_status nb_json_parse(const uint8_t *text,
+                        size_t len,
+                        struct nb_json **out_value,
+                        struct nb_error **out_error);
+
+// Releases a root value from `nb_json_parse` and every value inside it.
+// NULL is accepted and ignored. Never pass a value that is not a root.
+void nb_json_free(struct nb_json *value);
+
+// The kind of a value, one of the `NB_JSON_*` constants; `NB_JSON_NULL`
+// for a NULL pointer.
+int32_t nb_json_kind(const struct nb_json *value);
+
+// A boolean's value; false for any other kind.
+bool nb_json_bool(const struct nb_json *value);
+
+// An `NB_JSON_INT` value; 0 for any other kind.
+int64_t nb_json_int64(const struct nb_json *value);
+
+// An `NB_JSON_UINT` (or non-negative `NB_JSON_INT`) value; 0 otherwise.
+uint64_t nb_json_uint64(const struct nb_json *value);
+
+// Any number as a double (integers converted); 0 for other kinds.
+double nb_json_float64(const struct nb_json *value);
+
+// A string's UTF-8 bytes (not NUL-terminated; it may hold NULs): writes
+// their length to `*out_len` and returns them, owned by the root. NULL
+// (length 0) for other kinds.
+const char *nb_json_string(const struct nb_json *value,
+                           size_t *out_len);
+
+// The number of items of an array or members of an object; 0 otherwise.
+size_t nb_json_len(const struct nb_json *value);
+
+// Item `index` of an array, owned by the root; NULL when out of range or
+// not an array.
+const struct nb_json *nb_json_array_get(const struct nb_json *value,
+                                        size_t index);
+
+// The key of member `index` of an object (UTF-8, not NUL-terminated, length
+// to `*out_len`), owned by the root; NULL when out of range or not an
+// object.
+const char *nb_json_object_key(const struct nb_json *value,
+                               size_t index,
+                               size_t *out_len);
+
+// The value of member `index` of an object, owned by the root; NULL when out
+// of range or not an object.
+const struct nb_json *nb_json_object_value(const struct nb_json *value,
+                                           size_t index);
+
+// Creates an empty JSON writer. On success writes it to `*out_writer`.
+nb_status nb_json_writer_new(struct nb_json_writer **out_writer,
+                             struct nb_error **out_error);
+
+// Releases a writer. NULL is accepted and ignored.
+void nb_json_writer_free(struct nb_json_writer *writer);
+
+// Writes `null`.
+nb_status nb_json_writer_null(struct nb_json_writer *writer,
+                              struct nb_error **out_error);
+
+// Writes `true` or `false`.
+nb_status nb_json_writer_bool(struct nb_json_writer *writer,
+                              bool value,
+                              struct nb_error **out_error);
+
+// Writes a signed integer.
+nb_status nb_json_writer_int64(struct nb_json_writer *writer,
+                               int64_t value,
+                               struct nb_error **out_error);
+
+// Writes an unsigned integer.
+nb_status nb_json_writer_uint64(struct nb_json_writer *writer,
+                                uint64_t value,
+                                struct nb_error **out_error);
+
+// Writes a double. NaN and infinities have no JSON form: they fail with
+// `NB_ERR_SERIALIZATION`.
+nb_status nb_json_writer_float64(struct nb_json_writer *writer,
+                                 double value,
+                                 struct nb_error **out_error);
+
+// Writes a string of `len` UTF-8 bytes (copied; `NB_ERR_INVALID_UTF8`
+// otherwise).
+nb_status nb_json_writer_string(struct nb_json_writer *writer,
+                                const char *data,
+                                size_t len,
+                                struct nb_error **out_error);
+
+// Opens an array: the values written next are its items until
+// `nb_json_writer_end_array`.
+nb_status nb_json_writer_begin_array(struct nb_json_writer *writer,
+                                     struct nb_error **out_error);
+
+// Closes the innermost open array.
+nb_status nb_json_writer_end_array(struct nb_json_writer *writer,
+                                   struct nb_error **out_error);
+
+// Opens an object: then, for each member, its key with
+// `nb_json_writer_key` and its value; closed by `nb_json_writer_end_object`.
+nb_status nb_json_writer_begin_object(struct nb_json_writer *writer,
+                                      struct nb_error **out_error);
+
+// The key (`len` UTF-8 bytes, copied) of the next member of the innermost
+// open object. A repeated key replaces the earlier member.
+nb_status nb_json_writer_key(struct nb_json_writer *writer,
+                             const char *data,
+                             size_t len,
+                             struct nb_error **out_error);
+
+// Closes the innermost open object.
+nb_status nb_json_writer_end_object(struct nb_json_writer *writer,
+                                    struct nb_error **out_error);
+
+// Serializes the one complete value written so far.
+//
+// On success writes the JSON text to `*out_text` (free with
+// `nb_string_free`). Fails with `NB_ERR_INVALID_ARGUMENT` while an array or
+// object is open or when nothing was written. The writer stays as it was.
+nb_status nb_json_writer_finish(struct nb_json_writer *writer,
+                                char **out_text,
+                                struct nb_error **out_error);
+
+// Subscribes to `subject` (wildcards allowed), as a member of queue group
+// `group` unless it is NULL, and queues every message instead of calling
+// back: after queueing, the library calls `notify(notify_arg)` from its own
+// thread (see `nb_notify_fn`); the caller then takes the messages with
+// `nb_notify_subscription_pop` on its own thread. `options` (may be NULL)
+// are copied.
+//
+// `notify` and `notify_arg` must stay valid until
+// `nb_notify_subscription_free` returns; after it returns `notify` is never
+// called again. On success writes the subscription to `*out_subscription`.
+// Blocks until the server has the subscription, as `nb_client_subscribe`.
+// Thread-safe.
+nb_status nb_client_subscribe_notify(const struct nb_client *client,
+                                     const char *subject,
+                                     const char *group,
+                                     const struct nb_receive_options *options,
+                                     nb_notify_fn notify,
+                                     void *notify_arg,
+                                     struct nb_notify_subscription **out_subscription,
+                                     struct nb_error **out_error);
+
+// Takes the next queued message of a notify subscription without waiting.
+//
+// Returns `NB_OK` and writes the envelope to `*out_envelope` (free with
+// `nb_envelope_free`), or NULL when nothing is queued (wait for the next
+// notification). A message that could not be decoded fails with its
+// decoding error (the next call takes the next message); `NB_ERR_CLOSED`
+// means the subscription ended (its client closed), and every later call
+// fails the same way. Use one subscription from one thread at a time.
+nb_status nb_notify_subscription_pop(const struct nb_notify_subscription *subscription,
+                                     struct nb_envelope **out_envelope,
+                                     struct nb_error **out_error);
+
+// Unsubscribes and releases a notify subscription with the messages still
+// queued. NULL is accepted and ignored. Once it returns, `notify` is never
+// called again for it, so its `notify_arg` may be released.
+void nb_notify_subscription_free(struct nb_notify_subscription *subscription);
+
+// Creates a handler queue: each handler call queues an `nb_handler_request`
+// and then calls `notify(notify_arg)` from a library thread (see
+// `nb_notify_fn`).
+//
+// On success writes the queue to `*out_queue` (free with
+// `nb_handler_queue_free`). `notify` and `notify_arg` must stay valid until
+// then.
+nb_status nb_handler_queue_new(nb_notify_fn notify,
+                               void *notify_arg,
+                               struct nb_handler_queue **out_queue,
+                               struct nb_error **out_error);
+
+// Releases a handler queue. NULL is accepted and ignored. Requests still
+// queued are released unanswered (their calls fail with `NB_ERR_HANDLER`).
+// Must not be called while options it is attached to are in use, nor
+// before they are freed or given another handler.
+void nb_handler_queue_free(struct nb_handler_queue *queue);
+
+// Takes the next waiting handler request without blocking; NULL when none
+// waits. The request belongs to the caller until it is answered with
+// `nb_handler_respond` or released with `nb_handler_request_free`.
+// Thread-safe.
+struct nb_handler_request *nb_handler_queue_pop(const struct nb_handler_queue *queue);
+
+// Stores link payloads by queueing `NB_HANDLER_UPLOAD` requests on `queue`
+// (answered with the payload's URL) instead of a built-in store; it
+// overrides fileserver_url and the client's default store, as
+// `nb_send_options_set_upload_handler` does. `queue` must stay alive as long
+// as these options (or calls using them) exist.
+nb_status nb_send_options_set_upload_queue(struct nb_send_options *options,
+                                           const struct nb_handler_queue *queue,
+                                           struct nb_error **out_error);
+
+// Fetches link payloads by queueing `NB_HANDLER_DOWNLOAD` requests on
+// `queue` (answered with the payload's bytes) instead of the built-in
+// fetchers. `queue` must stay alive as long as these options, calls using
+// them, or subscriptions made with them exist.
+nb_status nb_receive_options_set_download_queue(struct nb_receive_options *options,
+                                                const struct nb_handler_queue *queue,
+                                                struct nb_error **out_error);
+
+// `NB_HANDLER_UPLOAD` or `NB_HANDLER_DOWNLOAD`; 0 for NULL.
+int32_t nb_handler_request_kind(const struct nb_handler_request *request);
+
+// An upload's `fileserver_url` (`""` when none was set), or a download's
+// link URL. Owned by the request; NULL for NULL.
+const char *nb_handler_request_url(const struct nb_handler_request *request);
+
+// An upload's dataname; NULL for a download or NULL. Owned by the request.
+const char *nb_handler_request_dataname(const struct nb_handler_request *request);
+
+// An upload's serialized payload bytes: writes their length to `*out_len`
+// (when not NULL) and returns them (NULL for a download). Owned by the
+// library, valid until the request is answered or released.
+const uint8_t *nb_handler_request_data(const struct nb_handler_request *request,
+                                       size_t *out_len);
+
+// A download's retry settings (from its receive options), each written when
+// its pointer is not NULL; zeros for an upload or NULL.
+void nb_handler_request_retries(const struct nb_handler_request *request,
+                                uint32_t *out_max_retries,
+                                uint64_t *out_base_delay_ms,
+                                uint64_t *out_max_delay_ms);
+
+// Answers a handler request and releases it (in every case, also when this
+// fails). With `status` `NB_OK`, `data`/`len` are the answer: an upload's URL
+// (UTF-8, no NUL) or a download's bytes; otherwise they are an error message
+// and the handler's call fails with `NB_ERR_HANDLER` carrying it. The bytes
+// are copied. Fails with `NB_ERR_INVALID_ARGUMENT` for a NULL request, or
+// NULL `data` with a non-zero `len` (the call then fails too).
+nb_status nb_handler_respond(struct nb_handler_request *request,
+                             nb_status status,
+                             const uint8_t *data,
+                             size_t len,
+                             struct nb_error **out_error);
+
+// Releases a handler request without answering it: its call fails with
+// `NB_ERR_HANDLER`. NULL is accepted and ignored.
+void nb_handler_request_free(struct nb_handler_request *request);
 
 // Creates connect options with the core's defaults (connect timeout 5 s,
 // request timeout 10 s, Object Store bucket `natsbridge` with a 24 h TTL).

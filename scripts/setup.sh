@@ -88,6 +88,9 @@ if [[ "$("$cbindgen" --version 2>/dev/null)" != "cbindgen $cbindgen_version" ]];
     cargo install -q cbindgen --version "$cbindgen_version" --locked --force
 fi
 
+# Julia (Debian bullseye's 1.5.3, and the libunwind it needs) for bindings-julia.
+bash "$ROOT/scripts/install-julia.sh"
+
 say "building the workspace (release)"
 cargo build --release --workspace --bins --lib -q
 

@@ -47,6 +47,9 @@ step "Node package (node --test; nats.js and apache-arrow interop, packed tarbal
 step "MicroPython client (real micropython unix port)"
 (cd bindings-micropython && python -m pytest -q tests)
 
+step "Julia package (NATSBridge.jl on libnatsbridge, its JLL artifact, shared wire vectors)"
+bash bindings-julia/run-tests.sh
+
 step "examples (examples/run.sh: each language's example against nb-testenv servers)"
 bash examples/run.sh
 
