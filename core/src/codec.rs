@@ -99,12 +99,18 @@ fn validate_subject_for(subject: &str, wildcards: bool) -> Result<()> {
 }
 
 /// Removes credentials (`user:pass@`, `token@`) from each URL of a
-/// comma-separated server list, for the envelope's `broker_url`.
+/// comma-separated server list, for the envelope's `broker_url`, log lines
+/// and error messages.
+///
+/// Everything up to the last `@` is taken as credentials, even when it holds
+/// a `/`, `?` or `#` (a password typed without percent-encoding): a secret
+/// must never be echoed, and NATS URLs have no path that could hold an `@`.
 ///
 /// ```
 /// use natsbridge::codec::strip_credentials;
 /// assert_eq!(strip_credentials("nats://alice:s3cret@host:4222"), "nats://host:4222");
 /// assert_eq!(strip_credentials("tok@host:4222, nats://b:4222"), "host:4222,nats://b:4222");
+/// assert_eq!(strip_credentials("nats://alice:pa/ss?#@host"), "nats://host");
 /// ```
 pub fn strip_credentials(urls: &str) -> String {
     urls.split(',')
@@ -114,12 +120,8 @@ pub fn strip_credentials(urls: &str) -> String {
                 Some(index) => url.split_at(index + 3),
                 None => ("", url),
             };
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            let host = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host);
-            format!("{scheme}{host}{tail}")
+            let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}{host}")
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -661,6 +663,11 @@ fn decode_payload(index: usize, wire: WirePayload<'_>) -> Result<DecodedPayload>
     let missing = |field: &str| {
         malformed(format!("{label} has no \"{field}\" field")).with_dataname(dataname.clone())
     };
+    if dataname.is_empty() {
+        return Err(malformed(format!(
+            "{label} has a missing or empty \"dataname\" (wire-v1 section 3)"
+        )));
+    }
     let payload_type = PayloadType::from_wire(&wire.payload_type.ok_or_else(|| missing("type"))?);
     let transport: Transport = wire
         .transport
@@ -839,6 +846,26 @@ mod tests {
             ready(&back.payloads[6]).as_bytes().unwrap().as_ref(),
             [255u8; 1000]
         );
+    }
+
+    #[test]
+    fn a_payload_without_a_dataname_is_malformed() {
+        let sent = encode_one(vec![Payload::text("t", "x")]);
+        let mut json: Value = serde_json::from_slice(sent.wire_bytes()).unwrap();
+        for dataname in [Some(json!("")), None] {
+            match &dataname {
+                Some(value) => json["payloads"][0]["dataname"] = value.clone(),
+                None => {
+                    json["payloads"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("dataname");
+                }
+            }
+            let err = decode(json.to_string().as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::MalformedEnvelope, "{dataname:?}");
+            assert!(err.message().contains("dataname"), "{}", err.message());
+        }
     }
 
     #[test]
