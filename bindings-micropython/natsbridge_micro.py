@@ -9,8 +9,8 @@ since MicroPython cannot load the Rust core.
 
 Size and memory, measured by tests/test_memory.py on the MicroPython 1.29 unix
 port (64-bit; a 32-bit board needs less for the same objects):
-- this file: 57239 bytes; mpy-cross makes a 19 KiB .mpy of it.
-- importing the .mpy takes 38 KiB of heap, a connected Client 6 KiB
+- this file: 64800 bytes; mpy-cross makes a 22 KiB .mpy of it.
+- importing the .mpy takes 45 KiB of heap, a connected Client 6 KiB
   more (gc.mem_alloc() differences after gc.collect()).
 - a 1 KiB text round trip (smartsend to a subject the same Client subscribes
   to, wait_msg, smartreceive) needs 15 KiB of free heap: the least
@@ -354,10 +354,18 @@ def _split_url(url):
         raise InvalidArgument("not an absolute URL: %r" % (url,))
     scheme = url[:i].lower()
     rest = url[i + 3 :].split("#")[0]
+    userinfo = ""
+    if scheme == "nats":
+        # A password may hold "/" or "?" typed without percent-encoding:
+        # everything before the last "@" is the userinfo (NATS URLs have no
+        # path), as in _strip_credentials.
+        k = rest.rfind("@")
+        userinfo, rest = ("", rest) if k < 0 else (rest[:k], rest[k + 1 :])
     j = rest.find("/")
     netloc, path = (rest, "/") if j < 0 else (rest[:j], rest[j:])
     k = netloc.rfind("@")
-    userinfo, netloc = ("", netloc) if k < 0 else (netloc[:k], netloc[k + 1 :])
+    if k >= 0:
+        userinfo, netloc = netloc[:k], netloc[k + 1 :]
     port = {"nats": 4222, "http": 80, "https": 443}.get(scheme, 0)
     if netloc.startswith("["):  # IPv6 literal
         k = netloc.find("]")
@@ -376,9 +384,10 @@ def _split_url(url):
 
 
 def _strip_credentials(url):
+    """The URL without `userinfo@`; everything up to the last "@" counts, so
+    a password holding "/" or "?" is never echoed."""
     i = url.find("://") + 3
-    j = url.find("/", i)
-    k = url.rfind("@", i, len(url) if j < 0 else j)
+    k = url.rfind("@", i)
     return url if k < 0 else url[:i] + url[k + 1 :]
 
 
@@ -567,11 +576,137 @@ class _Stream:
             raise self._lost(e)
 
 
-def _open(host, port, timeout, tls=False):
+# Addresses a link is never fetched from, then those only a receiver with
+# allow_private_addresses=False refuses: (network, prefix bits, what), the
+# network padded to 4 or 16 bytes. The same ranges as the core's
+# core/src/store/policy.rs.
+def _net(prefix, size):
+    return prefix + bytes(size - len(prefix))
+
+
+_RANGES = None
+
+
+def _ranges():
+    """The two tables, built on the first link download: a device that
+    never fetches a link does not hold them."""
+    global _RANGES
+    if _RANGES is None:
+        never = (
+            (_net(b"", 4), 8, "'this network' (0.0.0.0/8)"),
+            (_net(b"\xa9\xfe", 4), 16, "link-local"),
+            (_net(b"\xe0", 4), 4, "multicast"),
+            (b"\xff\xff\xff\xff", 32, "broadcast"),
+            (b"\x64\x64\x64\xc8", 32, "a cloud metadata service"),
+            (_net(b"", 16), 128, "unspecified"),
+            (_net(b"\xfe\x80", 16), 10, "link-local"),
+            (_net(b"\xff", 16), 8, "multicast"),
+            (
+                b"\xfd\x00\x0e\xc2" + bytes(10) + b"\x02\x54",
+                128,
+                "a cloud metadata service",
+            ),
+        )
+        private = (
+            (_net(b"\x0a", 4), 8, "private"),
+            (_net(b"\xac\x10", 4), 12, "private"),
+            (_net(b"\xc0\xa8", 4), 16, "private"),
+            (_net(b"\x7f", 4), 8, "loopback"),
+            (_net(b"\x64\x40", 4), 10, "shared address space (CGNAT)"),
+            (_net(b"\xc0\0\0", 4), 24, "IETF protocol assignments"),
+            (_net(b"\xc0\0\x02", 4), 24, "documentation"),
+            (_net(b"\xc6\x33\x64", 4), 24, "documentation"),
+            (_net(b"\xcb\0\x71", 4), 24, "documentation"),
+            (_net(b"\xc0\x58\x63", 4), 24, "6to4 relay anycast"),
+            (_net(b"\xc6\x12", 4), 15, "benchmarking"),
+            (_net(b"\xf0", 4), 4, "reserved"),
+            (bytes(15) + b"\x01", 128, "loopback"),
+            (_net(b"\xfc", 16), 7, "unique local (private)"),
+            (_net(b"\xfe\xc0", 16), 10, "site-local"),
+            (_net(b"\x01\0", 16), 64, "discard-only"),
+            (_net(b"\0\x64\xff\x9b\0\x01", 16), 48, "local-use NAT64"),
+            (_net(b"\x20\x01", 16), 23, "IETF protocol assignments"),
+            (_net(b"\x20\x01\x0d\xb8", 16), 32, "documentation"),
+            (_net(b"\x3f\xff", 16), 20, "documentation"),
+            (_net(b"\x5f\0", 16), 16, "segment routing (SRv6)"),
+        )
+        _RANGES = (never, private)
+    return _RANGES
+
+
+def _in_net(addr, net, bits):
+    if len(addr) != len(net):
+        return False
+    whole, rest = bits // 8, bits % 8
+    if addr[:whole] != net[:whole]:
+        return False
+    mask = (0xFF << (8 - rest)) & 0xFF
+    return not rest or addr[whole] & mask == net[whole] & mask
+
+
+def _embedded_ipv4(a):
+    """The IPv4 address an IPv6 one stands for: IPv4-mapped ::ffff:0:0/96,
+    IPv4-translated ::ffff:0:0:0/96, IPv4-compatible ::/96, NAT64
+    64:ff9b::/96 and 6to4 2002::/16 reach that IPv4 address."""
+    if a[:12] in (
+        bytes(10) + b"\xff\xff",
+        bytes(8) + b"\xff\xff\0\0",
+        b"\0\x64\xff\x9b" + bytes(8),
+    ) or (a[:12] == bytes(12) and a[12:] not in (bytes(4), b"\0\0\0\x01")):
+        return a[12:]
+    if a[:2] == b"\x20\x02":
+        return a[2:6]
+    return None
+
+
+def _address_refusal(addr, allow_private):
+    """Why a receiver must not connect to addr (4 or 16 bytes), or None."""
+    if len(addr) == 16:
+        addr = _embedded_ipv4(addr) or addr
+    never, private = _ranges()
+    for table, refused in ((never, True), (private, not allow_private)):
+        for net, bits, what in table:
+            if refused and _in_net(addr, net, bits):
+                return what
+    return None
+
+
+def _ip_bytes(ai):
+    """The address of a getaddrinfo entry as 4 or 16 bytes: CPython gives
+    ("text", port, ...), the MicroPython unix port a raw struct sockaddr."""
+    family, addr = ai[0], ai[-1]
+    if type(addr) in (tuple, list):
+        text = addr[0].split("%")[0]
+        if ":" not in text:
+            return bytes(int(x) for x in text.split("."))
+        return socket.inet_pton(socket.AF_INET6, text)
+    if family == socket.AF_INET:
+        return bytes(addr[4:8])
+    return bytes(addr[8:24])
+
+
+def _open(host, port, timeout, tls=False, allow_private=None):
+    """Connects to the first address host resolves to; with allow_private
+    set (True or False: a link download), that address must pass the
+    receiver's address rules, so the check and the connection see one
+    address."""
     sock = tcp = None
     name = "%s:%d" % (host, port)
     try:
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        if allow_private is not None:
+            why = _address_refusal(_ip_bytes(ai), allow_private)
+            if why is not None:
+                raise UrlNotAllowed(
+                    "refusing to fetch from %s: its address is %s%s"
+                    % (
+                        name,
+                        why,
+                        ""
+                        if allow_private
+                        else " and this receiver only fetches public addresses",
+                    )
+                )
         sock = tcp = socket.socket(ai[0], socket.SOCK_STREAM)
         sock.settimeout(timeout)
         sock.connect(ai[-1])
@@ -1191,11 +1326,12 @@ def reply(
     )
 
 
-def _http(method, url, body, timeout, token=None):
+def _http(method, url, body, timeout, token=None, allow_private=None):
     """Sends one HTTP/1.1 request (Connection: close); returns (status,
     headers with lower-case names, stream positioned at the body)."""
+    _check_request_url(url)
     scheme, _, host, port, path = _split_url(url)
-    s = _open(host, port, timeout, scheme == "https")
+    s = _open(host, port, timeout, scheme == "https", allow_private)
     try:
         default = 443 if scheme == "https" else 80
         req = (
@@ -1323,12 +1459,38 @@ def _upload(fileserver_url, handler, token, item, timeout):
     return url
 
 
+def _check_request_url(url):
+    """Refuses what would change the HTTP request a URL becomes: control
+    characters (CR/LF would end the request line and start a second request
+    of the sender's choosing), spaces, backslashes and non-ASCII; and
+    userinfo, which a link never needs."""
+    for ch in url:
+        if ch <= " " or ch >= "\x7f" or ch == "\\":
+            raise UrlNotAllowed(
+                "refusing to fetch %r: a link URL must be printable ASCII without spaces"
+                % _strip_credentials(url)
+            )
+    i = url.find("://") + 3
+    j = len(url)
+    for ch in "/?#":
+        k = url.find(ch, i)
+        if 0 <= k < j:
+            j = k
+    if "@" in url[i:j]:
+        raise UrlNotAllowed(
+            "refusing to fetch %s: link URLs must not carry credentials"
+            % _strip_credentials(url)
+        )
+
+
 def _check_url(url, default_handler):
     if type(url) is not str:
         raise MalformedEnvelope("a link payload's data must be a URL string")
     scheme = (
         url[: url.find("://")].lower() if "://" in url else url[: url.find(":") + 1]
     )
+    if scheme in ("http", "https"):
+        _check_request_url(url)
     if scheme == "http":
         return
     if scheme == "https":
@@ -1348,7 +1510,14 @@ def _check_url(url, default_handler):
 
 
 def fetch_with_backoff(
-    url, max_retries=5, base_delay=100, max_delay=5000, size=None, timeout=10.0
+    url,
+    max_retries=5,
+    base_delay=100,
+    max_delay=5000,
+    size=None,
+    timeout=10.0,
+    allow_private_addresses=True,
+    max_size=None,
 ):
     """The default download handler: HTTP GET, retried up to max_retries times
     (so max_retries + 1 attempts) on connection errors, timeouts, 5xx and 429;
@@ -1356,13 +1525,27 @@ def fetch_with_backoff(
     half and all of min(base_delay * 2**n, max_delay) ms, at random, so a fleet
     of devices does not retry in step. The body must be exactly `size` bytes
     long (else IntegrityError; without size, its Content-Length) and is read
-    into one buffer of that size. Raises DownloadError with `attempts` set."""
+    into one buffer of that size, at most max_size bytes (default
+    DEFAULT_MAX_PAYLOAD_LIMIT; PayloadTooLarge before reading a byte).
+
+    The URL must be printable ASCII without userinfo (UrlNotAllowed), and the
+    address it resolves to is never link-local, a cloud metadata service,
+    0.0.0.0/8, multicast or broadcast; with allow_private_addresses=False
+    not loopback, private or any other special-use range either
+    (UrlNotAllowed, not retried). Raises DownloadError with `attempts` set."""
     _check_url(url, True)
+    limit = max_size or DEFAULT_MAX_PAYLOAD_LIMIT
+    if size is not None and size > limit:
+        raise PayloadTooLarge(
+            "GET %s: %d bytes, over the limit %d" % (url, size, limit)
+        )
     attempt = 0
     while True:
         attempt += 1
         try:
-            status, headers, s = _http("GET", url, None, timeout)
+            status, headers, s = _http(
+                "GET", url, None, timeout, None, bool(allow_private_addresses)
+            )
             try:
                 if status == 200:
                     n = size
@@ -1372,10 +1555,9 @@ def fetch_with_backoff(
                             raise DownloadError(
                                 "GET %s: no size and no Content-Length" % url
                             )
-                    if n > DEFAULT_MAX_PAYLOAD_LIMIT:
+                    if n > limit:
                         raise PayloadTooLarge(
-                            "GET %s: %d bytes, over DEFAULT_MAX_PAYLOAD_LIMIT"
-                            % (url, n)
+                            "GET %s: %d bytes, over the limit %d" % (url, n, limit)
                         )
                     return _read_body(s, headers, n)
             finally:
@@ -1463,7 +1645,7 @@ def _parse_envelope(body):
     return env if found == len(spans) else _loads(body)
 
 
-def _decode_payload(p, handler, retries, base_delay, max_delay, limit):
+def _decode_payload(p, handler, retries, base_delay, max_delay, limit, allow_private):
     if type(p) is not dict:
         raise MalformedEnvelope("a payload must be an object, got %r" % (p,))
     name, kind, transport = p.get("dataname"), p.get("type"), p.get("transport")
@@ -1491,7 +1673,9 @@ def _decode_payload(p, handler, retries, base_delay, max_delay, limit):
             )
         _check_url(data, handler is None)
         if handler is None:
-            raw = fetch_with_backoff(data, retries, base_delay, max_delay, size)
+            raw = fetch_with_backoff(
+                data, retries, base_delay, max_delay, size, 10.0, allow_private, limit
+            )
         else:
             raw = handler(data, retries, base_delay, max_delay)
     else:
@@ -1527,6 +1711,7 @@ def smartreceive(
     base_delay=100,
     max_delay=5000,
     max_payload_limit=None,
+    allow_private_addresses=True,
 ):
     """Decodes one envelope; returns its fields as a dict whose "payloads" is
     a list of (dataname, data, type) tuples in order.
@@ -1537,7 +1722,12 @@ def smartreceive(
     reply subject the message arrived with ("" if none), which reply() uses.
     Link payloads are fetched with fileserver_download_handler(url,
     max_retries, base_delay, max_delay) -> bytes, by default
-    fetch_with_backoff. Raises MalformedEnvelope, UnsupportedVersion,
+    fetch_with_backoff, which never fetches from link-local or metadata
+    addresses and, with allow_private_addresses=False, only from public ones.
+    max_payload_limit (default DEFAULT_MAX_PAYLOAD_LIMIT: a quarter of the
+    heap on MicroPython, 256 MiB on CPython) caps every payload, downloads
+    included: a link declaring more is refused before it is fetched.
+    Raises MalformedEnvelope, UnsupportedVersion,
     InvalidBase64, IntegrityError, InvalidUtf8, InvalidJson, PayloadTooLarge,
     UrlNotAllowed or DownloadError.
     """
@@ -1584,6 +1774,7 @@ def smartreceive(
             base_delay,
             max_delay,
             limit,
+            allow_private_addresses,
         )
         for p in payloads
     ]

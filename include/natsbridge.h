@@ -638,6 +638,10 @@ nb_status nb_envelope_payload(const struct nb_envelope *envelope,
 
 // Finds the first payload named `dataname`.
 //
+// Names are compared as C sees them: a dataname holding a NUL character is
+// cut there, exactly as `nb_payload_view.dataname` shows it, so the name a
+// view shows always finds a payload showing that name (the first one).
+//
 // On success writes its index to `*out_index`. Fails with
 // `NB_ERR_INVALID_ARGUMENT` when no payload has that name.
 nb_status nb_envelope_find_payload(const struct nb_envelope *envelope,

@@ -350,6 +350,16 @@ def test_module_functions_reuse_one_connection(nb_env, script, impl):
 def test_credentials_never_reach_broker_url():
     assert nb._strip_credentials("nats://u:p@h:4222") == "nats://h:4222"
     assert nb._strip_credentials("nats://tok@h") == "nats://h"
-    assert nb._strip_credentials("nats://h:4222/x@y") == "nats://h:4222/x@y"
+    # Issue 16 item 14: a password holding "/" or "?" is never echoed, and
+    # still read as the password of a nats:// URL.
+    assert nb._strip_credentials("nats://u:pa/ss?w@h:4222") == "nats://h:4222"
+    assert nb._split_url("nats://u:pa/ss?w@h:4222") == (
+        "nats",
+        "u:pa/ss?w",
+        "h",
+        4222,
+        "/",
+    )
+    assert nb._split_url("http://h/x@y") == ("http", "", "h", 80, "/x@y")
     assert nb._split_url("nats://[::1]:4223") == ("nats", "", "::1", 4223, "/")
     assert nb._split_url("http://h/a/b?c") == ("http", "", "h", 80, "/a/b?c")

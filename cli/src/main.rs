@@ -100,6 +100,8 @@ enum Command {
         payloads: PayloadFlags,
         #[command(flatten)]
         send: SendFlags,
+        #[command(flatten)]
+        receive: ReceiveFlags,
         /// Stop after answering this many requests.
         #[arg(long)]
         count: Option<u64>,
@@ -113,11 +115,29 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
         /// Require `Authorization: Bearer TOKEN` for PUT and DELETE (GET stays public).
-        #[arg(long, env = "NATSBRIDGE_FILESERVER_TOKEN")]
+        #[arg(long, env = "NATSBRIDGE_FILESERVER_TOKEN", hide_env_values = true)]
         token: Option<String>,
-        /// Refuse uploads larger than this many bytes.
+        /// Refuse uploads larger than this many bytes (default 1 GiB, the
+        /// receivers' default download cap).
+        #[arg(long, default_value_t = natsbridge_fileserver::DEFAULT_MAX_UPLOAD)]
+        max_upload: u64,
+        /// Let a PUT replace an existing file (by default: 409 Conflict, so no
+        /// client can replace a payload another one published).
         #[arg(long)]
-        max_upload: Option<u64>,
+        allow_overwrite: bool,
+        /// Serve a non-loopback address without --token (refused by default:
+        /// anyone who can reach it could store and delete files).
+        #[arg(long)]
+        allow_public_without_token: bool,
+        /// Seconds a client may take to send a request head.
+        #[arg(long, default_value_t = natsbridge_fileserver::DEFAULT_HEADER_READ_TIMEOUT.as_secs_f64())]
+        header_read_timeout: f64,
+        /// Seconds a connection may stay without a byte read or written.
+        #[arg(long, default_value_t = natsbridge_fileserver::DEFAULT_IDLE_TIMEOUT.as_secs_f64())]
+        idle_timeout: f64,
+        /// Connections served at once; more are answered 503.
+        #[arg(long, default_value_t = natsbridge_fileserver::DEFAULT_MAX_CONNECTIONS)]
+        max_connections: usize,
         /// Delete stored files older than this many seconds.
         #[arg(long)]
         ttl: Option<u64>,
@@ -142,11 +162,13 @@ enum Command {
 
 #[derive(Args)]
 struct Connection {
-    /// NATS server URL(s), comma-separated for a cluster.
+    /// NATS server URL(s), comma-separated for a cluster. Credentials in a
+    /// URL (`nats://user:pass@host`) are never shown by --help.
     #[arg(
         long,
         short = 's',
         env = "NATS_URL",
+        hide_env_values = true,
         default_value = "nats://localhost:4222"
     )]
     server: String,
@@ -154,7 +176,7 @@ struct Connection {
     #[arg(long, env = "NATS_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// A .creds file (JWT + nkey seed).
-    #[arg(long, env = "NATS_CREDS")]
+    #[arg(long, env = "NATS_CREDS", hide_env_values = true)]
     creds: Option<PathBuf>,
     /// A CA certificate (PEM) to trust for TLS.
     #[arg(long)]
@@ -258,11 +280,20 @@ struct ReceiveFlags {
     /// Retries for link downloads.
     #[arg(long, default_value_t = 5)]
     max_retries: u32,
+    /// Only fetch links from public addresses: refuse loopback, private
+    /// (10/8, 172.16/12, 192.168/16, fc00::/7, ...) and every other
+    /// special-use range. By default those are fetched, which suits a file
+    /// server on the local network; link-local and cloud metadata addresses
+    /// are refused either way.
+    #[arg(long)]
+    strict_addresses: bool,
 }
 
 impl ReceiveFlags {
     fn options(&self) -> ReceiveOptions {
-        let mut options = ReceiveOptions::new().max_retries(self.max_retries);
+        let mut options = ReceiveOptions::new()
+            .max_retries(self.max_retries)
+            .allow_private_addresses(!self.strict_addresses);
         for origin in &self.allowed_origins {
             options = options.allowed_origin(origin);
         }
@@ -286,7 +317,7 @@ async fn main() -> ExitCode {
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("natsbridge: {message}");
+            eprintln!("natsbridge: {}", terminal_safe(&message));
             ExitCode::FAILURE
         }
     }
@@ -360,14 +391,18 @@ async fn run(command: Command) -> CliResult<()> {
                 };
                 let Some(result) = next else { break };
                 seen += 1;
+                // One bad message never ends a long-running listener: it
+                // is reported and the next one is awaited.
                 match result {
                     Ok(envelope) => {
-                        if let Some(dir) = &receive.save_dir {
-                            save_payloads(&envelope, dir)?;
+                        if let Some(dir) = &receive.save_dir
+                            && let Err(message) = save_payloads(&envelope, dir)
+                        {
+                            status(&format!("could not save every payload: {message}"));
                         }
                         print_envelope(&envelope, json);
                     }
-                    Err(err) => eprintln!("natsbridge: skipped a message: {}", describe(err)),
+                    Err(err) => status(&format!("skipped a message: {}", describe(err))),
                 }
             }
             Ok(())
@@ -407,11 +442,15 @@ async fn run(command: Command) -> CliResult<()> {
             connection,
             payloads,
             send,
+            receive,
             count,
         } => {
+            // Check the flags once, so a typo fails at start rather than on
+            // every request.
+            build_payloads(&payloads)?;
             let bridge = connect(&connection).await?;
             let mut sub = bridge
-                .subscribe(&subject, ReceiveOptions::new())
+                .subscribe(&subject, receive.options())
                 .await
                 .map_err(describe)?;
             bridge.flush().await.map_err(describe)?;
@@ -421,20 +460,50 @@ async fn run(command: Command) -> CliResult<()> {
                 let Some(result) = sub.next().await else {
                     break;
                 };
-                match result {
-                    Ok(request) => {
-                        bridge
-                            .reply(&request, build_payloads(&payloads)?, &send.options())
-                            .await
-                            .map_err(describe)?;
-                        bridge.flush().await.map_err(describe)?;
+                // A request that cannot be answered (nowhere to reply, a
+                // refused link, a file gone) is reported and skipped; only
+                // the end of the subscription (the connection gone) stops.
+                let request = match result {
+                    Ok(request) => request,
+                    Err(err) => {
+                        status(&format!("skipped a message: {}", describe(err)));
+                        continue;
+                    }
+                };
+                if let Some(dir) = &receive.save_dir
+                    && let Err(message) = save_payloads(&request, dir)
+                {
+                    status(&format!("could not save every payload: {message}"));
+                }
+                let answer = match build_payloads(&payloads) {
+                    Ok(answer) => answer,
+                    Err(message) => {
+                        status(&format!(
+                            "cannot answer {}: {message}",
+                            request.header.msg_id
+                        ));
+                        continue;
+                    }
+                };
+                let sent = bridge.reply(&request, answer, &send.options()).await;
+                let sent = match sent {
+                    Ok(_) => bridge.flush().await,
+                    Err(err) => Err(err),
+                };
+                match sent {
+                    Ok(()) => {
                         answered += 1;
                         status(&format!(
                             "answered {} from {}",
-                            request.header.msg_id, request.header.sender_name
+                            terminal_safe(&request.header.msg_id),
+                            terminal_safe(&request.header.sender_name)
                         ));
                     }
-                    Err(err) => eprintln!("natsbridge: skipped a message: {}", describe(err)),
+                    Err(err) => status(&format!(
+                        "cannot answer {}: {}",
+                        terminal_safe(&request.header.msg_id),
+                        describe(err)
+                    )),
                 }
             }
             Ok(())
@@ -444,6 +513,11 @@ async fn run(command: Command) -> CliResult<()> {
             addr,
             token,
             max_upload,
+            allow_overwrite,
+            allow_public_without_token,
+            header_read_timeout,
+            idle_timeout,
+            max_connections,
             ttl,
             cors_origins,
             static_dir,
@@ -457,7 +531,12 @@ async fn run(command: Command) -> CliResult<()> {
                 .init();
             let mut config = natsbridge_fileserver::Config::new(dir.clone(), addr);
             config.token = token;
-            config.max_upload = max_upload;
+            config.max_upload = Some(max_upload);
+            config.allow_overwrite = allow_overwrite;
+            config.allow_public_without_token = allow_public_without_token;
+            config.header_read_timeout = seconds("--header-read-timeout", header_read_timeout)?;
+            config.idle_timeout = seconds("--idle-timeout", idle_timeout)?;
+            config.max_connections = max_connections;
             config.ttl = ttl.map(Duration::from_secs);
             config.cors_origins = cors_origins;
             config.static_dir = static_dir;
@@ -483,6 +562,11 @@ async fn run(command: Command) -> CliResult<()> {
     }
 }
 
+fn seconds(flag: &str, value: f64) -> CliResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("{flag} takes a number of seconds, got {value}"))
+}
+
 async fn connect(connection: &Connection) -> CliResult<Bridge> {
     let started = Instant::now();
     let bridge = connection.connect().await.map_err(describe)?;
@@ -494,8 +578,58 @@ async fn connect(connection: &Connection) -> CliResult<Bridge> {
     Ok(bridge)
 }
 
+/// One status line on stderr. Lines can quote message fields (error
+/// messages name datanames, subjects, URLs), so they are escaped too.
 fn status(line: &str) {
-    eprintln!("natsbridge: {line}");
+    eprintln!("natsbridge: {}", terminal_safe(line));
+}
+
+/// `text` with every character that could rewrite a terminal or disguise a
+/// line escaped as `\u{..}`: C0 and C1 controls (ESC, CR, BS, CSI, ...),
+/// Unicode bidirectional controls, line and paragraph separators, and
+/// zero-width characters. Message fields come from any sender; printing
+/// them raw would let a message move the cursor, recolour or forge lines.
+fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_terminal_unsafe) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_terminal_unsafe(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn is_terminal_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// A JSON document with the characters of [`is_terminal_unsafe`] written
+/// as `\uXXXX` escapes: still the same JSON, but safe on a terminal. They
+/// can only occur inside strings (JSON syntax is ASCII) and are all in the
+/// Basic Multilingual Plane, so one escape each is exact.
+fn terminal_safe_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_terminal_unsafe(c) && !matches!(c, '\n' | '\r' | '\t') {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Builds the payloads named by the flags, in the order: texts, dictionaries, files.
@@ -580,36 +714,38 @@ fn guess_type(path: &Path) -> &'static str {
 }
 
 fn print_envelope(envelope: &ReceivedEnvelope, json: bool) {
+    // Every field below comes from the sender: escaped before printing.
     if json {
-        println!("{}", envelope.to_json());
+        println!("{}", terminal_safe_json(&envelope.to_json().to_string()));
         return;
     }
     let header = &envelope.header;
+    let safe = |text: &str| terminal_safe(text).into_owned();
     println!(
         "envelope {} on {} from {} ({}) at {}",
-        header.msg_id,
-        envelope.subject.as_deref().unwrap_or(&header.send_to),
-        header.sender_name,
-        header.sender_id,
-        header.timestamp
+        safe(&header.msg_id),
+        safe(envelope.subject.as_deref().unwrap_or(&header.send_to)),
+        safe(&header.sender_name),
+        safe(&header.sender_id),
+        safe(&header.timestamp)
     );
     println!(
         "  purpose={} correlation_id={} reply_to={} receiver={}",
-        header.msg_purpose,
-        header.correlation_id,
-        or_dash(&header.reply_to),
-        or_dash(&header.receiver_name)
+        safe(&header.msg_purpose),
+        safe(&header.correlation_id),
+        safe(or_dash(&header.reply_to)),
+        safe(or_dash(&header.receiver_name))
     );
     for (index, payload) in envelope.payloads.iter().enumerate() {
         let info = &payload.info;
         println!(
             "  [{}] {:<20} {:<10} {:<6} {:>10}  {}",
             index + 1,
-            info.dataname,
-            info.payload_type,
+            safe(&info.dataname),
+            safe(&info.payload_type.to_string()),
             info.transport,
             human_size(info.size),
-            preview(&payload.value)
+            safe(&preview(&payload.value))
         );
     }
 }

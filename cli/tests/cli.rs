@@ -242,3 +242,271 @@ fn errors_are_one_clear_line_and_a_failure_status() {
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("NAME=VALUE"));
 }
+
+/// Starts `natsbridge <command>` and forwards every stderr line, after
+/// waiting for the line containing `ready`.
+fn spawn_logged(
+    command: &str,
+    args: &[&str],
+    ready: &str,
+) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = natsbridge()
+        .arg(command)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run natsbridge");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("natsbridge {command} did not print {ready:?}"));
+        if line.contains(ready) {
+            break;
+        }
+    }
+    (child, rx)
+}
+
+/// Waits (10 s at most) for a line containing `wanted`; returns it.
+fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, wanted: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(wanted) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {wanted:?} within 10 s; got {seen:#?}"),
+        }
+    }
+}
+
+fn drain(lines: &std::sync::mpsc::Receiver<String>) -> String {
+    std::thread::sleep(Duration::from_millis(100));
+    lines.try_iter().collect::<Vec<_>>().join("\n")
+}
+
+/// Issue 16 item 4: a request the responder cannot answer (here: nowhere to
+/// reply) is logged and skipped; the next one is answered.
+#[test]
+fn respond_keeps_serving_after_a_request_it_cannot_answer() {
+    let server = NatsServer::start();
+    let (responder, lines) = spawn_logged(
+        "respond",
+        &[
+            "/svc",
+            "-s",
+            &server.url(),
+            "--count",
+            "1",
+            "--text",
+            "answer=42",
+        ],
+        "answering requests",
+    );
+    // A plain message: no reply_to, no NATS reply subject.
+    run(natsbridge().args(["send", "/svc", "-s", &server.url(), "--text", "q=1"]));
+    let output = run(natsbridge().args([
+        "request",
+        "/svc",
+        "-s",
+        &server.url(),
+        "--text",
+        "q=2",
+        "--json",
+        "--timeout",
+        "10",
+    ]));
+    let reply: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(reply["payloads"][0]["value"], "42");
+    let output = finish(responder);
+    assert!(output.status.success());
+    let log = drain(&lines);
+    assert!(
+        log.contains("cannot answer") && log.contains("nowhere to reply"),
+        "{log}"
+    );
+}
+
+/// Issue 16 item 4: `listen` goes on when saving a message fails.
+#[test]
+fn listen_keeps_going_when_a_message_cannot_be_saved() {
+    let server = NatsServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let not_a_dir = work.path().join("file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    let (listener, lines) = spawn_logged(
+        "listen",
+        &[
+            "s",
+            "-s",
+            &server.url(),
+            "--count",
+            "2",
+            "--save-dir",
+            not_a_dir.to_str().unwrap(),
+        ],
+        "listening on",
+    );
+    for text in ["a=first", "a=second"] {
+        run(natsbridge().args(["send", "s", "-s", &server.url(), "--text", text]));
+    }
+    let output = finish(listener);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("\"first\"") && stdout.contains("\"second\""),
+        "{stdout}"
+    );
+    assert!(drain(&lines).contains("could not save"));
+}
+
+/// Issue 16 item 11: `--strict-addresses` refuses a link to a loopback file
+/// server, which the default fetches.
+#[test]
+fn strict_addresses_refuses_loopback_links() {
+    let server = NatsServer::start();
+    let files = FileServerHandle::start();
+    let work = tempfile::tempdir().unwrap();
+    let big = work.path().join("big.bin");
+    std::fs::write(&big, vec![1u8; 1_100_000]).unwrap();
+    let send = || {
+        run(natsbridge().args([
+            "send",
+            "s",
+            "-s",
+            &server.url(),
+            "--file",
+            big.to_str().unwrap(),
+            "--fileserver-url",
+            &files.url(),
+        ]))
+    };
+    let (strict, lines) = spawn_logged(
+        "listen",
+        &[
+            "s",
+            "-s",
+            &server.url(),
+            "--count",
+            "1",
+            "--json",
+            "--strict-addresses",
+        ],
+        "listening on",
+    );
+    // The summary, not --json: a 1.1 MB value would fill the unread pipe.
+    let default = listen(&["s", "-s", &server.url(), "--count", "1"]);
+    send();
+    let log = wait_for_line(&lines, "skipped a message");
+    let output = finish(strict);
+    assert!(output.status.success());
+    assert!(output.stdout.is_empty(), "{:?}", output.stdout);
+    assert!(
+        log.contains("[URL_NOT_ALLOWED]") && log.contains("public addresses"),
+        "{log}"
+    );
+    let output = finish(default);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("big.bin") && stdout.contains("link"),
+        "{stdout}"
+    );
+}
+
+/// Issue 16 item 14: `--help` never shows secrets taken from the environment.
+#[test]
+fn help_does_not_print_secrets_from_the_environment() {
+    for command in ["listen", "send", "respond", "request", "fileserver", "demo"] {
+        let output = natsbridge()
+            .args([command, "--help"])
+            .env("NATS_URL", "nats://alice:url-s3cret@127.0.0.1:4222")
+            .env("NATS_TOKEN", "token-s3cret")
+            .env("NATS_CREDS", "/secret/creds-s3cret.creds")
+            .env("NATSBRIDGE_FILESERVER_TOKEN", "fs-s3cret")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("Usage"), "{help}");
+        assert!(
+            !help.contains("s3cret"),
+            "{command} --help shows a secret:\n{help}"
+        );
+    }
+}
+
+/// Issue 16 item 14: a password with `/` or `?` is not echoed when the
+/// connection fails.
+#[test]
+fn connect_errors_do_not_echo_passwords() {
+    let output = natsbridge()
+        .args([
+            "send",
+            "s",
+            "-s",
+            &format!("nats://alice:pa/ss?word@127.0.0.1:{}", closed_port()),
+            "--text",
+            "a=b",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot connect to NATS"), "{stderr}");
+    assert!(
+        !stderr.contains("pa/ss") && !stderr.contains("ss?word"),
+        "{stderr}"
+    );
+}
+
+/// Issue 16 item 14: `listen` escapes terminal control and bidi characters
+/// from message fields, in the summary and in `--json`.
+#[test]
+fn listen_escapes_control_and_bidi_characters() {
+    let server = NatsServer::start();
+    let url = server.url();
+    for json in [false, true] {
+        let mut args = vec!["s", "-s", url.as_str(), "--count", "1"];
+        if json {
+            args.push("--json");
+        }
+        let listener = listen(&args);
+        run(natsbridge().args([
+            "send",
+            "s",
+            "-s",
+            &server.url(),
+            "--sender-name",
+            "mallory\u{1b}[2J\u{9b}31m",
+            "--text",
+            "name\u{202e}txt.exe\r=value\u{1b}]0;title\u{7}",
+        ]));
+        let output = finish(listener);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        for raw in ['\u{1b}', '\u{9b}', '\u{202e}', '\r', '\u{7}'] {
+            assert!(
+                !stdout.contains(raw),
+                "json={json}: raw {raw:?} printed: {stdout:?}"
+            );
+        }
+        assert!(stdout.contains("mallory"), "{stdout}");
+        if json {
+            let got: Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(got["sender_name"], "mallory\u{1b}[2J\u{9b}31m");
+            assert_eq!(got["payloads"][0]["dataname"], "name\u{202e}txt.exe\r");
+        } else {
+            assert!(stdout.contains("name\\u{202e}txt.exe"), "{stdout}");
+        }
+    }
+}

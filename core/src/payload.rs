@@ -340,8 +340,12 @@ pub(crate) fn serialize_body(dataname: &str, body: Body) -> Result<Bytes> {
 }
 
 /// A file name made from a dataname that cannot leave the directory it is
-/// joined to: path separators, `..`, control characters and leading dots
-/// are replaced, and the result is never empty.
+/// joined to: path separators, `..`, control characters, bidirectional
+/// controls (which make a name display differently from what it is) and
+/// leading dots are replaced; a Windows reserved device name (`CON`, `NUL`,
+/// `COM1`, ..., with or without an extension) gets a leading `_`, trailing
+/// dots and spaces (which Windows drops) become `_`, and the result is never
+/// empty.
 ///
 /// ```
 /// use natsbridge::payload::safe_file_name;
@@ -349,13 +353,15 @@ pub(crate) fn serialize_body(dataname: &str, body: Body) -> Result<Bytes> {
 /// assert_eq!(safe_file_name("report.pdf"), "report.pdf");
 /// assert_eq!(safe_file_name(".."), "__");
 /// assert_eq!(safe_file_name(""), "_");
+/// assert_eq!(safe_file_name("nul.txt"), "_nul.txt");
+/// assert_eq!(safe_file_name("invoice\u{202e}fdp.exe"), "invoice_fdp.exe");
 /// ```
 pub fn safe_file_name(dataname: &str) -> String {
     let mut name: String = dataname
         .chars()
         .map(|c| match c {
             '/' | '\\' | ':' | '\0' => '_',
-            c if c.is_control() => '_',
+            c if c.is_control() || is_bidi_control(c) => '_',
             c => c,
         })
         .collect();
@@ -369,10 +375,40 @@ pub fn safe_file_name(dataname: &str) -> String {
             .unwrap_or(0);
         name.truncate(cut);
     }
+    let trailing = name.len() - name.trim_end_matches(['.', ' ']).len();
+    let keep = name.len() - trailing;
+    name.replace_range(keep.., &"_".repeat(trailing));
+    if is_windows_device_name(&name) {
+        name.insert(0, '_');
+    }
     if name.is_empty() {
         name.push('_');
     }
     name
+}
+
+/// Unicode bidirectional formatting characters (marks, embeddings,
+/// overrides, isolates): they reorder how the text around them is shown.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `CON`, `PRN`, `AUX`, `NUL`, `COM0`-`COM9`, `LPT0`-`LPT9` (also with the
+/// superscript digits), in any case, alone or before an extension: Windows
+/// opens the device instead of a file of that name.
+fn is_windows_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    let upper = stem.to_ascii_uppercase();
+    match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" => true,
+        _ => {
+            let mut chars = upper.chars();
+            let prefix: String = chars.by_ref().take(3).collect();
+            let digit: Vec<char> = chars.collect();
+            (prefix == "COM" || prefix == "LPT")
+                && matches!(digit.as_slice(), [d] if d.is_ascii_digit() || matches!(d, '\u{b9}' | '\u{b2}' | '\u{b3}'))
+        }
+    }
 }
 
 /// What describes a payload on the wire, apart from its data: shared by what
@@ -498,6 +534,29 @@ pub(crate) fn deserialize(info: &PayloadInfo, bytes: Bytes) -> Result<PayloadVal
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safe_file_names_defuse_windows_devices_and_bidi_controls() {
+        for (dataname, expected) in [
+            ("CON", "_CON"),
+            ("con.txt", "_con.txt"),
+            ("Nul", "_Nul"),
+            ("aux.tar.gz", "_aux.tar.gz"),
+            ("PRN ", "PRN_"),
+            ("com1", "_com1"),
+            ("LPT9.log", "_LPT9.log"),
+            ("COM\u{b9}", "_COM\u{b9}"),
+            ("report.", "report_"),
+            ("report. .", "report___"),
+            ("console", "console"),
+            ("com10", "com10"),
+            ("nul_device", "nul_device"),
+            ("photo\u{202e}gnp.exe", "photo_gnp.exe"),
+            ("a\u{2066}b\u{2069}c\u{200f}d\u{061c}", "a_b_c_d_"),
+        ] {
+            assert_eq!(safe_file_name(dataname), expected, "{dataname:?}");
+        }
+    }
 
     #[test]
     fn type_strings_round_trip() {

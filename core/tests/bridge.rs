@@ -7,7 +7,7 @@ use common::{WAIT, next, pattern, server_and_bridge, subscribe};
 use natsbridge::{
     Body, Bridge, ConnectOptions, ErrorKind, Payload, PayloadType, SendOptions, Table, Transport,
 };
-use natsbridge_testkit::NatsServer;
+use natsbridge_testkit::{NatsServer, closed_port};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -394,6 +394,79 @@ async fn a_server_that_is_not_running_fails_fast_and_clearly() {
     .await
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connection);
+}
+
+/// Issue 16 item 14: a password holding `/`, `?` or `#` (typed without
+/// percent-encoding) is used to log in and never echoed in an error.
+#[tokio::test(flavor = "multi_thread")]
+async fn passwords_with_url_delimiters_work_and_are_never_echoed() {
+    let server = NatsServer::builder()
+        .user_password("alice", "pa/ss?w#rd")
+        .start();
+    let url = format!("nats://alice:pa/ss?w#rd@127.0.0.1:{}", server.port());
+    let bridge = Bridge::connect(&url).await.unwrap();
+    assert_eq!(
+        bridge.broker_url(),
+        format!("nats://127.0.0.1:{}", server.port())
+    );
+    let wrong = format!("nats://alice:wr/ong?pw@127.0.0.1:{}", server.port());
+    let err = Bridge::connect(&wrong).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err:?}");
+    let shown = format!("{} {err:?}", err.full_message());
+    assert!(
+        !shown.contains("wr/ong") && !shown.contains("ong?pw"),
+        "{shown}"
+    );
+    let closed = format!("nats://alice:cl/osed?pw@127.0.0.1:{}", closed_port());
+    let err = Bridge::connect(&closed).await.unwrap_err();
+    let shown = format!("{} {err:?}", err.full_message());
+    assert!(
+        !shown.contains("cl/osed") && !shown.contains("osed?pw"),
+        "{shown}"
+    );
+}
+
+/// Issue 16 item 14: credentials written in one URL of a list are not sent
+/// to the other servers: a list whose URLs disagree is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_of_one_url_are_not_sent_to_the_rest_of_the_list() {
+    let server = NatsServer::builder()
+        .user_password("alice", "s3cret-pw")
+        .start();
+    let other = NatsServer::start();
+    let mixed = format!(
+        "nats://127.0.0.1:{},nats://alice:s3cret-pw@127.0.0.1:{}",
+        other.port(),
+        server.port()
+    );
+    let err = Bridge::connect(&mixed).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err:?}");
+    assert!(
+        !err.full_message().contains("s3cret"),
+        "{}",
+        err.full_message()
+    );
+    let different = format!(
+        "nats://bob:other@127.0.0.1:{},nats://alice:s3cret-pw@127.0.0.1:{}",
+        other.port(),
+        server.port()
+    );
+    assert_eq!(
+        Bridge::connect(&different).await.unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    // The same credentials in every URL, or explicit options, still work.
+    let same = format!(
+        "nats://alice:s3cret-pw@127.0.0.1:{},nats://alice:s3cret-pw@127.0.0.1:{}",
+        server.port(),
+        server.port()
+    );
+    Bridge::connect(&same).await.unwrap();
+    ConnectOptions::new(&mixed)
+        .user_password("alice", "s3cret-pw")
+        .connect()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -300,6 +300,10 @@ pub unsafe extern "C" fn nb_envelope_payload(
 
 /// Finds the first payload named `dataname`.
 ///
+/// Names are compared as C sees them: a dataname holding a NUL character is
+/// cut there, exactly as `nb_payload_view.dataname` shows it, so the name a
+/// view shows always finds a payload showing that name (the first one).
+///
 /// On success writes its index to `*out_index`. Fails with
 /// `NB_ERR_INVALID_ARGUMENT` when no payload has that name.
 #[unsafe(no_mangle)]
@@ -315,10 +319,9 @@ pub unsafe extern "C" fn nb_envelope_find_payload(
         let dataname = unsafe { args::text(dataname, "dataname") }?;
         args::out_param(out_index, "out_index")?;
         let index = envelope
-            .envelope
             .payloads
             .iter()
-            .position(|p| p.dataname() == dataname)
+            .position(|strings| strings.dataname.as_bytes() == dataname.as_bytes())
             .ok_or_else(|| invalid(format!("the envelope has no payload named {dataname:?}")))?;
         // SAFETY: checked non-NULL above.
         unsafe { args::write(out_index, index) };

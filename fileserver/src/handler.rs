@@ -40,6 +40,7 @@ pub(crate) struct ServerState {
     pub(crate) root: PathBuf,
     pub(crate) token: Option<String>,
     pub(crate) max_upload: Option<u64>,
+    pub(crate) allow_overwrite: bool,
     pub(crate) ttl: Option<Duration>,
     /// Used for the download URL when a request carries no usable `Host`.
     pub(crate) base_url: String,
@@ -51,6 +52,7 @@ impl std::fmt::Debug for ServerState {
             .field("root", &self.root)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("max_upload", &self.max_upload)
+            .field("allow_overwrite", &self.allow_overwrite)
             .field("ttl", &self.ttl)
             .field("base_url", &self.base_url)
             .finish()
@@ -117,17 +119,20 @@ pub(crate) async fn handle(State(state): State<Arc<ServerState>>, request: Reque
     let status = outcome.response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let ms = (ms * 10.0).round() / 10.0;
+    // The path is a read capability (anyone who knows it can download the
+    // payload), so it stays out of the INFO log; DEBUG adds it on its own line.
     match error {
         Some(error) if status >= 500 => {
-            tracing::warn!(%method, path = %raw_path, status, bytes = outcome.bytes, ms, %error, "request failed")
+            tracing::warn!(%method, status, bytes = outcome.bytes, ms, %error, "request failed")
         }
         Some(error) => {
-            tracing::info!(%method, path = %raw_path, status, bytes = outcome.bytes, ms, %error, "request refused")
+            tracing::info!(%method, status, bytes = outcome.bytes, ms, %error, "request refused")
         }
         None => {
-            tracing::info!(%method, path = %raw_path, status, bytes = outcome.bytes, ms, "request")
+            tracing::info!(%method, status, bytes = outcome.bytes, ms, "request")
         }
     }
+    tracing::debug!(%method, path = %raw_path, status, "request path");
     outcome.response
 }
 
@@ -209,6 +214,13 @@ async fn put(
     }
     let location = download_url(state, request.headers(), path);
     let target = path.to_fs_path(&state.root);
+    let occupied = tokio::fs::symlink_metadata(&target)
+        .await
+        .is_ok_and(|meta| !meta.is_dir());
+    if !state.allow_overwrite && occupied {
+        // Refused before reading a byte of the body.
+        return Err((already_exists(), 0));
+    }
     let parent = target
         .parent()
         .expect("a store path has at least one segment")
@@ -250,8 +262,16 @@ async fn put(
         .await
         .map_err(|err| (io_reject("write the upload", &err), received))?;
     drop(writer);
-    temp.persist(&target).await.map_err(|err| {
+    let persisted = if state.allow_overwrite {
+        temp.persist(&target).await
+    } else {
+        temp.persist_new(&target).await
+    };
+    persisted.map_err(|err| {
         let reject = match err.kind() {
+            ErrorKind::AlreadyExists if !state.allow_overwrite && !target.is_dir() => {
+                already_exists()
+            }
             ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty | ErrorKind::AlreadyExists => {
                 Reject::new(
                     StatusCode::CONFLICT,
@@ -272,6 +292,14 @@ async fn put(
         response,
         bytes: received,
     })
+}
+
+fn already_exists() -> Reject {
+    Reject::new(
+        StatusCode::CONFLICT,
+        "a file already exists at this path and this server does not overwrite \
+         (--allow-overwrite); upload under a new path",
+    )
 }
 
 fn too_large(max: u64, what: String) -> Reject {
@@ -310,6 +338,18 @@ struct TempFile {
 }
 
 impl TempFile {
+    /// Moves the file to `target`, failing with `AlreadyExists` if anything
+    /// is there: a hard link is created (which never replaces) and the
+    /// temporary name removed, so two uploads racing to one path cannot both
+    /// succeed and neither replaces the other.
+    async fn persist_new(mut self, target: &Path) -> std::io::Result<()> {
+        let path = self.path.take().expect("not yet persisted");
+        let result = tokio::fs::hard_link(&path, target).await;
+        // Linked or not, the temporary name goes.
+        let _ = tokio::fs::remove_file(&path).await;
+        result
+    }
+
     async fn persist(mut self, target: &Path) -> std::io::Result<()> {
         let path = self.path.take().expect("not yet persisted");
         let result = tokio::fs::rename(&path, target).await;

@@ -16,8 +16,13 @@
 //! - **Streaming**: bodies go to and from disk in chunks; a request never holds
 //!   a whole file in memory.
 //! - **Atomic uploads**: an upload is written to a temporary file beside its
-//!   target and renamed into place once complete, so a half-written upload is
-//!   never served, and of two uploads to one path the last to finish wins whole.
+//!   target and moved into place once complete, so a half-written upload is
+//!   never served.
+//! - **No overwrite** (unless [`Config::allow_overwrite`]): a PUT to a path
+//!   that holds a file answers 409, so no client, with or without the token,
+//!   can replace a payload another sender already published; of two uploads
+//!   racing to one new path the first to finish wins whole and the other gets
+//!   409. With `allow_overwrite` the last to finish wins whole.
 //! - **No escape from DIR**: each path segment is percent-decoded and refused
 //!   (400) if empty, `.`, `..`, or containing `/`, `\` or NUL.
 //! - **Bearer token** ([`Config::token`]): required for PUT and DELETE only.
@@ -25,9 +30,18 @@
 //!   GET and never hold the sender's credentials, so anyone who can reach the
 //!   server and knows a URL can read that file. The payload id (a random UUID)
 //!   in the path is what keeps URLs unguessable.
-//! - **Upload limit** ([`Config::max_upload`]): 413 when `Content-Length` is
-//!   over it (before reading the body), or as soon as a chunked body grows past
-//!   it (the partial file is deleted).
+//! - **Upload limit** ([`Config::max_upload`], default
+//!   [`DEFAULT_MAX_UPLOAD`], 1 GiB like the receivers' download cap): 413 when
+//!   `Content-Length` is over it (before reading the body), or as soon as a
+//!   chunked body grows past it (the partial file is deleted).
+//! - **Timeouts and a connection limit**: a request head must arrive within
+//!   [`Config::header_read_timeout`], a connection on which no byte moves for
+//!   [`Config::idle_timeout`] is closed (a stalled upload is deleted), and at
+//!   most [`Config::max_connections`] are served at once (the next get 503).
+//! - **No anonymous writes from the network**: [`FileServer::bind`] refuses a
+//!   non-loopback address without a token unless
+//!   [`Config::allow_public_without_token`] says so: without a token, anyone
+//!   who can reach the server can store and delete files.
 //! - **TTL** ([`Config::ttl`]): a file older than the TTL (measured from the end
 //!   of its upload) answers 404 at once and is deleted by a background sweep
 //!   every [`Config::cleanup_interval`], which also removes emptied directories.
@@ -36,8 +50,10 @@
 //! files and directories, but a symlink the operator puts there is followed.
 //!
 //! Every request is logged through `tracing` as one line with its method,
-//! path, status, body bytes and milliseconds (for downloads, the bytes the
-//! response carries, logged when it starts).
+//! status, body bytes and milliseconds (for downloads, the bytes the
+//! response carries, logged when it starts). The path is a read capability
+//! (whoever knows it can download the payload), so it is logged only at
+//! DEBUG level, in a second line.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -56,6 +72,7 @@
 
 mod cleanup;
 mod cors;
+mod conn;
 mod handler;
 mod path;
 mod range;
@@ -70,11 +87,26 @@ use std::time::Duration;
 
 use axum::Router;
 
+use crate::conn::Limits;
+
 use crate::handler::ServerState;
 
 /// How often expired files are swept when [`Config::cleanup_interval`] is not
 /// changed.
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The upload cap when [`Config::max_upload`] is not changed: 1 GiB, the
+/// receivers' default download cap (`DEFAULT_MAX_DOWNLOAD_SIZE` in the core).
+pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
+
+/// How long a client may take to send a request head, by default.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection may stay without a byte read or written, by default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many connections are served at once, by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Settings for a [`FileServer`]. Its `Debug` output hides the token.
 #[derive(Clone, PartialEq, Eq)]
@@ -86,8 +118,20 @@ pub struct Config {
     /// When set, PUT and DELETE need `Authorization: Bearer <token>`; GET and
     /// HEAD never need it (see the crate documentation).
     pub token: Option<String>,
-    /// When set, uploads larger than this many bytes are refused with 413.
+    /// Uploads larger than this many bytes are refused with 413 (default
+    /// [`DEFAULT_MAX_UPLOAD`]); `None` accepts any size.
     pub max_upload: Option<u64>,
+    /// Whether a PUT may replace an existing file (default `false`: 409).
+    pub allow_overwrite: bool,
+    /// Whether to serve on a non-loopback address without a token (default
+    /// `false`: [`FileServer::bind`] refuses).
+    pub allow_public_without_token: bool,
+    /// A request head (request line and headers) must arrive within this.
+    pub header_read_timeout: Duration,
+    /// A connection without a byte read or written for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once; further ones are answered 503 and closed.
+    pub max_connections: usize,
     /// When set, files older than this are treated as gone and deleted.
     pub ttl: Option<Duration>,
     /// How often the TTL sweep runs; only used when `ttl` is set.
@@ -100,8 +144,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration serving `dir` on `addr` with no token, no upload limit,
-    /// no TTL and the default clean-up interval.
+    /// A configuration serving `dir` on `addr` with no token, the default
+    /// upload limit, timeouts and connection limit, no overwrite, no TTL and
+    /// the default clean-up interval.
     ///
     /// ```
     /// let config = natsbridge_fileserver::Config::new("/tmp/files", "127.0.0.1:0".parse().unwrap());
@@ -112,7 +157,12 @@ impl Config {
             dir: dir.into(),
             addr,
             token: None,
-            max_upload: None,
+            max_upload: Some(DEFAULT_MAX_UPLOAD),
+            allow_overwrite: false,
+            allow_public_without_token: false,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             ttl: None,
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
             cors_origins: Vec::new(),
@@ -128,6 +178,14 @@ impl fmt::Debug for Config {
             .field("addr", &self.addr)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("max_upload", &self.max_upload)
+            .field("allow_overwrite", &self.allow_overwrite)
+            .field(
+                "allow_public_without_token",
+                &self.allow_public_without_token,
+            )
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
             .field("ttl", &self.ttl)
             .field("cleanup_interval", &self.cleanup_interval)
             .field("cors_origins", &self.cors_origins)
@@ -145,6 +203,7 @@ pub struct FileServer {
     cleanup_interval: Duration,
     cors_origins: Vec<String>,
     static_dir: Option<PathBuf>,
+    limits: Limits,
 }
 
 impl FileServer {
@@ -153,8 +212,10 @@ impl FileServer {
     /// before serving starts.
     ///
     /// # Errors
-    /// `InvalidInput` for an empty token, a zero TTL or a zero clean-up
-    /// interval; otherwise the I/O error from creating the directory or binding.
+    /// `InvalidInput` for an empty token, a zero TTL, clean-up interval,
+    /// timeout or connection limit, or a non-loopback address without a token
+    /// (unless [`Config::allow_public_without_token`]); otherwise the I/O
+    /// error from creating the directory or binding.
     pub async fn bind(config: Config) -> io::Result<FileServer> {
         let invalid =
             |what: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, what.to_owned()));
@@ -166,6 +227,27 @@ impl FileServer {
         }
         if config.cleanup_interval.is_zero() {
             return invalid("the file server clean-up interval must be greater than zero");
+        }
+        if config.header_read_timeout.is_zero() || config.idle_timeout.is_zero() {
+            return invalid("the file server timeouts must be greater than zero");
+        }
+        if config.max_connections == 0 {
+            return invalid("the file server connection limit must be at least 1");
+        }
+        if config.token.is_none()
+            && !config.addr.ip().is_loopback()
+            && !config.allow_public_without_token
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "refusing to serve on {} without a token: anyone who can reach that \
+                     address could store and delete files. Set a token (--token or \
+                     NATSBRIDGE_FILESERVER_TOKEN), listen on 127.0.0.1, or pass \
+                     --allow-public-without-token",
+                    config.addr
+                ),
+            ));
         }
         tokio::fs::create_dir_all(&config.dir)
             .await
@@ -194,6 +276,7 @@ impl FileServer {
             root,
             token: config.token,
             max_upload: config.max_upload,
+            allow_overwrite: config.allow_overwrite,
             ttl: config.ttl,
             base_url: base_url(local_addr),
         };
@@ -204,6 +287,11 @@ impl FileServer {
             cleanup_interval: config.cleanup_interval,
             cors_origins: config.cors_origins,
             static_dir: config.static_dir,
+            limits: Limits {
+                header_read_timeout: config.header_read_timeout,
+                idle_timeout: config.idle_timeout,
+                max_connections: config.max_connections,
+            },
         })
     }
 
@@ -242,16 +330,23 @@ impl FileServer {
             dir = %self.state.root.display(),
             token = self.state.token.is_some(),
             max_upload = ?self.state.max_upload,
+            allow_overwrite = self.state.allow_overwrite,
             ttl_s = ?self.state.ttl.map(|ttl| ttl.as_secs_f64()),
+            max_connections = self.limits.max_connections,
             "natsbridge file server listening"
         );
+        if self.state.token.is_none() && !self.local_addr.ip().is_loopback() {
+            tracing::warn!(
+                addr = %self.local_addr,
+                "serving a non-loopback address WITHOUT a token: anyone who can reach it can \
+                 store and delete files"
+            );
+        }
         let router = Router::new()
             .fallback(handler::handle)
             .with_state(self.state);
         let router = cors::wrap(router, &self.cors_origins, self.static_dir.as_deref());
-        let result = axum::serve(self.listener, router)
-            .with_graceful_shutdown(signal)
-            .await;
+        let result = conn::serve(self.listener, router, self.limits, signal).await;
         if let Some(cleanup) = cleanup {
             cleanup.abort();
         }

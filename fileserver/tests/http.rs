@@ -499,7 +499,7 @@ async fn ttl_sweep_deletes_old_files_and_empty_directories() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_uploads_to_one_path_never_mix() {
     const SIZE: usize = 4 * 1024 * 1024;
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|config| config.allow_overwrite = true).await;
     for round in 0..3 {
         let uploads = (1..=4u8).map(|fill| {
             // Small chunks with yields between them interleave the uploads.
@@ -595,7 +595,7 @@ async fn aborted_upload_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn overwriting_replaces_the_whole_file() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|config| config.allow_overwrite = true).await;
     put(&server, "/o/file", vec![1u8; 5000]).await;
     assert_eq!(
         put(&server, "/o/file", "short").await.status(),
@@ -705,4 +705,185 @@ async fn shutdown_stops_serving() {
         tokio::net::TcpStream::connect(addr).await.is_err()
     })
     .await;
+}
+
+/// Issue 16 item 15: a second PUT to a path is refused (409) by default,
+/// before its body is read, and the first upload stays as it was.
+#[tokio::test]
+async fn a_second_put_to_a_path_is_refused_by_default() {
+    let server = TestServer::start().await;
+    assert_eq!(
+        put(&server, "/once/file", "first").await.status(),
+        StatusCode::CREATED
+    );
+    let response = put(&server, "/once/file", "second").await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("does not overwrite"),
+        "the message says why"
+    );
+    let response = client().get(server.url("/once/file")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "first");
+    assert_eq!(server.files(), ["once/file"]);
+}
+
+/// Issue 16 item 15: of uploads racing to one new path, one wins whole and
+/// the others get 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_uploads_to_a_new_path_leave_one_winner() {
+    const SIZE: usize = 1024 * 1024;
+    let server = TestServer::start().await;
+    let uploads = (1..=4u8).map(|fill| {
+        let chunks = (0..SIZE / 65536).map(move |_| Ok::<_, std::io::Error>(vec![fill; 65536]));
+        let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks).then(|chunk| async {
+            tokio::task::yield_now().await;
+            chunk
+        }));
+        let request = client().put(server.url("/race/path")).body(body);
+        async move { request.send().await.unwrap().status() }
+    });
+    let statuses = futures::future::join_all(uploads).await;
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((created, refused), (1, 3), "{statuses:?}");
+    let stored = std::fs::read(server.path("race/path")).unwrap();
+    assert_eq!(stored.len(), SIZE);
+    assert!(stored.iter().all(|b| *b == stored[0]), "uploads were mixed");
+    assert_eq!(server.files(), ["race/path"], "no temporary files remain");
+}
+
+/// Issue 16 item 15: a request head that never completes is closed within
+/// the header-read timeout.
+#[tokio::test]
+async fn a_half_sent_request_head_is_closed_within_the_timeout() {
+    let server = TestServer::start_with(|config| {
+        config.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /slow/file HTTP/1.1\r\nHost: te")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "the connection is still open after 5 s");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "closed before the timeout: {:?}",
+        started.elapsed()
+    );
+}
+
+/// Issue 16 item 15: an upload that stops sending is closed after the idle
+/// timeout and its partial file deleted; an idle keep-alive connection too.
+#[tokio::test]
+async fn a_stalled_upload_is_closed_after_the_idle_timeout() {
+    let server = TestServer::start_with(|config| {
+        config.idle_timeout = Duration::from_millis(700);
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"PUT /stall/file HTTP/1.1\r\nHost: test\r\nContent-Length: 100000\r\n\r\n")
+        .await
+        .unwrap();
+    stream.write_all(&[3u8; 1000]).await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "the stalled upload is still open after 5 s");
+    wait_until("the partial upload is deleted", || async {
+        server.files().is_empty()
+    })
+    .await;
+
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let closed = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut idle, &mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "an idle connection is still open after 5 s");
+}
+
+/// Issue 16 item 15: connections over the limit get 503 and are closed;
+/// once one is freed, a new one is served.
+#[tokio::test]
+async fn connections_over_the_limit_get_503() {
+    let server = TestServer::start_with(|config| config.max_connections = 2).await;
+    let first = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let second = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // Both are accepted (and hold a slot) before the third connects.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let response = raw_request(server.addr, &raw_get("/limit/file")).await;
+    assert_eq!(response.status, 503, "{}", response.head);
+    drop(first);
+    drop(second);
+    wait_until("a slot is free again", || async {
+        raw_request(server.addr, &raw_get("/limit/file"))
+            .await
+            .status
+            == 404
+    })
+    .await;
+}
+
+/// Issue 16 item 15: uploads are capped by default.
+#[tokio::test]
+async fn uploads_are_capped_by_default() {
+    let server = TestServer::start().await;
+    let request = format!(
+        "PUT /cap/huge HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+        natsbridge_fileserver::DEFAULT_MAX_UPLOAD + 1
+    );
+    let response = raw_request(server.addr, request.as_bytes()).await;
+    assert_eq!(response.status, 413, "{}", response.head);
+    assert_eq!(
+        natsbridge_fileserver::Config::new("/x", "127.0.0.1:0".parse().unwrap()).max_upload,
+        Some(natsbridge_fileserver::DEFAULT_MAX_UPLOAD)
+    );
+}
+
+/// Issue 16 item 15: a non-loopback bind without a token is refused unless
+/// asked for explicitly.
+#[tokio::test]
+async fn a_public_bind_without_a_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = "0.0.0.0:0".parse().unwrap();
+    let config = natsbridge_fileserver::Config::new(dir.path(), public);
+    let err = natsbridge_fileserver::FileServer::bind(config)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("without a token"), "{err}");
+
+    let mut config = natsbridge_fileserver::Config::new(dir.path(), public);
+    config.token = Some("s3cret".into());
+    natsbridge_fileserver::FileServer::bind(config)
+        .await
+        .unwrap();
+    let mut config = natsbridge_fileserver::Config::new(dir.path(), public);
+    config.allow_public_without_token = true;
+    natsbridge_fileserver::FileServer::bind(config)
+        .await
+        .unwrap();
 }

@@ -66,23 +66,49 @@ async fn each_request_logs_one_line() {
     let requests: Vec<&String> = lines.iter().filter(|l| l.contains("method=")).collect();
     assert_eq!(requests.len(), 2, "one line per request: {lines:#?}");
     let put = requests[0];
-    for part in [
-        "method=PUT",
-        "path=/log/file",
-        "status=201",
-        "bytes=1234",
-        "ms=",
-    ] {
+    for part in ["method=PUT", "status=201", "bytes=1234", "ms="] {
         assert!(put.contains(part), "{part:?} missing from {put:?}");
     }
     let get = requests[1];
     for part in [
         "method=GET",
-        "path=/log/missing",
         "status=404",
         "bytes=0",
         "no file at this path",
     ] {
         assert!(get.contains(part), "{part:?} missing from {get:?}");
     }
+    // Issue 16 item 14: paths are read capabilities, kept out of INFO.
+    assert!(
+        lines.iter().all(|line| !line.contains("/log/")),
+        "a path was logged at INFO: {lines:#?}"
+    );
+}
+
+/// At DEBUG the path is there, for an operator chasing one request.
+#[tokio::test(flavor = "current_thread")]
+async fn paths_are_logged_at_debug_only() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = TestServer::start().await;
+    let status = reqwest::Client::new()
+        .get(server.url("/debug/missing"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+    let lines = captured.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("DEBUG") && line.contains("path=/debug/missing")),
+        "{lines:#?}"
+    );
 }

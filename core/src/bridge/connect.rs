@@ -275,9 +275,6 @@ impl ConnectOptions {
     }
 
     async fn to_async_nats(&self) -> Result<async_nats::ConnectOptions> {
-        // async-nats ignores credentials in server URLs; take them from the
-        // first URL that has some, unless they were given explicitly.
-        let from_url = self.servers.split(',').find_map(url_credentials);
         let mut options = async_nats::ConnectOptions::new()
             .connection_timeout(self.connect_timeout)
             .request_timeout(Some(self.request_timeout))
@@ -290,6 +287,12 @@ impl ConnectOptions {
             || self.user_password.is_some()
             || self.nkey_seed.is_some()
             || self.credentials_file.is_some();
+        // Credentials given as options win; URL ones are only read without them.
+        let from_url = if explicit {
+            None
+        } else {
+            list_credentials(&self.servers)?
+        };
         match from_url {
             Some(UrlCredentials::Token(token)) if !explicit => options = options.token(token),
             Some(UrlCredentials::UserPassword(user, password)) if !explicit => {
@@ -328,17 +331,44 @@ impl ConnectOptions {
     }
 }
 
+#[derive(PartialEq)]
 enum UrlCredentials {
     Token(String),
     UserPassword(String, String),
 }
 
-/// The credentials in a server URL's userinfo (`user:pass@` or `token@`), decoded.
+/// The credentials written in the server URLs. async-nats ignores them and
+/// authenticates to every server of the list (and every server it discovers)
+/// with one set, so one set is all a list may carry: the same in every URL,
+/// or in none. Credentials written in some URLs only, or different ones,
+/// would be sent to servers they were not written for, so they are refused.
+fn list_credentials(servers: &str) -> Result<Option<UrlCredentials>> {
+    let mut found = servers
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(url_credentials);
+    let first = found.next().flatten();
+    if found.all(|other| other == first) {
+        return Ok(first);
+    }
+    Err(Error::new(
+        ErrorKind::InvalidArgument,
+        format!(
+            "the server list {} has credentials in some URLs only, or different ones; they would \
+             be sent to every server of the list: write the same credentials in every URL, or \
+             pass them as a token or user and password option",
+            codec::strip_credentials(servers)
+        ),
+    ))
+}
+
+/// The credentials in a server URL's userinfo (`user:pass@` or `token@`),
+/// decoded; everything before the last `@` counts, as in
+/// [`codec::strip_credentials`].
 fn url_credentials(server: &str) -> Option<UrlCredentials> {
     let server = server.trim();
     let rest = server.split_once("://").map_or(server, |(_, rest)| rest);
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (userinfo, _) = rest.rsplit_once('@')?;
     let decode = |text: &str| {
         percent_encoding::percent_decode_str(text)
             .decode_utf8_lossy()

@@ -164,6 +164,11 @@ fn decode_payload(index: usize, wire: WirePayload<'_>) -> Result<DecodedPayload>
     let missing = |field: &str| {
         malformed(format!("{label} has no \"{field}\" field")).with_dataname(dataname.clone())
     };
+    if dataname.is_empty() {
+        return Err(malformed(format!(
+            "{label} has a missing or empty \"dataname\" (wire-v1 section 3)"
+        )));
+    }
     let payload_type = PayloadType::from_wire(&wire.payload_type.ok_or_else(|| missing("type"))?);
     let transport: Transport = wire
         .transport

@@ -98,6 +98,26 @@ mod tests {
     }
 
     #[test]
+    fn a_payload_without_a_dataname_is_malformed() {
+        let sent = encode_one(vec![Payload::text("t", "x")]);
+        let mut json: Value = serde_json::from_slice(sent.wire_bytes()).unwrap();
+        for dataname in [Some(json!("")), None] {
+            match &dataname {
+                Some(value) => json["payloads"][0]["dataname"] = value.clone(),
+                None => {
+                    json["payloads"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("dataname");
+                }
+            }
+            let err = decode(json.to_string().as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::MalformedEnvelope, "{dataname:?}");
+            assert!(err.message().contains("dataname"), "{}", err.message());
+        }
+    }
+
+    #[test]
     fn envelope_has_every_spec_field() {
         let sent = encode_one(vec![Payload::text("message", "Hello World")]);
         let json: Value = serde_json::from_slice(sent.wire_bytes()).unwrap();

@@ -53,12 +53,18 @@ fn validate_subject_for(subject: &str, wildcards: bool) -> Result<()> {
 }
 
 /// Removes credentials (`user:pass@`, `token@`) from each URL of a
-/// comma-separated server list, for the envelope's `broker_url`.
+/// comma-separated server list, for the envelope's `broker_url`, log lines
+/// and error messages.
+///
+/// Everything up to the last `@` is taken as credentials, even when it holds
+/// a `/`, `?` or `#` (a password typed without percent-encoding): a secret
+/// must never be echoed, and NATS URLs have no path that could hold an `@`.
 ///
 /// ```
 /// use natsbridge::codec::strip_credentials;
 /// assert_eq!(strip_credentials("nats://alice:s3cret@host:4222"), "nats://host:4222");
 /// assert_eq!(strip_credentials("tok@host:4222, nats://b:4222"), "host:4222,nats://b:4222");
+/// assert_eq!(strip_credentials("nats://alice:pa/ss?#@host"), "nats://host");
 /// ```
 pub fn strip_credentials(urls: &str) -> String {
     urls.split(',')
@@ -68,12 +74,8 @@ pub fn strip_credentials(urls: &str) -> String {
                 Some(index) => url.split_at(index + 3),
                 None => ("", url),
             };
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            let host = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host);
-            format!("{scheme}{host}{tail}")
+            let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}{host}")
         })
         .collect::<Vec<_>>()
         .join(",")

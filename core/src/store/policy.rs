@@ -107,51 +107,175 @@ fn refused(url: &str, why: &str) -> Error {
     )
 }
 
-/// Refuses addresses no link may point at: link-local (which includes the
-/// 169.254.169.254 cloud metadata service), unspecified, multicast, the
-/// IPv6 metadata addresses; and, unless `allow_private`, loopback and
-/// private ranges.
-pub(crate) fn check_address(ip: IpAddr, allow_private: bool) -> std::result::Result<(), String> {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
-    let always_refused = match ip {
+/// Why an address is refused: `Never` whatever the options, `Private` only
+/// when the receiver fetches public addresses alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AddressClass {
+    Never,
+    Private,
+}
+
+/// IPv4 ranges no link is fetched from (IANA IPv4 Special-Purpose Address
+/// Registry), with the class and a name for the error message.
+const IPV4_RANGES: &[([u8; 4], u8, AddressClass, &str)] = &[
+    (
+        [0, 0, 0, 0],
+        8,
+        AddressClass::Never,
+        "\"this network\" (0.0.0.0/8)",
+    ),
+    ([169, 254, 0, 0], 16, AddressClass::Never, "link-local"),
+    ([224, 0, 0, 0], 4, AddressClass::Never, "multicast"),
+    ([255, 255, 255, 255], 32, AddressClass::Never, "broadcast"),
+    (
+        [100, 100, 100, 200],
+        32,
+        AddressClass::Never,
+        "a cloud metadata service",
+    ),
+    ([10, 0, 0, 0], 8, AddressClass::Private, "private"),
+    ([172, 16, 0, 0], 12, AddressClass::Private, "private"),
+    ([192, 168, 0, 0], 16, AddressClass::Private, "private"),
+    ([127, 0, 0, 0], 8, AddressClass::Private, "loopback"),
+    (
+        [100, 64, 0, 0],
+        10,
+        AddressClass::Private,
+        "shared address space (CGNAT)",
+    ),
+    (
+        [192, 0, 0, 0],
+        24,
+        AddressClass::Private,
+        "IETF protocol assignments",
+    ),
+    ([192, 0, 2, 0], 24, AddressClass::Private, "documentation"),
+    (
+        [198, 51, 100, 0],
+        24,
+        AddressClass::Private,
+        "documentation",
+    ),
+    ([203, 0, 113, 0], 24, AddressClass::Private, "documentation"),
+    (
+        [192, 88, 99, 0],
+        24,
+        AddressClass::Private,
+        "6to4 relay anycast",
+    ),
+    ([198, 18, 0, 0], 15, AddressClass::Private, "benchmarking"),
+    ([240, 0, 0, 0], 4, AddressClass::Private, "reserved"),
+];
+
+/// IPv6 ranges no link is fetched from (IANA IPv6 Special-Purpose Address
+/// Registry). Ranges that embed an IPv4 address are not here: the embedded
+/// address is checked instead (see [`embedded_ipv4`]).
+const IPV6_RANGES: &[(u128, u8, AddressClass, &str)] = &[
+    (0, 128, AddressClass::Never, "unspecified"),
+    (0xfe80 << 112, 10, AddressClass::Never, "link-local"),
+    (0xff00 << 112, 8, AddressClass::Never, "multicast"),
+    (
+        0xfd00_0ec2_0000_0000_0000_0000_0000_0254,
+        128,
+        AddressClass::Never,
+        "a cloud metadata service",
+    ),
+    (1, 128, AddressClass::Private, "loopback"),
+    (
+        0xfc00 << 112,
+        7,
+        AddressClass::Private,
+        "unique local (private)",
+    ),
+    (
+        0xfec0 << 112,
+        10,
+        AddressClass::Private,
+        "site-local (deprecated)",
+    ),
+    (0x0100 << 112, 64, AddressClass::Private, "discard-only"),
+    (
+        0x0064_ff9b_0001 << 80,
+        48,
+        AddressClass::Private,
+        "local-use NAT64",
+    ),
+    (
+        0x2001 << 112,
+        23,
+        AddressClass::Private,
+        "IETF protocol assignments",
+    ),
+    (
+        0x2001_0db8 << 96,
+        32,
+        AddressClass::Private,
+        "documentation",
+    ),
+    (0x3fff << 112, 20, AddressClass::Private, "documentation"),
+    (
+        0x5f00 << 112,
+        16,
+        AddressClass::Private,
+        "segment routing (SRv6)",
+    ),
+];
+
+/// The IPv4 address an IPv6 address stands for when it embeds one:
+/// IPv4-mapped `::ffff:0:0/96`, SIIT IPv4-translated `::ffff:0:0:0/96`,
+/// IPv4-compatible `::/96` (apart from `::` and `::1`), well-known NAT64
+/// `64:ff9b::/96` and 6to4 `2002::/16`. A receiver behind a NAT64 gateway or
+/// a 6to4 relay reaches that IPv4 address, so it gets the IPv4 rules.
+fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(v6);
+    let low32 = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+    let top96 = bits >> 32;
+    match top96 {
+        0xffff | 0xffff_0000 | 0x0064_ff9b_0000_0000_0000_0000 => Some(low32),
+        0 if bits > 1 => Some(low32),
+        _ if bits >> 112 == 0x2002 => Some(Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32)),
+        _ => None,
+    }
+}
+
+fn classify(ip: IpAddr) -> Option<(AddressClass, &'static str)> {
+    match ip {
         IpAddr::V4(v4) => {
-            v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4 == Ipv4Addr::new(100, 100, 100, 200)
+            let bits = u32::from(v4);
+            IPV4_RANGES.iter().find_map(|(net, len, class, name)| {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
+                (bits & mask == u32::from_be_bytes(*net) & mask).then_some((*class, *name))
+            })
         }
         IpAddr::V6(v6) => {
-            (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
-        }
-    };
-    if always_refused {
-        return Err(format!(
-            "address {ip} is link-local, a cloud metadata service or otherwise never a file server"
-        ));
-    }
-    if !allow_private {
-        let private = match ip {
-            IpAddr::V4(v4) => {
-                v4.is_loopback()
-                    || v4.is_private()
-                    || (v4.octets()[0] == 100 && v4.octets()[1] & 0xc0 == 64)
+            if let Some(v4) = embedded_ipv4(v6) {
+                return classify(IpAddr::V4(v4));
             }
-            IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
-        };
-        if private {
-            return Err(format!(
-                "address {ip} is private and this receiver only fetches public addresses"
-            ));
+            let bits = u128::from(v6);
+            IPV6_RANGES.iter().find_map(|(net, len, class, name)| {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*len)).unwrap_or(0);
+                (bits & mask == net & mask).then_some((*class, *name))
+            })
         }
     }
-    Ok(())
+}
+
+/// Refuses addresses no link may point at: link-local (which includes the
+/// 169.254.169.254 cloud metadata service), `0.0.0.0/8`, unspecified,
+/// multicast, broadcast, the cloud metadata addresses; and, unless
+/// `allow_private`, loopback, private and every other special-use range of
+/// the IANA registries. An IPv6 address that embeds an IPv4 address
+/// (mapped, translated, compatible, NAT64, 6to4) is judged by the IPv4 one.
+pub(crate) fn check_address(ip: IpAddr, allow_private: bool) -> std::result::Result<(), String> {
+    match classify(ip) {
+        Some((AddressClass::Never, name)) => {
+            Err(format!("address {ip} is {name}: never a file server"))
+        }
+        Some((AddressClass::Private, name)) if !allow_private => Err(format!(
+            "address {ip} is {name} and this receiver only fetches public addresses"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A DNS resolver for reqwest that drops refused addresses, so a host name
@@ -241,6 +365,107 @@ mod tests {
         assert!(check_link("http://10.1.2.3/x", &strict).is_err());
         assert!(check_link("http://127.0.0.1/x", &strict).is_err());
         assert!(check_link("http://10.1.2.3/x", &options).is_ok());
+    }
+
+    fn refused(address: &str, allow_private: bool) -> bool {
+        check_address(address.parse().unwrap(), allow_private).is_err()
+    }
+
+    #[test]
+    fn never_refused_ranges_are_refused_in_both_modes() {
+        for address in [
+            "0.0.0.0",
+            "0.1.2.3",
+            "169.254.169.254",
+            "169.254.0.1",
+            "224.0.0.1",
+            "239.255.255.250",
+            "255.255.255.255",
+            "100.100.100.200",
+            "::",
+            "fe80::1",
+            "febf::1",
+            "ff02::1",
+            "fd00:ec2::254",
+            // IPv4 metadata and link-local behind every IPv6 embedding
+            "::ffff:169.254.169.254",
+            "::ffff:0:169.254.169.254",
+            "::169.254.169.254",
+            "64:ff9b::169.254.169.254",
+            "2002:a9fe:a9fe::1",
+            "::ffff:0.0.0.0",
+        ] {
+            assert!(refused(address, true), "{address} allowed by default");
+            assert!(refused(address, false), "{address} allowed in strict mode");
+        }
+    }
+
+    #[test]
+    fn strict_mode_refuses_every_special_use_range() {
+        for address in [
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "127.0.0.1",
+            "127.255.0.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "192.88.99.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
+            "::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fec0::1",
+            "feff::1",
+            "100::1",
+            "64:ff9b:1::a00:1",
+            "2001::1",
+            "2001:1ff::1",
+            "2001:db8::1",
+            "3fff::1",
+            "5f00::1",
+            // private IPv4 behind every IPv6 embedding
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:0:10.0.0.1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::1",
+        ] {
+            assert!(!refused(address, true), "{address} refused by default");
+            assert!(refused(address, false), "{address} allowed in strict mode");
+        }
+    }
+
+    #[test]
+    fn public_addresses_pass_in_strict_mode() {
+        for address in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "192.0.1.1",
+            "198.20.0.1",
+            "223.255.255.255",
+            "2606:4700::1111",
+            "2a00:1450::1",
+            "2001:200::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
+            assert!(!refused(address, false), "{address} refused in strict mode");
+        }
     }
 
     #[test]
