@@ -63,7 +63,7 @@ pub use bridge::{Bridge, ConnectOptions};
 #[cfg(feature = "client")]
 pub use pool::{bridge_for as pool_bridge, smartreceive, smartsend};
 #[cfg(feature = "client")]
-pub use subscription::Subscription;
+pub use subscription::{Subscription, SubscriptionHandle};
 
 /// The natsbridge version, shared by every binding.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
