@@ -118,7 +118,7 @@ async fn dropped_waits_lose_and_reorder_nothing() {
         round += 1;
         // Tiny, varying bounds: most waits are dropped at some await point.
         let bound = Duration::from_micros(50 + (round * 7919) % 3000);
-        let item = if round % 2 == 0 {
+        let item = if round.is_multiple_of(2) {
             match tokio::time::timeout(bound, sub.next()).await {
                 Ok(item) => item,
                 Err(_) => {
@@ -238,7 +238,7 @@ async fn drain_delivers_what_had_arrived_then_ends() {
         Reply::ok(data.clone()),
     )]);
     let mut sub = subscribe(&bridge, "after.drain").await;
-    publish_numbered(&bridge, "after.drain", 25, |i| i % 5 == 0, &slowish, &data).await;
+    publish_numbered(&bridge, "after.drain", 25, |i| i.is_multiple_of(5), &slowish, &data).await;
     let stop = sub.stop_handle();
     stop.drain().await.unwrap();
     // Published after the drain: the server no longer sends it.
