@@ -9,7 +9,7 @@ since MicroPython cannot load the Rust core.
 
 Size and memory, measured by tests/test_memory.py on the MicroPython 1.29 unix
 port (64-bit; a 32-bit board needs less for the same objects):
-- this file: 64800 bytes; mpy-cross makes a 22 KiB .mpy of it.
+- this file: 66642 bytes; mpy-cross makes a 22 KiB .mpy of it.
 - importing the .mpy takes 45 KiB of heap, a connected Client 6 KiB
   more (gc.mem_alloc() differences after gc.collect()).
 - a 1 KiB text round trip (smartsend to a subject the same Client subscribes
@@ -119,69 +119,123 @@ _STR_FIELDS = (
 )
 
 
+# The exceptions carry the class names and `code` strings of the natsbridge
+# Python package (which takes them from the core's one error table), so code
+# written against either catches the same names; tests/test_envelope.py checks
+# them against that table. The names this module used before stay as aliases.
+
+
 class NatsBridgeError(Exception):
-    """Base class of every error this module raises on purpose."""
+    """Base class of every error this module raises on purpose. `code` is the
+    stable upper-snake-case code of the core's error kind (as the Python
+    package's and Node's `code`)."""
+
+    code = None
 
 
-class InvalidArgument(NatsBridgeError):
+class InvalidArgumentError(NatsBridgeError):
     """A caller passed something unusable (empty subject, unknown type, ...)."""
 
+    code = "INVALID_ARGUMENT"
 
-class MalformedEnvelope(NatsBridgeError):
+
+class MalformedEnvelopeError(NatsBridgeError):
     """The message is not a valid v1 envelope (not JSON, no payloads array, ...)."""
 
+    code = "MALFORMED_ENVELOPE"
 
-class UnsupportedVersion(NatsBridgeError):
+
+class UnsupportedVersionError(NatsBridgeError):
     """The envelope's version is greater than 1."""
 
+    code = "UNSUPPORTED_VERSION"
 
-class InvalidBase64(NatsBridgeError):
+
+class InvalidBase64Error(NatsBridgeError):
     """A direct payload's data is not standard, padded base64."""
+
+    code = "INVALID_BASE64"
 
 
 class IntegrityError(NatsBridgeError):
     """A payload's bytes do not match its size or sha256."""
 
+    code = "INTEGRITY"
 
-class InvalidUtf8(NatsBridgeError):
+
+class InvalidUtf8Error(NatsBridgeError):
     """A text or dictionary payload is not valid UTF-8."""
 
+    code = "INVALID_UTF8"
 
-class InvalidJson(NatsBridgeError):
+
+class InvalidJsonError(NatsBridgeError):
     """A dictionary payload is not JSON."""
 
+    code = "INVALID_JSON"
 
-class PayloadTooLarge(NatsBridgeError):
+
+class PayloadTooLargeError(NatsBridgeError):
     """A payload cannot be sent or held: over max_payload_limit, or it must go
     by link and no file server was given."""
 
+    code = "PAYLOAD_TOO_LARGE"
 
-class UrlNotAllowed(NatsBridgeError):
+
+class UrlNotAllowedError(NatsBridgeError):
     """A link payload's URL has a scheme this client refuses."""
+
+    code = "URL_NOT_ALLOWED"
 
 
 class DownloadError(NatsBridgeError):
     """A link payload could not be downloaded; `attempts` says how often it was tried."""
 
+    code = "DOWNLOAD"
+
 
 class UploadError(NatsBridgeError):
     """A link payload could not be uploaded to the file server."""
+
+    code = "UPLOAD"
 
 
 class NatsConnectionError(NatsBridgeError):
     """The connection could not be made, or the server closed or broke it."""
 
+    code = "CONNECTION"
+
 
 class ProtocolError(NatsBridgeError):
-    """The server answered -ERR or something that is not the NATS protocol."""
+    """The server answered -ERR or something that is not the NATS protocol.
+    MicroPython only (the core reports these as CONNECTION), hence its code."""
+
+    code = "CONNECTION"
 
 
-class AuthorizationError(ProtocolError):
+class AuthError(ProtocolError):
     """The server refused the credentials (token, user/password)."""
 
+    code = "AUTH"
 
-class Timeout(NatsBridgeError):
+
+class NatsTimeoutError(NatsBridgeError):
     """The peer sent nothing within the timeout while an answer was due."""
+
+    code = "TIMEOUT"
+
+
+# The names of earlier versions.
+InvalidArgument = InvalidArgumentError
+MalformedEnvelope = MalformedEnvelopeError
+UnsupportedVersion = UnsupportedVersionError
+InvalidBase64 = InvalidBase64Error
+InvalidUtf8 = InvalidUtf8Error
+InvalidJson = InvalidJsonError
+PayloadTooLarge = PayloadTooLargeError
+UrlNotAllowed = UrlNotAllowedError
+AuthorizationError = AuthError
+Timeout = NatsTimeoutError
 
 
 try:
@@ -351,7 +405,7 @@ def _split_url(url):
     (scheme, userinfo, host, port, path) with the scheme's default port."""
     i = url.find("://") if type(url) is str else -1
     if i <= 0:
-        raise InvalidArgument("not an absolute URL: %r" % (url,))
+        raise InvalidArgumentError("not an absolute URL: %r" % (url,))
     scheme = url[:i].lower()
     rest = url[i + 3 :].split("#")[0]
     userinfo = ""
@@ -379,7 +433,7 @@ def _split_url(url):
     except ValueError:  # UnicodeError is one
         host = ""
     if not host:
-        raise InvalidArgument("not a usable URL: %r" % _strip_credentials(url))
+        raise InvalidArgumentError("not a usable URL: %r" % _strip_credentials(url))
     return scheme, userinfo, host, port, path
 
 
@@ -402,12 +456,12 @@ def _is_timeout(e):
 
 def _check_subject(subject):
     if type(subject) is not str or not subject.strip():
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             "the subject must be a non-empty string, got %r" % (subject,)
         )
     for ch in " \t\r\n":
         if ch in subject:
-            raise InvalidArgument(
+            raise InvalidArgumentError(
                 "a NATS subject cannot contain whitespace: %r" % subject
             )
 
@@ -445,7 +499,9 @@ class _Stream:
 
     def _lost(self, e):
         if _is_timeout(e):
-            return Timeout("%s sent nothing for %s s" % (self.name, self.timeout))
+            return NatsTimeoutError(
+                "%s sent nothing for %s s" % (self.name, self.timeout)
+            )
         if e.args and e.args[0] in _CLOSED_ERRNOS:
             return NatsConnectionError("%s closed the connection (%r)" % (self.name, e))
         return NatsConnectionError("connection to %s lost: %r" % (self.name, e))
@@ -497,7 +553,7 @@ class _Stream:
     def readline(self, wait_ms=None, soft=False):
         """Returns the next line without its line end. When nothing completes
         a line within wait_ms (default: the stream's timeout) returns None if
-        soft, else raises Timeout."""
+        soft, else raises NatsTimeoutError."""
         if wait_ms is None:
             wait_ms = int(self.timeout * 1000)
         t0 = _ticks_ms()
@@ -512,7 +568,9 @@ class _Stream:
             if not self._fill(max(0, left)) and left <= 0:
                 if soft:
                     return None
-                raise Timeout("%s sent nothing for %s s" % (self.name, wait_ms / 1000))
+                raise NatsTimeoutError(
+                    "%s sent nothing for %s s" % (self.name, wait_ms / 1000)
+                )
 
     def readinto(self, mv, eof_ok=False):
         """Fills mv exactly, from the line buffer first, then with socket reads
@@ -757,7 +815,7 @@ class Client:
     (seconds) bounds every read and write that waits for the server.
     max_payload_limit bounds the size of a message this client will read
     (default DEFAULT_MAX_PAYLOAD_LIMIT); a larger one is skipped and raises
-    PayloadTooLarge from wait_msg.
+    PayloadTooLargeError from wait_msg.
     """
 
     def __init__(
@@ -772,7 +830,7 @@ class Client:
     ):
         scheme, userinfo, host, port, _ = _split_url(nats_url)
         if scheme != "nats":
-            raise InvalidArgument(
+            raise InvalidArgumentError(
                 "only nats:// URLs are supported, got %r" % _strip_credentials(nats_url)
             )
         if userinfo:
@@ -840,7 +898,7 @@ class Client:
 
     def _read_op(self, wait_ms=None, soft=False):
         """Reads and handles one protocol operation. Returns a Msg for a
-        message (PayloadTooLarge for one it skipped), True for anything else,
+        message (PayloadTooLargeError for one it skipped), True for anything else,
         None when soft and nothing came."""
         s = self._stream()
         try:
@@ -862,14 +920,14 @@ class Client:
                 if "Permissions" not in text:  # the only -ERR the server survives
                     self.close()
                 if "uthorization" in text:
-                    raise AuthorizationError(
+                    raise AuthError(
                         "%s refused the credentials: %s" % (self.broker_url, text)
                     )
                 raise ProtocolError("%s answered -ERR '%s'" % (self.broker_url, text))
             elif not line.startswith(b"+OK"):
                 raise ValueError("unexpected %r" % line[:80])
             return True
-        except (NatsConnectionError, Timeout):
+        except (NatsConnectionError, NatsTimeoutError):
             # Mid-operation the stream's position is unknown: it cannot be reused.
             self.close()
             raise
@@ -888,7 +946,7 @@ class Client:
             s.skip(total + 2)
             # Returned, not raised: wait_msg raises it, so a flush inside
             # smartsend does not fail for a message it was not waiting for.
-            return PayloadTooLarge(
+            return PayloadTooLargeError(
                 "a %d-byte message on %s is over max_payload_limit %d; it was skipped"
                 % (total, str(parts[1], "utf-8"), self.max_payload_limit)
             )
@@ -994,7 +1052,7 @@ class Client:
 
     def request(self, subject, data, timeout=5.0, **kwargs):
         """Sends an envelope with reply_to set to a fresh inbox and returns the
-        smartreceive'd reply; Timeout when none comes within timeout seconds."""
+        smartreceive'd reply; NatsTimeoutError when none comes within timeout seconds."""
         inbox = "_INBOX." + _uuid4()
         replies = []
         sid = self.subscribe(inbox, replies.append)
@@ -1004,7 +1062,9 @@ class Client:
             while not replies:
                 left = int(timeout * 1000) - _ticks_diff(_ticks_ms(), t0)
                 if left <= 0:
-                    raise Timeout("no reply on %s within %s s" % (inbox, timeout))
+                    raise NatsTimeoutError(
+                        "no reply on %s within %s s" % (inbox, timeout)
+                    )
                 self.wait_msg(left / 1000)
         finally:
             if not self.closed:
@@ -1052,20 +1112,20 @@ def check_msg(nats_url=DEFAULT_NATS_URL):
 def _serialize(entry, limit):
     """(dataname, data, type[, metadata]) -> [payload fields, serialized bytes]."""
     if type(entry) not in (tuple, list) or len(entry) not in (3, 4):
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             "each payload is (dataname, data, type[, metadata]), got %r" % (entry,)
         )
     name, value, kind = entry[0], entry[1], entry[2]
     meta = entry[3] if len(entry) == 4 else {}
     if type(name) is not str or not name:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             "a payload's dataname must be a non-empty string, got %r" % (name,)
         )
     if kind == "text":
         if type(value) is not str:
-            raise InvalidArgument("payload %r: text data must be a str" % name)
+            raise InvalidArgumentError("payload %r: text data must be a str" % name)
         if len(value) > limit:
-            raise PayloadTooLarge(
+            raise PayloadTooLargeError(
                 "payload %r is over max_payload_limit %d" % (name, limit)
             )
         raw = _utf8(value)
@@ -1073,21 +1133,21 @@ def _serialize(entry, limit):
         try:
             raw = _json(value)
         except (TypeError, ValueError) as e:
-            raise InvalidArgument("payload %r: not JSON: %s" % (name, e))
+            raise InvalidArgumentError("payload %r: not JSON: %s" % (name, e))
     elif kind in BYTES_TYPES:
         if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise InvalidArgument(
+            raise InvalidArgumentError(
                 "payload %r: %s data must be bytes-like" % (name, kind)
             )
         raw = value
     else:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             "payload %r: unknown type %r (text, dictionary, table, image, audio, video, binary)"
             % (name, kind)
         )
     size = len(raw)
     if size > limit:
-        raise PayloadTooLarge(
+        raise PayloadTooLargeError(
             "payload %r is %d bytes, over max_payload_limit %d" % (name, size, limit)
         )
     p = {
@@ -1105,7 +1165,7 @@ def _serialize(entry, limit):
             raise TypeError("not an object")
         return [p, raw, _json(p)]
     except (TypeError, ValueError) as e:
-        raise InvalidArgument("payload %r: metadata %s" % (name, e))
+        raise InvalidArgumentError("payload %r: metadata %s" % (name, e))
 
 
 def _set_link(item, url):
@@ -1163,25 +1223,27 @@ def smartsend(
     fileserver_upload_handler(fileserver_url, dataname, data), which returns
     the URL (or a dict with "url"). fileserver_token, when the file server
     wants one, is sent as `Authorization: Bearer`. When a payload must go by
-    link and neither fileserver_url nor a handler is given, PayloadTooLarge is raised before anything is uploaded or
+    link and neither fileserver_url nor a handler is given, PayloadTooLargeError is raised before anything is uploaded or
     published.
 
     The connection is `client` or the cached one for nats_url. The returned
     dict holds every field as sent, except that a direct payload's "data"
     (its base64 text) is left out unless keep_data=True. A payload over
-    max_payload_limit bytes raises PayloadTooLarge. `timeout` bounds each
+    max_payload_limit bytes raises PayloadTooLargeError. `timeout` bounds each
     upload's reads and writes.
     """
     _check_subject(subject)
     if type(data) not in (list, tuple):
-        raise InvalidArgument("data must be a list of (dataname, value, type) tuples")
+        raise InvalidArgumentError(
+            "data must be a list of (dataname, value, type) tuples"
+        )
     metadata = {} if metadata is None else metadata
     try:
         if type(metadata) is not dict:
             raise TypeError("not an object")
         _check_json(metadata)
     except (TypeError, ValueError) as e:
-        raise InvalidArgument("metadata %s" % e)
+        raise InvalidArgumentError("metadata %s" % e)
     limit = max_payload_limit or DEFAULT_MAX_PAYLOAD_LIMIT
     items = [_serialize(entry, limit) for entry in data]
     c = client or _client(nats_url)
@@ -1222,7 +1284,7 @@ def smartsend(
     def largest_direct():
         direct = [it for it in items if it[0]["transport"] == "direct"]
         if not direct:
-            raise PayloadTooLarge(
+            raise PayloadTooLargeError(
                 "the envelope is %d bytes with every payload sent by link, over the server's max_payload %d"
                 % (total(), c.max_payload)
             )
@@ -1239,7 +1301,7 @@ def smartsend(
     links = [it for it in items if it[0]["transport"] == "link"]
     if links and not (fileserver_url or fileserver_upload_handler):
         p = links[0][0]
-        raise PayloadTooLarge(
+        raise PayloadTooLargeError(
             "payload %r is %d bytes: it must go by link (size_threshold %d, server max_payload %d) and no "
             "claim-check store is configured: pass fileserver_url or fileserver_upload_handler"
             % (p["dataname"], p["size"], size_threshold, c.max_payload)
@@ -1285,7 +1347,7 @@ def smartsend(
                 s.write(b'"}')
         s.write(b"]}\r\n")
         c.flush()
-    except (NatsConnectionError, Timeout):
+    except (NatsConnectionError, NatsTimeoutError):
         c.close()
         raise
     payloads = []
@@ -1311,7 +1373,7 @@ def reply(
     keyword arguments are smartsend's."""
     target = received_envelope.get("reply_to") or received_envelope.get("_nats_reply")
     if not target:
-        raise InvalidArgument(
+        raise InvalidArgumentError(
             "the envelope has no reply_to and arrived without a NATS reply inbox"
         )
     return smartsend(
@@ -1439,7 +1501,7 @@ def _upload(fileserver_url, handler, token, item, timeout):
             body = _read_body(s, headers)
         finally:
             s.close()
-    except (NatsConnectionError, ProtocolError, Timeout, ValueError) as e:
+    except (NatsConnectionError, ProtocolError, NatsTimeoutError, ValueError) as e:
         raise UploadError("PUT %s failed: %s" % (url, e))
     if status not in (200, 201, 204):
         raise UploadError("PUT %s: HTTP %d %r" % (url, status, bytes(body[:200])))
@@ -1485,7 +1547,7 @@ def _check_request_url(url):
 
 def _check_url(url, default_handler):
     if type(url) is not str:
-        raise MalformedEnvelope("a link payload's data must be a URL string")
+        raise MalformedEnvelopeError("a link payload's data must be a URL string")
     scheme = (
         url[: url.find("://")].lower() if "://" in url else url[: url.find(":") + 1]
     )
@@ -1497,16 +1559,18 @@ def _check_url(url, default_handler):
         try:
             import ssl  # noqa: F401
         except ImportError:
-            raise UrlNotAllowed("%s: this port has no ssl module for https" % url)
+            raise UrlNotAllowedError("%s: this port has no ssl module for https" % url)
         return
     if scheme == "nats-object":
         if not default_handler:
             return
-        raise UrlNotAllowed(
+        raise UrlNotAllowedError(
             "%s: nats-object links are JetStream Object Store objects, which this client cannot read; "
             "receive this message with the full natsbridge client" % url
         )
-    raise UrlNotAllowed("%s: only http(s) links are allowed (spec section 5)" % url)
+    raise UrlNotAllowedError(
+        "%s: only http(s) links are allowed (spec section 5)" % url
+    )
 
 
 def fetch_with_backoff(
@@ -1556,7 +1620,7 @@ def fetch_with_backoff(
                                 "GET %s: no size and no Content-Length" % url
                             )
                     if n > limit:
-                        raise PayloadTooLarge(
+                        raise PayloadTooLargeError(
                             "GET %s: %d bytes, over the limit %d" % (url, n, limit)
                         )
                     return _read_body(s, headers, n)
@@ -1564,7 +1628,7 @@ def fetch_with_backoff(
                 s.close()
             reason = "HTTP %d" % status
             retry = status == 429 or status >= 500
-        except (NatsConnectionError, ProtocolError, Timeout, ValueError) as e:
+        except (NatsConnectionError, ProtocolError, NatsTimeoutError, ValueError) as e:
             reason = str(e)
             retry = True
         if not retry or attempt > max_retries:
@@ -1588,7 +1652,7 @@ def _b64decode(text):
         raw = None
     # Both ports skip characters outside the alphabet; a length check catches that.
     if raw is None or len(raw) != n // 4 * 3 - pad:
-        raise InvalidBase64("not standard padded base64 (%d characters)" % n)
+        raise InvalidBase64Error("not standard padded base64 (%d characters)" % n)
     return raw
 
 
@@ -1647,28 +1711,28 @@ def _parse_envelope(body):
 
 def _decode_payload(p, handler, retries, base_delay, max_delay, limit, allow_private):
     if type(p) is not dict:
-        raise MalformedEnvelope("a payload must be an object, got %r" % (p,))
+        raise MalformedEnvelopeError("a payload must be an object, got %r" % (p,))
     name, kind, transport = p.get("dataname"), p.get("type"), p.get("transport")
     size, data, digest = p.get("size"), p.get("data"), p.get("sha256")
     if type(name) is not str or not name or type(kind) is not str:
-        raise MalformedEnvelope(
+        raise MalformedEnvelopeError(
             "a payload needs a non-empty dataname and a type: %r" % (p.get("id"),)
         )
     if type(size) is not int or size < 0 or not isinstance(data, (str, memoryview)):
-        raise MalformedEnvelope(
+        raise MalformedEnvelopeError(
             "payload %r needs a size (integer) and data (string)" % name
         )
     if digest is not None and type(digest) is not str:
-        raise MalformedEnvelope("payload %r: sha256 must be a hex string" % name)
+        raise MalformedEnvelopeError("payload %r: sha256 must be a hex string" % name)
     if size > limit:
-        raise PayloadTooLarge(
+        raise PayloadTooLargeError(
             "payload %r is %d bytes, over max_payload_limit %d" % (name, size, limit)
         )
     if transport == "direct" and p.get("encoding", "base64") == "base64":
         raw = _b64decode(data)
     elif transport == "link" and p.get("encoding", "url") == "url":
         if digest is None:
-            raise MalformedEnvelope(
+            raise MalformedEnvelopeError(
                 "link payload %r has no sha256 (required, spec section 3)" % name
             )
         _check_url(data, handler is None)
@@ -1679,7 +1743,7 @@ def _decode_payload(p, handler, retries, base_delay, max_delay, limit, allow_pri
         else:
             raw = handler(data, retries, base_delay, max_delay)
     else:
-        raise MalformedEnvelope(
+        raise MalformedEnvelopeError(
             "payload %r: transport %r with encoding %r"
             % (name, transport, p.get("encoding"))
         )
@@ -1694,12 +1758,12 @@ def _decode_payload(p, handler, retries, base_delay, max_delay, limit, allow_pri
         try:
             value = str(raw, "utf-8")
         except UnicodeError:
-            raise InvalidUtf8("payload %r (%s) is not valid UTF-8" % (name, kind))
+            raise InvalidUtf8Error("payload %r (%s) is not valid UTF-8" % (name, kind))
         if kind == "dictionary":
             try:
                 value = _loads(value)
             except ValueError:
-                raise InvalidJson("dictionary payload %r is not JSON" % name)
+                raise InvalidJsonError("dictionary payload %r is not JSON" % name)
         return (name, value, kind)
     return (name, raw, kind)
 
@@ -1727,9 +1791,9 @@ def smartreceive(
     max_payload_limit (default DEFAULT_MAX_PAYLOAD_LIMIT: a quarter of the
     heap on MicroPython, 256 MiB on CPython) caps every payload, downloads
     included: a link declaring more is refused before it is fetched.
-    Raises MalformedEnvelope, UnsupportedVersion,
-    InvalidBase64, IntegrityError, InvalidUtf8, InvalidJson, PayloadTooLarge,
-    UrlNotAllowed or DownloadError.
+    Raises MalformedEnvelopeError, UnsupportedVersionError,
+    InvalidBase64Error, IntegrityError, InvalidUtf8Error, InvalidJsonError,
+    PayloadTooLargeError, UrlNotAllowedError or DownloadError.
     """
     limit = max_payload_limit or DEFAULT_MAX_PAYLOAD_LIMIT
     nats_reply = ""
@@ -1742,16 +1806,16 @@ def smartreceive(
     try:
         env = _parse_envelope(body)
     except ValueError as e:
-        raise MalformedEnvelope("the message is not JSON: %s" % e)
+        raise MalformedEnvelopeError("the message is not JSON: %s" % e)
     if type(env) is not dict:
-        raise MalformedEnvelope("the envelope must be a JSON object")
+        raise MalformedEnvelopeError("the envelope must be a JSON object")
     version = env.get("version", 1)
     if type(version) not in (int, float) or version < 1 or version % 1:
-        raise MalformedEnvelope(
+        raise MalformedEnvelopeError(
             "version must be a whole number >= 1, got %r" % (version,)
         )
     if version > 1:
-        raise UnsupportedVersion(
+        raise UnsupportedVersionError(
             "envelope version %s is newer than this client reads (1): upgrade it"
             % version
         )
@@ -1762,10 +1826,10 @@ def smartreceive(
         if value is None:  # missing or null
             env[field] = value = {} if field == "metadata" else ""
         if type(value) is not (dict if field == "metadata" else str):
-            raise MalformedEnvelope("%s has the wrong JSON type" % field)
+            raise MalformedEnvelopeError("%s has the wrong JSON type" % field)
     payloads = env.get("payloads")
     if type(payloads) is not list:
-        raise MalformedEnvelope("payloads is missing or not an array")
+        raise MalformedEnvelopeError("payloads is missing or not an array")
     env["payloads"] = [
         _decode_payload(
             p,

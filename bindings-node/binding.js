@@ -163,6 +163,7 @@ function createApi(arrow) {
     // message that has arrived in one go, so a burst costs one promise.
     #queue = []
     #ended = false
+    #unsubscribed = false
 
     constructor(nativeSubscription) {
       this.#native = nativeSubscription
@@ -170,7 +171,9 @@ function createApi(arrow) {
 
     async next(timeoutMs) {
       if (this.#queue.length === 0 && !this.#ended) {
-        this.#queue.push(...(await this.#native.nextBatch(timeoutMs)))
+        const batch = await this.#native.nextBatch(timeoutMs)
+        // A batch taken just before an unsubscribe() is dropped too.
+        if (!this.#unsubscribed) this.#queue.push(...batch)
       }
       if (this.#queue.length === 0) return null
       const item = this.#queue.shift()
@@ -182,10 +185,18 @@ function createApi(arrow) {
       return fromNativeEnvelope(item)
     }
 
+    // The core's one rule: unsubscribe ends at once and drops what had
+    // arrived (also what this layer already holds); drain delivers it, then
+    // ends.
     unsubscribe() {
       this.#ended = true
+      this.#unsubscribed = true
       this.#queue.length = 0
       return this.#native.unsubscribe()
+    }
+
+    drain() {
+      return this.#native.drain()
     }
 
     // Leaving a `for await` loop early unsubscribes; a message that is not a
@@ -264,7 +275,7 @@ function createApi(arrow) {
     }
   }
 
-  return { smartsend, smartreceive, Bridge, Subscription, version: native.version }
+  return { smartsend, smartreceive, Bridge, Subscription, errorKinds: native.errorKinds, version: native.version }
 }
 
 module.exports = { createApi }

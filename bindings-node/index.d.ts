@@ -64,16 +64,29 @@ export declare class Bridge {
  * Envelopes arriving on a subject, in order. Iterate it with `for await`,
  * or call `next()`. A message that is not a valid envelope makes `next()`
  * reject with that message's error; the subscription itself goes on.
+ *
+ * The core's [`natsbridge::Subscription`] keeps every message and its
+ * order; `unsubscribe()` ends it at once (a pending and every later
+ * `next()` resolve to `null`, what had arrived but was not taken is
+ * dropped), `drain()` delivers what had arrived, then ends; as nats.js.
  */
 export declare class Subscription {
   /**
    * The next envelope, or `null` once the subscription has ended
-   * (unsubscribed, or the bridge closed). With `timeoutMs`, rejects with
-   * code `TIMEOUT` when nothing arrives in time.
+   * (unsubscribed, drained, or the bridge closed). With `timeoutMs`,
+   * rejects with code `TIMEOUT` when nothing arrives in time.
    */
   next(timeoutMs?: number): Promise<ReceivedEnvelope | null>
-  /** Stops the subscription; a pending and every later `next()` resolves to `null`. */
+  /**
+   * Ends the subscription at once: a pending and every later `next()`
+   * resolves to `null`; what had arrived but was not taken is dropped.
+   */
   unsubscribe(): Promise<void>
+  /**
+   * Unsubscribes at the server, then delivers what had already arrived,
+   * then ends (`next()` resolves to `null`).
+   */
+  drain(): Promise<void>
 }
 
 /** How `Bridge.connect` connects. */
@@ -107,6 +120,24 @@ export interface ConnectOptions {
   /** Lifetime of stored objects when natsbridge creates the bucket, in ms (default 24 h). */
   objectStoreTtl?: number
 }
+
+/** One row of the core's error table, as JS sees it. */
+export interface ErrorKindInfo {
+  /** The stable `err.code` (`"INTEGRITY"`). */
+  code: string
+  /** The CamelCase kind name (`"Integrity"`). */
+  name: string
+  /** The C ABI's number for the kind. */
+  cCode: number
+  /** True when trying again later may succeed. */
+  transient: boolean
+}
+
+/**
+ * Every error kind of the core's one table, in table order: the values
+ * `err.code` can take.
+ */
+export declare function errorKinds(): Array<ErrorKindInfo>
 
 /**
  * The NATS server of the function-style API (`smartsend`, `smartreceive`):
@@ -321,6 +352,11 @@ export declare function smartsend(subject: string, payloads: Array<PayloadInput>
 export interface SubscribeOptions {
   /** Join this queue group: each message goes to one member. */
   queue?: string
+  /**
+   * How many envelopes are decoded at once (default 1); they are still
+   * delivered in arrival order.
+   */
+  concurrentReceives?: number
 }
 
 /** The natsbridge version, shared by every binding. */

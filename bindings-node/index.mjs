@@ -5,4 +5,4 @@ import * as arrow from 'apache-arrow'
 
 const { createApi } = createRequire(import.meta.url)('./binding.js')
 
-export const { smartsend, smartreceive, Bridge, Subscription, version } = createApi(arrow)
+export const { smartsend, smartreceive, Bridge, Subscription, errorKinds, version } = createApi(arrow)

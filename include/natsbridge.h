@@ -358,7 +358,9 @@ typedef nb_status (*nb_download_handler)(void *user_data,
 // Exactly one of `envelope` and `error` is non-NULL. `envelope` is a
 // decoded message; `error` reports a message that could not be decoded
 // (the subscription goes on) or, with code `NB_ERR_CLOSED`, the end of the
-// subscription because its client closed (the last call). Both are owned by
+// subscription (the last call): its client closed, or
+// `nb_subscription_unsubscribe` / `nb_subscription_drain` ended it. After
+// `nb_subscription_free` no call comes, not even that one. Both are owned by
 // the library and valid only until the callback returns: copy what you
 // need. The callback may call any natsbridge function, including
 // `nb_client_reply` with `envelope` and `nb_subscription_free` on its own
@@ -443,9 +445,9 @@ typedef void (*nb_message_callback)(void *user_data,
 // The client or subscription is closed (or the subscription ended).
 #define NB_ERR_CLOSED 23
 
-// A bug inside natsbridge was caught at the C boundary (a Rust panic). The
-// call had no effect that can be relied on; please report it. Codes from
-// 1000 up belong to the C layer and are never a core error kind.
+// A bug inside natsbridge: a Rust panic caught at the C boundary or in a
+// background task, a broken invariant. The call had no effect that can be
+// relied on; please report it.
 #define NB_ERR_INTERNAL 1000
 
 #ifdef __cplusplus
@@ -1301,15 +1303,35 @@ nb_status nb_client_queue_subscribe_callback(const struct nb_client *client,
 //
 // On success writes the decoded envelope to `*out_envelope` (free with
 // `nb_envelope_free`). Fails with `NB_ERR_TIMEOUT` when nothing arrived in
-// time, `NB_ERR_CLOSED` when the subscription ended (its client closed),
-// `NB_ERR_INVALID_ARGUMENT` on a callback subscription, or with the
-// message's decoding error (that message is skipped; the next call gets
-// the next one). Calls on one subscription from several threads are
-// serialized.
+// time (no message is lost by that: the next call gets it),
+// `NB_ERR_CLOSED` when the subscription ended (unsubscribed, drained and
+// delivered, or its client closed), `NB_ERR_INVALID_ARGUMENT` on a callback
+// subscription, or with the message's decoding error (that message is
+// skipped; the next call gets the next one). Calls on one subscription from
+// several threads are serialized.
 nb_status nb_subscription_next(const struct nb_subscription *subscription,
                                uint64_t timeout_ms,
                                struct nb_envelope **out_envelope,
                                struct nb_error **out_error);
+
+// Ends a subscription at once: a pending `nb_subscription_next` (on another
+// thread) and every later one fail with `NB_ERR_CLOSED`, messages received
+// but not yet taken are dropped, and a callback subscription's callback gets
+// its last call (`NB_ERR_CLOSED`) and no message after it. Then tells the
+// server; fails only when that could not be done (the connection is gone,
+// which ends the subscription anyway). Calling it again does nothing. The
+// subscription must still be freed with `nb_subscription_free`.
+// Thread-safe, also while another thread waits in `nb_subscription_next`.
+nb_status nb_subscription_unsubscribe(const struct nb_subscription *subscription,
+                                      struct nb_error **out_error);
+
+// Unsubscribes at the server, then lets the subscription deliver the
+// messages the server had already sent (to `nb_subscription_next` or the
+// callback), then end with `NB_ERR_CLOSED`. Returns once the server was
+// told. Does nothing after `nb_subscription_unsubscribe` or a first drain.
+// Thread-safe.
+nb_status nb_subscription_drain(const struct nb_subscription *subscription,
+                                struct nb_error **out_error);
 
 // Unsubscribes and releases a subscription. NULL is accepted and ignored.
 //
@@ -1319,7 +1341,8 @@ nb_status nb_subscription_next(const struct nb_subscription *subscription,
 // not wait (the callback is running) and the callback is not called again
 // after it returns. Elsewhere, do not call it while holding a lock the
 // callback takes: it would wait for the callback forever. Must not race
-// with `nb_subscription_next` on the same subscription.
+// with `nb_subscription_next` on the same subscription (stop a waiting
+// thread with `nb_subscription_unsubscribe` first).
 void nb_subscription_free(struct nb_subscription *subscription);
 
 // Reads and validates an Arrow IPC **stream** (schema message, record

@@ -32,66 +32,81 @@ HELLO_SHA = payload()["sha256"]
 
 # id -> (message body, max_payload_limit or None, exception class name, words in its message)
 BAD = {
-    "not json": (b"hello", None, "MalformedEnvelope", "JSON"),
-    "json array": (b"[1, 2]", None, "MalformedEnvelope", "object"),
+    "not json": (b"hello", None, "MalformedEnvelopeError", "JSON"),
+    "json array": (b"[1, 2]", None, "MalformedEnvelopeError", "object"),
     "payloads missing": (
         json.dumps(without(spec_envelope("s", []), "payloads")).encode(),
         None,
-        "MalformedEnvelope",
+        "MalformedEnvelopeError",
         "payloads",
     ),
     "payloads an object": (
         envelope(payloads={}),
         None,
-        "MalformedEnvelope",
+        "MalformedEnvelopeError",
         "payloads",
     ),
-    "version 2": (envelope(version=2), None, "UnsupportedVersion", "version 2"),
-    "version a string": (envelope(version="1"), None, "MalformedEnvelope", "version"),
-    "version 0": (envelope(version=0), None, "MalformedEnvelope", "version"),
-    "version 1.5": (envelope(version=1.5), None, "MalformedEnvelope", "version"),
+    "version 2": (envelope(version=2), None, "UnsupportedVersionError", "version 2"),
+    "version a string": (
+        envelope(version="1"),
+        None,
+        "MalformedEnvelopeError",
+        "version",
+    ),
+    "version 0": (envelope(version=0), None, "MalformedEnvelopeError", "version"),
+    "version 1.5": (envelope(version=1.5), None, "MalformedEnvelopeError", "version"),
     "string field a number": (
         envelope(reply_to=5),
         None,
-        "MalformedEnvelope",
+        "MalformedEnvelopeError",
         "reply_to",
     ),
-    "metadata a list": (envelope(metadata=[]), None, "MalformedEnvelope", "metadata"),
+    "metadata a list": (
+        envelope(metadata=[]),
+        None,
+        "MalformedEnvelopeError",
+        "metadata",
+    ),
     "payload not an object": (
         envelope(payloads=[1]),
         None,
-        "MalformedEnvelope",
+        "MalformedEnvelopeError",
         "object",
     ),
     "empty dataname": (
         envelope(payload(dataname="")),
         None,
-        "MalformedEnvelope",
+        "MalformedEnvelopeError",
         "dataname",
     ),
-    "size a string": (envelope(payload(size="5")), None, "MalformedEnvelope", "size"),
+    "size a string": (
+        envelope(payload(size="5")),
+        None,
+        "MalformedEnvelopeError",
+        "size",
+    ),
     "unknown transport": (
         envelope(payload(transport="carrier-pigeon")),
         None,
-        "MalformedEnvelope",
+        "MalformedEnvelopeError",
         "carrier-pigeon",
     ),
     "base64 with a bad character": (
         envelope(payload(data="aGVs!G8=")),
         None,
-        "InvalidBase64",
+        "InvalidBase64Error",
         "base64",
     ),
     "base64 without padding": (
         envelope(payload(data="aGVsbG8")),
         None,
-        "InvalidBase64",
+        "InvalidBase64Error",
         "base64",
     ),
     "base64 with a line break": (
         envelope(payload(data="aGVs\nbG8=")),
         None,
-        "InvalidBase64",
+        "InvalidBase64Error",
         "base64",
     ),
     "size mismatch": (envelope(payload(size=6)), None, "IntegrityError", "size"),
@@ -104,37 +119,37 @@ BAD = {
     "text not utf-8": (
         envelope(spec_payload("t", b"\xff\xfeok", "text")),
         None,
-        "InvalidUtf8",
+        "InvalidUtf8Error",
         "UTF-8",
     ),
     "dictionary not utf-8": (
         envelope(spec_payload("d", b'{"a": "\xff"}', "dictionary")),
         None,
-        "InvalidUtf8",
+        "InvalidUtf8Error",
         "UTF-8",
     ),
     "dictionary not json": (
         envelope(spec_payload("d", b"{nope", "dictionary")),
         None,
-        "InvalidJson",
+        "InvalidJsonError",
         "JSON",
     ),
     "file link": (
         envelope(spec_link("f", b"x", "binary", "file:///etc/passwd")),
         None,
-        "UrlNotAllowed",
+        "UrlNotAllowedError",
         "file:///etc/passwd",
     ),
     "ftp link": (
         envelope(spec_link("f", b"x", "binary", "ftp://127.0.0.1/x")),
         None,
-        "UrlNotAllowed",
+        "UrlNotAllowedError",
         "http",
     ),
     "nats-object link": (
         envelope(spec_link("f", b"x", "binary", "nats-object://bucket/object")),
         None,
-        "UrlNotAllowed",
+        "UrlNotAllowedError",
         "full natsbridge client",
     ),
     "link without sha256": (
@@ -142,13 +157,13 @@ BAD = {
             without(spec_link("f", b"x", "binary", "http://127.0.0.1:1/x"), "sha256")
         ),
         None,
-        "MalformedEnvelope",
+        "MalformedEnvelopeError",
         "sha256",
     ),
     "payload over max_payload_limit": (
         envelope(spec_payload("big", b"x" * 11, "binary")),
         10,
-        "PayloadTooLarge",
+        "PayloadTooLargeError",
         "max_payload_limit",
     ),
 }
@@ -184,25 +199,71 @@ def test_bad_envelopes_on_micropython(script):
 
 def test_every_error_is_a_natsbridge_error():
     names = [
-        "InvalidArgument",
-        "MalformedEnvelope",
-        "UnsupportedVersion",
-        "InvalidBase64",
+        "InvalidArgumentError",
+        "MalformedEnvelopeError",
+        "UnsupportedVersionError",
+        "InvalidBase64Error",
         "IntegrityError",
-        "InvalidUtf8",
-        "InvalidJson",
-        "PayloadTooLarge",
-        "UrlNotAllowed",
+        "InvalidUtf8Error",
+        "InvalidJsonError",
+        "PayloadTooLargeError",
+        "UrlNotAllowedError",
         "DownloadError",
         "UploadError",
         "NatsConnectionError",
         "ProtocolError",
-        "AuthorizationError",
-        "Timeout",
+        "AuthError",
+        "NatsTimeoutError",
     ]
     for name in names:
         assert issubclass(getattr(nb, name), nb.NatsBridgeError), name
-    assert issubclass(nb.AuthorizationError, nb.ProtocolError)
+    assert issubclass(nb.AuthError, nb.ProtocolError)
+
+
+LIST_CLASSES = """
+out = {}
+for name in dir(nb):
+    cls = getattr(nb, name)
+    if isinstance(cls, type) and issubclass(cls, nb.NatsBridgeError) and cls is not nb.NatsBridgeError:
+        out[name] = [cls.__name__, cls.code]
+result(out)
+"""
+
+
+@pytest.mark.parametrize("interpreter", ["micropython", "cpython"])
+def test_error_classes_are_the_python_packages(script, interpreter):
+    """Each exception has the class name and `code` of the natsbridge
+    package's class for that kind (built from the core's error table); the
+    only extra class is ProtocolError (a CONNECTION failure the core has no
+    kind of its own for)."""
+    import natsbridge
+
+    package = {cls.__name__: cls.code for cls in natsbridge.ERROR_CLASSES.values()}
+    got = script(interpreter, LIST_CLASSES).result()
+    names = {name for name, _ in got.values()}
+    assert names - set(package) == {"ProtocolError"}, names - set(package)
+    for attribute, (name, code) in got.items():
+        if name == "ProtocolError":
+            assert code == "CONNECTION"
+            continue
+        assert package[name] == code, (attribute, name)
+        assert attribute == name or attribute in OLD_NAMES, attribute
+    for old, new in OLD_NAMES.items():
+        assert got[old][0] == new, old
+
+
+OLD_NAMES = {
+    "InvalidArgument": "InvalidArgumentError",
+    "MalformedEnvelope": "MalformedEnvelopeError",
+    "UnsupportedVersion": "UnsupportedVersionError",
+    "InvalidBase64": "InvalidBase64Error",
+    "InvalidUtf8": "InvalidUtf8Error",
+    "InvalidJson": "InvalidJsonError",
+    "PayloadTooLarge": "PayloadTooLargeError",
+    "UrlNotAllowed": "UrlNotAllowedError",
+    "AuthorizationError": "AuthError",
+    "Timeout": "NatsTimeoutError",
+}
 
 
 def test_str_and_memoryview_bodies_and_message_objects():
@@ -222,51 +283,51 @@ def test_str_and_memoryview_bodies_and_message_objects():
 # a check made too late would show up as NatsConnectionError instead.
 NOWHERE = "nats://127.0.0.1:1"
 BAD_SENDS = {
-    "empty subject": ("", [("a", "b", "text")], {}, "InvalidArgument"),
-    "blank subject": ("   ", [("a", "b", "text")], {}, "InvalidArgument"),
-    "subject with a space": ("a b", [("a", "b", "text")], {}, "InvalidArgument"),
-    "subject with a tab": ("a\tb", [("a", "b", "text")], {}, "InvalidArgument"),
-    "unknown type": ("s", [("a", "b", "hologram")], {}, "InvalidArgument"),
-    "text given bytes": ("s", [("a", b"b", "text")], {}, "InvalidArgument"),
-    "binary given str": ("s", [("a", "b", "binary")], {}, "InvalidArgument"),
-    "empty dataname": ("s", [("", "b", "text")], {}, "InvalidArgument"),
-    "not a tuple": ("s", ["just a string"], {}, "InvalidArgument"),
-    "data not a list": ("s", "text", {}, "InvalidArgument"),
+    "empty subject": ("", [("a", "b", "text")], {}, "InvalidArgumentError"),
+    "blank subject": ("   ", [("a", "b", "text")], {}, "InvalidArgumentError"),
+    "subject with a space": ("a b", [("a", "b", "text")], {}, "InvalidArgumentError"),
+    "subject with a tab": ("a\tb", [("a", "b", "text")], {}, "InvalidArgumentError"),
+    "unknown type": ("s", [("a", "b", "hologram")], {}, "InvalidArgumentError"),
+    "text given bytes": ("s", [("a", b"b", "text")], {}, "InvalidArgumentError"),
+    "binary given str": ("s", [("a", "b", "binary")], {}, "InvalidArgumentError"),
+    "empty dataname": ("s", [("", "b", "text")], {}, "InvalidArgumentError"),
+    "not a tuple": ("s", ["just a string"], {}, "InvalidArgumentError"),
+    "data not a list": ("s", "text", {}, "InvalidArgumentError"),
     "over max_payload_limit": (
         "s",
         [("a", b"x" * 11, "binary")],
         {"max_payload_limit": 10},
-        "PayloadTooLarge",
+        "PayloadTooLargeError",
     ),
     "dictionary with a non-string key": (
         "s",
         [("a", {1: 2}, "dictionary")],
         {},
-        "InvalidArgument",
+        "InvalidArgumentError",
     ),
     "dictionary with NaN": (
         "s",
         [("a", [float("nan")], "dictionary")],
         {},
-        "InvalidArgument",
+        "InvalidArgumentError",
     ),
     "dictionary with bytes": (
         "s",
         [("a", {"k": b"v"}, "dictionary")],
         {},
-        "InvalidArgument",
+        "InvalidArgumentError",
     ),
     "metadata not an object": (
         "s",
         [("a", "b", "text")],
         {"metadata": [1]},
-        "InvalidArgument",
+        "InvalidArgumentError",
     ),
     "payload metadata not an object": (
         "s",
         [("a", "b", "text", "meta")],
         {},
-        "InvalidArgument",
+        "InvalidArgumentError",
     ),
 }
 # JSON cannot carry these arguments to a script: it builds them itself.

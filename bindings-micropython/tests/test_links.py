@@ -236,7 +236,7 @@ def test_upload_sends_the_file_server_token(start_env, script, impl):
 def test_link_needs_a_file_server(nb_env):
     client = nb.Client(nb_env.nats_url)
     try:
-        with pytest.raises(nb.PayloadTooLarge, match="size_threshold 10"):
+        with pytest.raises(nb.PayloadTooLargeError, match="size_threshold 10"):
             client.smartsend("s", [("doc", b"x" * 10, "binary")], size_threshold=10)
     finally:
         client.close()
@@ -381,7 +381,7 @@ def test_link_schemes_refused_before_any_download():
         ("ftp://127.0.0.1/x", "only http"),
         ("nats-object://bucket/doc", "full natsbridge client"),
     ):
-        with pytest.raises(nb.UrlNotAllowed, match=words):
+        with pytest.raises(nb.UrlNotAllowedError, match=words):
             nb.fetch_with_backoff(url)
 
 

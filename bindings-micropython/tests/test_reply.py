@@ -97,5 +97,5 @@ def test_request_with_reply_to_between_module_instances(nb_env, script, impl):
 
 def test_reply_without_anywhere_to_send_it():
     env = nb.smartreceive(json.dumps(spec_envelope("s", [])))
-    with pytest.raises(nb.InvalidArgument, match="no reply_to"):
+    with pytest.raises(nb.InvalidArgumentError, match="no reply_to"):
         nb.reply(env, [("a", "b", "text")], nats_url="nats://127.0.0.1:1")

@@ -96,7 +96,7 @@ def test_payload_that_does_not_fit_fails_and_publishes_nothing(small_env, script
     # anything, that would have arrived before the marker.
     assert nb.smartreceive(first)["payloads"] == [("marker", "after", "text")]
     name, message = err[0]
-    assert name == "PayloadTooLarge"
+    assert name == "PayloadTooLargeError"
     assert "'big'" in message and "20000" in message and "fileserver_url" in message
 
 
@@ -183,7 +183,7 @@ def test_fit_rule_counts_headers_and_stops_exactly_at_max_payload(small_env):
         assert len(fitting.data) + len(header) == overhead + b64len(n)
         assert json.loads(fitting.data)["payloads"][0]["size"] == n
 
-        with pytest.raises(nb.PayloadTooLarge, match="max_payload 20000"):
+        with pytest.raises(nb.PayloadTooLargeError, match="max_payload 20000"):
             client.smartsend(subject, [("p", bytes(n + 1), "binary")])
         assert not client.closed  # refused before anything reached the server
     finally:

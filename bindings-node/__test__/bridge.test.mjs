@@ -163,6 +163,47 @@ describe('subscribe', () => {
     await sub.unsubscribe()
     assert.equal(await withTimeout(pending, 5_000, 'pending next'), null)
   })
+
+  // The one rule after unsubscribe, the same in every front end.
+  it('unsubscribe drops what had arrived; drain delivers it, then ends', async () => {
+    const first = subject('rule-unsubscribe')
+    const dropped = await bridge.subscribe(first)
+    for (let i = 0; i < 5; i++) await bridge.send(first, text(`m${i}`))
+    await bridge.flush()
+    assert.equal((await dropped.next(5_000)).payloads[0].data, 'm0')
+    await dropped.unsubscribe()
+    assert.equal(await dropped.next(1_000), null, 'what had arrived is dropped')
+    assert.equal(await dropped.next(1_000), null)
+
+    const second = subject('rule-drain')
+    const drained = await bridge.subscribe(second)
+    for (let i = 0; i < 5; i++) await bridge.send(second, text(`m${i}`))
+    await bridge.flush()
+    await drained.drain()
+    await bridge.send(second, text('after the drain'))
+    const seen = []
+    for await (const envelope of drained) seen.push(envelope.payloads[0].data)
+    assert.deepEqual(seen, ['m0', 'm1', 'm2', 'm3', 'm4'])
+    assert.equal(await drained.next(1_000), null)
+  })
+
+  it('timeouts lose nothing, and concurrentReceives keeps arrival order', async () => {
+    const topic = subject('concurrent')
+    const sub = await bridge.subscribe(topic, { concurrentReceives: 4 })
+    await rejectsWithCode(sub.next(0), 'TIMEOUT')
+    for (let i = 0; i < 20; i++) await bridge.send(topic, text(`m${i}`))
+    const seen = []
+    while (seen.length < 20) {
+      try {
+        seen.push((await sub.next(1)).payloads[0].data)
+      } catch (err) {
+        assert.equal(err.code, 'TIMEOUT')
+      }
+    }
+    assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => `m${i}`))
+    await sub.unsubscribe()
+    await rejectsWithCode(bridge.subscribe(topic, { concurrentReceives: 0 }), 'INVALID_ARGUMENT')
+  })
 })
 
 describe('request and reply', () => {

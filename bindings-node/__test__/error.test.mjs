@@ -1,13 +1,15 @@
 // Bad inputs reject with an Error carrying the stable `code` of their kind
 // (the core's ErrorKind::code), never a synchronous throw, never a crash.
 import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 
 import * as arrow from 'apache-arrow'
 
 import { encodeEnvelope } from '../../benchmarks/node/pure_js_bridge.mjs'
-import { natsbridge, rejectsWithCode, startServers, subject } from './harness.mjs'
+import { natsbridge, packageDir, rejectsWithCode, require, startServers, subject } from './harness.mjs'
 
 const { Bridge, smartreceive, smartsend } = natsbridge
 
@@ -208,5 +210,37 @@ describe('connecting', () => {
     await rejectsWithCode(Bridge.connect(42), 'INVALID_ARGUMENT')
     await rejectsWithCode(Bridge.connect(servers.natsUrl, { password: 'no user' }), 'INVALID_ARGUMENT')
     await rejectsWithCode(Bridge.connect(servers.natsUrl, { connectTimeout: 'soon' }), 'INVALID_ARGUMENT')
+  })
+})
+
+describe('the error table', () => {
+  // The addon itself, for its test-only export `_throwErrorOfKind`.
+  const addon = () => {
+    const file = readdirSync(packageDir).find((name) => /^natsbridge\..+\.node$/.test(name))
+    assert.ok(file, 'the addon is built')
+    return require(join(packageDir, file))
+  }
+
+  it('lists every core kind once, with its code, name and C number', () => {
+    const kinds = natsbridge.errorKinds()
+    assert.ok(kinds.length >= 24)
+    assert.equal(new Set(kinds.map((k) => k.code)).size, kinds.length)
+    assert.equal(new Set(kinds.map((k) => k.cCode)).size, kinds.length)
+    const integrity = kinds.find((k) => k.code === 'INTEGRITY')
+    assert.deepEqual(integrity, { code: 'INTEGRITY', name: 'Integrity', cCode: 7, transient: false })
+    assert.ok(kinds.some((k) => k.code === 'INTERNAL' && k.cCode === 1000))
+    for (const kind of kinds) assert.match(kind.code, /^[A-Z0-9_]+$/)
+  })
+
+  it('every kind reaches JS as an Error whose code is the kind', () => {
+    const native = addon()
+    for (const { code } of natsbridge.errorKinds()) {
+      assert.throws(
+        () => native._throwErrorOfKind(code),
+        (err) => err instanceof Error && err.code === code && err.dataname === 'probe',
+        code,
+      )
+    }
+    assert.throws(() => native._throwErrorOfKind('NO_SUCH_KIND'), { code: 'INVALID_ARGUMENT' })
   })
 })

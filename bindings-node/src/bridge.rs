@@ -9,12 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt as _;
 use napi::Env;
 use napi::bindgen_prelude::{Null, PromiseRaw, ToNapiValue, Unknown};
 use napi_derive::napi;
 use natsbridge::{Error, ErrorKind};
-use tokio_util::sync::CancellationToken;
 
 use crate::envelope::{ReceivedEnvelope, SentEnvelope, reply_target};
 use crate::message::{incoming, string_arg};
@@ -114,30 +112,25 @@ impl Bridge {
             let subject = string_arg(env, &subject, "subject")?;
             let receive =
                 options::read::<ReceiveOptions>(env, options.as_ref(), "options")?.into_core()?;
-            let queue = options::read::<SubscribeOptions>(env, options.as_ref(), "options")?.queue;
-            Ok::<_, Error>((subject, receive, queue))
+            let subscribe = options::read::<SubscribeOptions>(env, options.as_ref(), "options")?;
+            let concurrency = subscribe.concurrency()?;
+            Ok::<_, Error>((subject, receive, subscribe.queue, concurrency))
         })();
         let bridge = self.inner.clone();
         run(
             env,
             async move {
-                let (subject, receive, queue) = prepared?;
+                let (subject, receive, queue, concurrency) = prepared?;
                 let subscription = match queue {
-                    Some(group) => {
-                        bridge
-                            .queue_subscribe(&subject, &group, receive.clone())
-                            .await?
-                    }
-                    None => bridge.subscribe(&subject, receive.clone()).await?,
+                    Some(group) => bridge.queue_subscribe(&subject, &group, receive).await?,
+                    None => bridge.subscribe(&subject, receive).await?,
                 };
-                Ok((bridge, receive, subscription))
+                Ok(subscription.concurrent_receives(concurrency))
             },
-            |_, (bridge, options, subscription)| {
+            |_, subscription| {
                 Ok(Subscription {
+                    stop: subscription.stop_handle(),
                     inner: Arc::new(tokio::sync::Mutex::new(subscription)),
-                    bridge,
-                    options,
-                    stop: CancellationToken::new(),
                 })
             },
         )
@@ -303,21 +296,24 @@ fn is_nullish(value: &Unknown<'_>) -> bool {
 /// Envelopes arriving on a subject, in order. Iterate it with `for await`,
 /// or call `next()`. A message that is not a valid envelope makes `next()`
 /// reject with that message's error; the subscription itself goes on.
+///
+/// The core's [`natsbridge::Subscription`] keeps every message and its
+/// order; `unsubscribe()` ends it at once (a pending and every later
+/// `next()` resolve to `null`, what had arrived but was not taken is
+/// dropped), `drain()` delivers what had arrived, then ends; as nats.js.
 #[napi]
 pub struct Subscription {
+    /// One `next` at a time takes from the core, so results keep their order.
     inner: Arc<tokio::sync::Mutex<natsbridge::Subscription>>,
-    bridge: natsbridge::Bridge,
-    options: natsbridge::ReceiveOptions,
-    /// Cancelled by `unsubscribe`, so a `next()` waiting for a message (and
-    /// holding the lock) gives way.
-    stop: CancellationToken,
+    /// Ends a `next()` that is waiting (and holds the lock).
+    stop: natsbridge::SubscriptionHandle,
 }
 
 #[napi]
 impl Subscription {
     /// The next envelope, or `null` once the subscription has ended
-    /// (unsubscribed, or the bridge closed). With `timeoutMs`, rejects with
-    /// code `TIMEOUT` when nothing arrives in time.
+    /// (unsubscribed, drained, or the bridge closed). With `timeoutMs`,
+    /// rejects with code `TIMEOUT` when nothing arrives in time.
     #[napi(
         catch_unwind,
         ts_args_type = "timeoutMs?: number",
@@ -330,37 +326,25 @@ impl Subscription {
     ) -> napi::Result<PromiseRaw<'env, Option<ReceivedEnvelope>>> {
         let timeout = timeout_from(timeout_ms);
         let inner = self.inner.clone();
-        let stop = self.stop.clone();
-        let bridge = self.bridge.clone();
-        let options = self.options.clone();
         run(
             env,
             async move {
                 let timeout = timeout?;
-                let mut subscription = tokio::select! {
-                    guard = inner.lock() => guard,
-                    () = stop.cancelled() => return Ok(None),
-                };
-                let message = tokio::select! {
-                    message = wait_for_message(&mut subscription, timeout) => message?,
-                    () = stop.cancelled() => return Ok(None),
-                };
-                let Some(message) = message else {
-                    return Ok(None);
-                };
-                // Decoded while the lock is held, so envelopes keep their order.
-                offload_if_large(message.payload.len()).await;
-                bridge.smartreceive(&message, &options).await.map(Some)
+                let mut subscription = inner.lock().await;
+                match timeout {
+                    Some(timeout) => subscription.next_timeout(timeout).await,
+                    None => subscription.next().await.transpose(),
+                }
             },
             |_, envelope| Ok(envelope.map(ReceivedEnvelope::new)),
         )
     }
 
-    /// The envelopes of every message already arrived (at least one, at most
-    /// `max`), waiting for the first like `next()`: what `binding.js` iterates,
-    /// so a burst of messages costs one promise. The array ends with the
-    /// Error of a message that failed to decode, or with `null` once the
-    /// subscription has ended.
+    /// The results of every message already decoded (at least one, at most
+    /// `max`), waiting for the first like `next()`: what `binding.js`
+    /// iterates, so a burst of messages costs one promise. Each item is an
+    /// envelope or the Error of a message that failed to decode; the array
+    /// ends with `null` once the subscription has ended.
     #[napi(catch_unwind, skip_typescript)]
     pub fn next_batch<'env>(
         &self,
@@ -371,64 +355,34 @@ impl Subscription {
         let timeout = timeout_from(timeout_ms);
         let max = max.unwrap_or(64).max(1) as usize;
         let inner = self.inner.clone();
-        let stop = self.stop.clone();
-        let bridge = self.bridge.clone();
-        let options = self.options.clone();
         run(
             env,
             async move {
                 let timeout = timeout?;
-                let mut batch = Batch::default();
-                let mut subscription = tokio::select! {
-                    guard = inner.lock() => guard,
-                    () = stop.cancelled() => return Ok(batch.end()),
-                };
-                let mut message = tokio::select! {
-                    message = wait_for_message(&mut subscription, timeout) => message?,
-                    () = stop.cancelled() => return Ok(batch.end()),
-                };
-                loop {
-                    let Some(arrived) = message else {
-                        return Ok(batch.end());
-                    };
-                    offload_if_large(arrived.payload.len()).await;
-                    match bridge.smartreceive(&arrived, &options).await {
-                        Ok(envelope) => batch.envelopes.push(envelope),
-                        Err(err) => {
-                            batch.error = Some(err);
-                            return Ok(batch);
-                        }
-                    }
-                    if batch.envelopes.len() >= max {
-                        return Ok(batch);
-                    }
-                    // Only what has already arrived: never wait for more.
-                    message = match subscription.next_message().now_or_never() {
-                        Some(next) => next,
-                        None => return Ok(batch),
-                    };
-                }
+                let items = inner.lock().await.next_batch(max, timeout).await?;
+                Ok(Batch {
+                    ended: items.is_empty(),
+                    items,
+                })
             },
             |_, batch| Ok(batch),
         )
     }
 
-    /// Stops the subscription; a pending and every later `next()` resolves to `null`.
+    /// Ends the subscription at once: a pending and every later `next()`
+    /// resolves to `null`; what had arrived but was not taken is dropped.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn unsubscribe<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
-        let inner = self.inner.clone();
         let stop = self.stop.clone();
-        run(
-            env,
-            async move {
-                if stop.is_cancelled() {
-                    return Ok(());
-                }
-                stop.cancel();
-                inner.lock().await.unsubscribe().await
-            },
-            |_, ()| Ok(()),
-        )
+        run(env, async move { stop.unsubscribe().await }, |_, ()| Ok(()))
+    }
+
+    /// Unsubscribes at the server, then delivers what had already arrived,
+    /// then ends (`next()` resolves to `null`).
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn drain<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let stop = self.stop.clone();
+        run(env, async move { stop.drain().await }, |_, ()| Ok(()))
     }
 }
 
@@ -446,34 +400,11 @@ fn timeout_from(timeout_ms: Option<f64>) -> Result<Option<Duration>, Error> {
         .transpose()
 }
 
-/// The next raw message (`None` once the subscription ended), waiting at
-/// most `timeout` when one is given.
-async fn wait_for_message(
-    subscription: &mut natsbridge::Subscription,
-    timeout: Option<Duration>,
-) -> Result<Option<async_nats::Message>, Error> {
-    match timeout {
-        Some(timeout) => tokio::time::timeout(timeout, subscription.next_message())
-            .await
-            .map_err(|_| Error::new(ErrorKind::Timeout, format!("no message within {timeout:?}"))),
-        None => Ok(subscription.next_message().await),
-    }
-}
-
-/// Envelopes decoded in one go, then the error that stopped the batch or the
-/// end of the subscription.
-#[derive(Default)]
+/// Results taken in one go (envelopes and errors, in arrival order), then
+/// the end of the subscription when it ended.
 pub struct Batch {
-    envelopes: Vec<natsbridge::ReceivedEnvelope>,
-    error: Option<Error>,
+    items: Vec<natsbridge::Result<natsbridge::ReceivedEnvelope>>,
     ended: bool,
-}
-
-impl Batch {
-    fn end(mut self) -> Batch {
-        self.ended = true;
-        self
-    }
 }
 
 impl ToNapiValue for Batch {
@@ -482,20 +413,16 @@ impl ToNapiValue for Batch {
         val: Self,
     ) -> napi::Result<napi::sys::napi_value> {
         let env = Env::from_raw(raw_env);
-        let length =
-            val.envelopes.len() + usize::from(val.error.is_some()) + usize::from(val.ended);
+        let length = val.items.len() + usize::from(val.ended);
         let mut items = env.create_array(length as u32)?;
-        let mut index = 0;
-        for envelope in val.envelopes {
-            items.set(index, ReceivedEnvelope::new(envelope))?;
-            index += 1;
-        }
-        if let Some(err) = val.error {
-            items.set(index, crate::error::to_js(&env, &err))?;
-            index += 1;
+        for (index, item) in val.items.into_iter().enumerate() {
+            match item {
+                Ok(envelope) => items.set(index as u32, ReceivedEnvelope::new(envelope))?,
+                Err(err) => items.set(index as u32, crate::error::to_js(&env, &err))?,
+            }
         }
         if val.ended {
-            items.set(index, Null)?;
+            items.set(length as u32 - 1, Null)?;
         }
         // SAFETY: an array of this environment.
         unsafe { ToNapiValue::to_napi_value(raw_env, items) }

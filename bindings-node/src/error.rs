@@ -10,11 +10,8 @@
 
 use napi::bindgen_prelude::{JsError, JsObjectValue, Unknown};
 use napi::{Env, JsValue};
+use napi_derive::napi;
 use natsbridge::{Error, ErrorKind};
-
-/// The `code` of a failure that is a bug in natsbridge (a panic), not a
-/// property of the input or the network.
-pub(crate) const INTERNAL: &str = "INTERNAL";
 
 /// An error thrown (or a rejection) by a JS handler, carried through the core
 /// as the `source` of its `HANDLER` error so the original JS value can become
@@ -99,9 +96,50 @@ pub(crate) fn to_js(env: &Env, err: &Error) -> napi::Error {
     )
 }
 
-/// Builds the JS `Error` for a failure that is not a natsbridge error.
+/// Builds the JS `Error` for a bug caught at the border (a panic): code
+/// `INTERNAL`, the core's [`ErrorKind::Internal`].
 pub(crate) fn internal(env: &Env, message: &str) -> napi::Error {
-    build(env, INTERNAL, message, None, None)
+    build(env, ErrorKind::Internal.code(), message, None, None)
+}
+
+/// One row of the core's error table, as JS sees it.
+#[napi(object)]
+pub struct ErrorKindInfo {
+    /// The stable `err.code` (`"INTEGRITY"`).
+    pub code: String,
+    /// The CamelCase kind name (`"Integrity"`).
+    pub name: String,
+    /// The C ABI's number for the kind.
+    pub c_code: i32,
+    /// True when trying again later may succeed.
+    pub transient: bool,
+}
+
+/// Every error kind of the core's one table, in table order: the values
+/// `err.code` can take.
+#[napi(catch_unwind)]
+pub fn error_kinds() -> Vec<ErrorKindInfo> {
+    ErrorKind::ALL
+        .iter()
+        .map(|kind| ErrorKindInfo {
+            code: kind.code().to_owned(),
+            name: kind.name().to_owned(),
+            c_code: kind.c_code(),
+            transient: kind.is_transient(),
+        })
+        .collect()
+}
+
+/// Throws the JS error the border builds for a core error of kind `code`
+/// (for the test that every kind round-trips); an unknown code throws
+/// `INVALID_ARGUMENT`.
+#[napi(catch_unwind, skip_typescript, js_name = "_throwErrorOfKind")]
+pub fn throw_error_of_kind(env: Env, code: String) -> napi::Result<()> {
+    let err = match ErrorKind::from_code(&code) {
+        Some(kind) => Error::new(kind, format!("an error of kind {code}")).with_dataname("probe"),
+        None => invalid(format!("no error kind has the code {code:?}")),
+    };
+    Err(to_js(&env, &err))
 }
 
 fn build(

@@ -107,6 +107,22 @@ pub struct NatsUrlOption {
 pub struct SubscribeOptions {
     /// Join this queue group: each message goes to one member.
     pub queue: Option<String>,
+    /// How many envelopes are decoded at once (default 1); they are still
+    /// delivered in arrival order.
+    pub concurrent_receives: Option<u32>,
+}
+
+impl SubscribeOptions {
+    /// `concurrentReceives`, at least 1.
+    pub fn concurrency(&self) -> Result<usize, natsbridge::Error> {
+        match self.concurrent_receives {
+            Some(0) => Err(crate::error::invalid(
+                "concurrentReceives must be at least 1",
+            )),
+            Some(n) => Ok(n as usize),
+            None => Ok(1),
+        }
+    }
 }
 
 /// Extra options of `Bridge.request`.

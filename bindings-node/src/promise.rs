@@ -137,10 +137,6 @@ fn check(status: sys::napi_status) -> napi::Result<()> {
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".to_owned());
+    let detail = natsbridge::error::panic_message(panic);
     format!("natsbridge panicked (a bug; please report it): {detail}")
 }

@@ -338,42 +338,48 @@ impl PyBridge {
     }
 
     /// Subscribes to `subject` (wildcards allowed), as a member of queue
-    /// group `queue` if given. Receive keywords as for `smartreceive`.
-    #[pyo3(signature = (subject, queue = None, **options))]
+    /// group `queue` if given. Receive keywords as for `smartreceive`;
+    /// `concurrent_receives` (default 1) envelopes are decoded at once, still
+    /// delivered in arrival order.
+    #[pyo3(signature = (subject, queue = None, concurrent_receives = 1, **options))]
     fn subscribe(
         &self,
         py: Python<'_>,
         subject: &str,
         queue: Option<&str>,
+        concurrent_receives: usize,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PySubscription> {
         let receive = receive_options("subscribe", options, &[])?;
-        let kept = receive.clone();
         let subscription = match queue {
             Some(group) => wait_nb(py, self.bridge.queue_subscribe(subject, group, receive))?,
             None => wait_nb(py, self.bridge.subscribe(subject, receive))?,
         };
-        Ok(PySubscription::new(self.bridge.clone(), subscription, kept))
+        Ok(PySubscription::new(
+            subscription.concurrent_receives(concurrent_receives),
+        ))
     }
 
     /// `subscribe` as an awaitable.
-    #[pyo3(signature = (subject, queue = None, **options))]
+    #[pyo3(signature = (subject, queue = None, concurrent_receives = 1, **options))]
     fn asubscribe<'py>(
         &self,
         py: Python<'py>,
         subject: String,
         queue: Option<String>,
+        concurrent_receives: usize,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let receive = receive_options("asubscribe", options, &[])?;
-        let kept = receive.clone();
         let bridge = self.bridge.clone();
         runtime::awaitable_nb(py, async move {
             let subscription = match queue {
                 Some(group) => bridge.queue_subscribe(&subject, &group, receive).await?,
                 None => bridge.subscribe(&subject, receive).await?,
             };
-            Ok(PySubscription::new(bridge, subscription, kept))
+            Ok(PySubscription::new(
+                subscription.concurrent_receives(concurrent_receives),
+            ))
         })
     }
 

@@ -23,9 +23,22 @@ struct Classes {
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
 
-/// The Python class name of a kind: `IntegrityError`, `TimeoutError`, ...
-pub fn class_name(kind: ErrorKind) -> String {
-    format!("{}Error", kind.name())
+/// The Python class name of a kind: `<Name>Error` (`IntegrityError`), or
+/// `Nats<Name>Error` when `<Name>Error` is a built-in (`NatsTimeoutError`,
+/// `NatsConnectionError`), so that `from natsbridge import *` never replaces
+/// a built-in. The second value is that built-in name, kept as an alias of
+/// the class on the module (importable by name, not in `__all__`).
+pub fn class_name(py: Python<'_>, kind: ErrorKind) -> (String, Option<String>) {
+    let plain = format!("{}Error", kind.name());
+    let shadows = py
+        .import("builtins")
+        .and_then(|builtins| builtins.hasattr(plain.as_str()))
+        .unwrap_or(true);
+    if shadows {
+        (format!("Nats{plain}"), Some(plain))
+    } else {
+        (plain, None)
+    }
 }
 
 /// A built-in exception a kind's class also derives from, so code that
@@ -68,7 +81,7 @@ fn make_classes(py: Python<'_>) -> PyResult<Classes> {
     let type_of = py.get_type::<PyType>();
     let mut by_kind = Vec::with_capacity(ErrorKind::ALL.len());
     for kind in ErrorKind::ALL {
-        let name = class_name(kind);
+        let (name, _) = class_name(py, kind);
         let mut bases = vec![base.bind(py).clone().into_any()];
         if let Some(builtin) = builtin_base(py, kind) {
             bases.push(builtin.into_any());
@@ -101,18 +114,25 @@ fn classes(py: Python<'_>) -> &Classes {
         .expect("natsbridge could not create its exception classes")
 }
 
-/// Adds `NatsBridgeError` and every per-kind class to the module, and
-/// returns their names (for `__all__`).
+/// Adds `NatsBridgeError`, every per-kind class and the built-in-named
+/// aliases to the module, plus `ERROR_CLASSES` (kind name -> class), and
+/// returns the names that belong in `__all__` (not the aliases).
 pub fn register(module: &Bound<'_, PyModule>) -> PyResult<Vec<String>> {
     let py = module.py();
     let classes = CLASSES.get_or_try_init(py, || make_classes(py))?;
     module.add("NatsBridgeError", classes.base.bind(py))?;
-    let mut names = vec!["NatsBridgeError".to_owned()];
+    let mut names = vec!["NatsBridgeError".to_owned(), "ERROR_CLASSES".to_owned()];
+    let by_name = PyDict::new(py);
     for (kind, class) in &classes.by_kind {
-        let name = class_name(*kind);
+        let (name, alias) = class_name(py, *kind);
         module.add(name.as_str(), class.bind(py))?;
+        if let Some(alias) = alias {
+            module.add(alias.as_str(), class.bind(py))?;
+        }
+        by_name.set_item(kind.name(), class.bind(py))?;
         names.push(name);
     }
+    module.add("ERROR_CLASSES", by_name)?;
     Ok(names)
 }
 

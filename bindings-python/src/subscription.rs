@@ -1,18 +1,18 @@
 //! `Subscription`: envelopes arriving on a subject, for `for` and
-//! `async for`.
+//! `async for`, over the core's [`natsbridge::Subscription`].
 //!
-//! One wait at a time takes from the core subscription, which sits behind an
-//! async mutex. Two rules keep every message:
+//! The core keeps every message when a wait is cancelled and ends a pending
+//! wait on `unsubscribe` (see `core/src/subscription.rs`). What remains here
+//! is the last step across threads for asyncio: an `__anext__` future is
+//! completed on its loop's thread, and when it was cancelled after its task
+//! took a result from the core, that result goes to a small stash that the
+//! next wait takes first. One wait at a time takes from the core (an async
+//! mutex), and a taken result enters the stash before the lock is let go,
+//! so results keep their order.
 //!
-//! - A cancelled `__anext__` (for example under `asyncio.wait_for`) never
-//!   swallows a message. Its task stops waiting as soon as the asyncio future
-//!   is done; a message it had already taken is handed over on the loop
-//!   thread, and if the future was cancelled meanwhile the decoded step goes
-//!   to a stash that the next wait takes first. The task keeps the lock until
-//!   the hand-over ran, so the order of messages is kept.
-//! - `unsubscribe` / `unsubscribe_after` interrupt a wait that holds the
-//!   lock (the wait lets go and takes it again afterwards), so they never
-//!   hang behind an idle `async for`.
+//! After `unsubscribe` every wait ends at once and nothing buffered (in the
+//! core or the stash) is delivered; after `drain` what had arrived is
+//! delivered, then iteration ends; the core's one rule.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -20,106 +20,57 @@ use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use natsbridge::{ErrorKind, ReceiveOptions, ReceivedEnvelope};
+use natsbridge::{ErrorKind, ReceivedEnvelope, SubscriptionHandle};
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use tokio::sync::{OwnedMutexGuard, oneshot, watch};
+use tokio::sync::{OwnedMutexGuard, oneshot};
 
 use crate::bridge::{ReceivedOut, timeout_arg};
 use crate::error::NbError;
-use crate::runtime::{wait_nb, wait_short, wait_sized};
+use crate::runtime::{wait_nb, wait_short};
 
-/// One step of a subscription: an envelope, the error its message gave, or
-/// the end. (Moved a few times per message, never stored in bulk: boxing
-/// would cost more than the copies.)
-#[allow(clippy::large_enum_variant)]
-enum Step {
-    Envelope(natsbridge::Result<ReceivedEnvelope>),
-    End,
-}
+/// One step of a subscription: an envelope or the error its message gave
+/// (`Some`), or the end (`None`).
+type Step = Option<natsbridge::Result<ReceivedEnvelope>>;
 
 type Locked = OwnedMutexGuard<natsbridge::Subscription>;
 
-/// What a wait found under the lock.
-#[allow(clippy::large_enum_variant)]
-enum Found {
-    /// A step a cancelled wait had taken and decoded.
-    Stashed(Step),
-    /// The next raw message, `None` at the end.
-    Message(Option<natsbridge::async_nats::Message>),
-}
-
 struct Shared {
     subscription: Arc<tokio::sync::Mutex<natsbridge::Subscription>>,
+    stop: SubscriptionHandle,
     /// Steps taken by waits whose asyncio future was cancelled first; only
-    /// filled and emptied under the subscription lock.
+    /// filled under the subscription lock.
     stash: Mutex<VecDeque<Step>>,
-    /// How many unsubscribe calls are under way: waits let go of the lock
-    /// while this is above zero.
-    control: watch::Sender<usize>,
-    /// To decode messages taken raw.
-    bridge: natsbridge::Bridge,
-    options: ReceiveOptions,
 }
 
 impl Shared {
+    fn stash(&self) -> std::sync::MutexGuard<'_, VecDeque<Step>> {
+        self.stash.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks the subscription and takes the next step: a stashed one first.
+    /// Cancel-safe (both awaits are): dropped before it returns, it has
+    /// taken nothing.
+    async fn find(self: &Arc<Self>) -> (Locked, Step) {
+        let mut locked = self.subscription.clone().lock_owned().await;
+        if self.stop.is_unsubscribed() {
+            return (locked, None);
+        }
+        if let Some(step) = self.stash().pop_front() {
+            return (locked, step);
+        }
+        let step = locked.next().await;
+        (locked, step)
+    }
+
+    /// The oldest stashed step, unless unsubscribed (then the end).
     fn pop_stash(&self) -> Option<Step> {
-        self.stash
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
-    }
-
-    fn push_stash(&self, step: Step) {
-        self.stash
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back(step);
-    }
-
-    /// Locks the subscription and finds the next step, letting go of the
-    /// lock while an unsubscribe call needs it. Cancel-safe: dropped before
-    /// it returns, it has taken nothing.
-    async fn find(self: &Arc<Self>) -> (Locked, Found) {
-        let mut control = self.control.subscribe();
-        loop {
-            // Both waits below only fail once `self.control` is dropped,
-            // which cannot happen while `self` is borrowed.
-            let _ = control.wait_for(|busy| *busy == 0).await;
-            let mut locked = self.subscription.clone().lock_owned().await;
-            if let Some(step) = self.pop_stash() {
-                return (locked, Found::Stashed(step));
-            }
-            tokio::select! {
-                biased;
-                message = locked.next_message() => return (locked, Found::Message(message)),
-                _ = control.wait_for(|busy| *busy > 0) => {}
-            }
+        if self.stop.is_unsubscribed() {
+            self.stash().clear();
+            return Some(None);
         }
-    }
-
-    /// Runs `operation` on the subscription, interrupting any wait.
-    async fn control<T>(
-        self: &Arc<Self>,
-        operation: impl AsyncFnOnce(&mut natsbridge::Subscription) -> T,
-    ) -> T {
-        /// Counts one control call for as long as it lives, including when
-        /// it is dropped half-way (Ctrl-C during a blocking unsubscribe).
-        struct Busy<'a>(&'a watch::Sender<usize>);
-        impl Drop for Busy<'_> {
-            fn drop(&mut self) {
-                self.0.send_modify(|busy| *busy -= 1);
-            }
-        }
-        self.control.send_modify(|busy| *busy += 1);
-        let _busy = Busy(&self.control);
-        let mut locked = self.subscription.lock().await;
-        operation(&mut locked).await
-    }
-
-    async fn decode(&self, message: natsbridge::async_nats::Message) -> Step {
-        Step::Envelope(self.bridge.smartreceive(&message, &self.options).await)
+        self.stash().pop_front()
     }
 }
 
@@ -132,9 +83,9 @@ fn poll_now<F: Future + ?Sized>(future: Pin<&mut F>) -> Poll<F::Output> {
 /// Completes asyncio `future` with `step`.
 fn settle(py: Python<'_>, future: &Bound<'_, PyAny>, step: Step) -> PyResult<()> {
     let outcome = match step {
-        Step::Envelope(Ok(envelope)) => ReceivedOut(envelope).into_pyobject(py),
-        Step::Envelope(Err(err)) => Err(NbError(err).into()),
-        Step::End => Err(PyStopAsyncIteration::new_err(())),
+        Some(Ok(envelope)) => ReceivedOut(envelope).into_pyobject(py),
+        Some(Err(err)) => Err(NbError(err).into()),
+        None => Err(PyStopAsyncIteration::new_err(())),
     };
     match outcome {
         Ok(value) => future.call_method1("set_result", (value,))?,
@@ -182,9 +133,8 @@ impl Handover {
 }
 
 /// Spawns the task that completes `future` with the next step. The task
-/// stops as soon as the future is done (cancelled) unless it has already
-/// taken a message; a taken step goes through the stash to a [`Handover`],
-/// so that no step is lost and none overtakes another.
+/// stops as soon as the future is done (cancelled); a step it took goes
+/// through the stash to a [`Handover`].
 fn wait_for_step(
     future: &Bound<'_, PyAny>,
     event_loop: &Bound<'_, PyAny>,
@@ -199,16 +149,11 @@ fn wait_for_step(
     };
     let shared = shared.clone();
     natsbridge::runtime::global().spawn(async move {
-        let (locked, found) = tokio::select! {
+        let (locked, step) = tokio::select! {
             biased;
             // Done (cancelled) or gone before anything was taken.
             _ = &mut stopped => return,
             found = shared.find() => found,
-        };
-        let step = match found {
-            Found::Stashed(step) => step,
-            Found::Message(None) => Step::End,
-            Found::Message(Some(message)) => shared.decode(message).await,
         };
         hand_over(step, locked, handover);
     });
@@ -219,7 +164,7 @@ fn wait_for_step(
 /// line), lets go, and schedules `handover` on the loop. If the loop is
 /// closed the step stays stashed for whoever waits next.
 fn hand_over(step: Step, locked: Locked, handover: Handover) {
-    handover.shared.push_stash(step);
+    handover.shared.stash().push_back(step);
     drop(locked);
     Python::attach(|py| {
         let event_loop = handover.event_loop.clone_ref(py);
@@ -231,27 +176,25 @@ fn hand_over(step: Step, locked: Locked, handover: Handover) {
 /// `async for envelope in sub`. Each item is a received envelope (as
 /// `smartreceive` returns). A message that is not a valid envelope raises
 /// its natsbridge error from that step of the iteration; the subscription
-/// itself goes on, and iterating again continues with the next message. It
-/// ends when unsubscribed or when its bridge closes. A wait that times out
-/// or is cancelled loses no message.
+/// itself goes on, and iterating again continues with the next message. A
+/// wait that times out or is cancelled loses no message.
+///
+/// It ends when its bridge closes, after `unsubscribe()` (at once: a
+/// pending and every later wait end, what had arrived but was not yet taken
+/// is dropped), or after `drain()` (what had arrived is still delivered,
+/// then iteration ends); as `unsubscribe` and `drain` in nats-py.
 #[pyclass(name = "Subscription", module = "natsbridge", frozen)]
 pub struct PySubscription {
     shared: Arc<Shared>,
 }
 
 impl PySubscription {
-    pub fn new(
-        bridge: natsbridge::Bridge,
-        subscription: natsbridge::Subscription,
-        options: ReceiveOptions,
-    ) -> PySubscription {
+    pub fn new(subscription: natsbridge::Subscription) -> PySubscription {
         PySubscription {
             shared: Arc::new(Shared {
+                stop: subscription.stop_handle(),
                 subscription: Arc::new(tokio::sync::Mutex::new(subscription)),
                 stash: Mutex::new(VecDeque::new()),
-                control: watch::Sender::new(0),
-                bridge,
-                options,
             }),
         }
     }
@@ -260,19 +203,17 @@ impl PySubscription {
 #[pymethods]
 impl PySubscription {
     /// The next envelope, waiting at most `timeout` seconds if given (then
-    /// raising `TimeoutError`, natsbridge's subclass of the built-in);
-    /// `None` once the subscription has ended.
+    /// raising `NatsTimeoutError`, natsbridge's subclass of the built-in
+    /// `TimeoutError`); `None` once the subscription has ended.
     #[pyo3(signature = (timeout = None))]
     fn next<'py>(
         &self,
         py: Python<'py>,
         timeout: Option<f64>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        // The message is taken raw and decoded in a second step, so that the
-        // GIL policy can depend on its size (runtime::wait_sized).
         let shared = self.shared.clone();
         let finding = async move { shared.find().await.1 };
-        let found = match timeout_arg(timeout)? {
+        let step = match timeout_arg(timeout)? {
             Some(limit) => wait_short(py, async move {
                 tokio::time::timeout(limit, finding).await.map_err(|_| {
                     natsbridge::Error::new(
@@ -284,43 +225,35 @@ impl PySubscription {
             .map_err(NbError)?,
             None => wait_short(py, finding)?,
         };
-        let envelope = match found {
-            Found::Message(None) | Found::Stashed(Step::End) => return Ok(None),
-            Found::Stashed(Step::Envelope(result)) => result.map_err(NbError)?,
-            Found::Message(Some(message)) => {
-                let shared = &self.shared;
-                wait_sized(
-                    py,
-                    message.payload.len(),
-                    shared.bridge.smartreceive(&message, &shared.options),
-                )?
-            }
-        };
-        ReceivedOut(envelope).into_pyobject(py).map(Some)
+        match step {
+            None => Ok(None),
+            Some(received) => ReceivedOut(received.map_err(NbError)?)
+                .into_pyobject(py)
+                .map(Some),
+        }
     }
 
-    /// Stops the subscription; iteration then ends.
+    /// Ends the subscription at once: a pending and every later wait end
+    /// (`None`, `StopIteration`, `StopAsyncIteration`), and what had arrived
+    /// but was not yet taken is dropped. Calling it again does nothing.
     fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
-        let shared = self.shared.clone();
-        wait_nb(py, async move {
-            shared
-                .control(async |subscription: &mut natsbridge::Subscription| {
-                    subscription.unsubscribe().await
-                })
-                .await
-        })
+        let stop = self.shared.stop.clone();
+        let outcome = wait_nb(py, async move { stop.unsubscribe().await });
+        self.shared.stash().clear();
+        outcome
     }
 
-    /// Ends the subscription after `messages` more messages.
+    /// Unsubscribes at the server, then delivers what had already arrived,
+    /// then ends.
+    fn drain(&self, py: Python<'_>) -> PyResult<()> {
+        let stop = self.shared.stop.clone();
+        wait_nb(py, async move { stop.drain().await })
+    }
+
+    /// Ends the subscription after `messages` more messages (delivered).
     fn unsubscribe_after(&self, py: Python<'_>, messages: u64) -> PyResult<()> {
-        let shared = self.shared.clone();
-        wait_nb(py, async move {
-            shared
-                .control(async |subscription: &mut natsbridge::Subscription| {
-                    subscription.unsubscribe_after(messages).await
-                })
-                .await
-        })
+        let stop = self.shared.stop.clone();
+        wait_nb(py, async move { stop.unsubscribe_after(messages).await })
     }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {
@@ -342,52 +275,17 @@ impl PySubscription {
         let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
         let future = event_loop.call_method0("create_future")?;
         let shared = &self.shared;
-
-        // At hand: nobody else waits, nothing interrupts, and the message is
-        // already here (decoding may still need I/O: links).
-        if *shared.control.borrow() == 0 {
-            let at_hand = {
-                let mut finding = pin!(shared.find());
-                poll_now(finding.as_mut())
-            };
-            if let Poll::Ready((locked, found)) = at_hand {
-                let message = match found {
-                    Found::Stashed(step) => {
-                        drop(locked);
-                        settle(py, &future, step)?;
-                        return Ok(future);
-                    }
-                    Found::Message(None) => {
-                        drop(locked);
-                        settle(py, &future, Step::End)?;
-                        return Ok(future);
-                    }
-                    Found::Message(Some(message)) => message,
-                };
-                let mut decoding = Box::pin({
-                    let shared = shared.clone();
-                    async move { shared.decode(message).await }
-                });
-                if let Poll::Ready(step) = poll_now(decoding.as_mut()) {
-                    drop(locked);
-                    settle(py, &future, step)?;
-                    return Ok(future);
-                }
-                // Taken: finish and hand over even if cancelled meanwhile.
-                let handover = Handover {
-                    future: future.clone().unbind(),
-                    event_loop: event_loop.unbind(),
-                    shared: shared.clone(),
-                };
-                natsbridge::runtime::global().spawn(async move {
-                    let step = decoding.await;
-                    hand_over(step, locked, handover);
-                });
-                return Ok(future);
+        let at_hand = {
+            let mut finding = pin!(shared.find());
+            poll_now(finding.as_mut())
+        };
+        match at_hand {
+            Poll::Ready((locked, step)) => {
+                drop(locked);
+                settle(py, &future, step)?;
             }
+            Poll::Pending => wait_for_step(&future, &event_loop, shared)?,
         }
-
-        wait_for_step(&future, &event_loop, shared)?;
         Ok(future)
     }
 

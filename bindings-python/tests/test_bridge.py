@@ -270,3 +270,45 @@ def test_unsubscribe_after_ends_the_subscription(bridge, subject):
     first, second = (subscription.next(timeout=WAIT) for _ in range(2))
     assert [first["payloads"][0][1], second["payloads"][0][1]] == [0, 1]
     assert subscription.next(timeout=WAIT) is None
+
+
+def test_unsubscribe_drops_what_had_arrived(bridge, subject):
+    """The one rule after unsubscribe (every front end): it ends at once and
+    what had arrived but was not taken is not delivered."""
+    subscription = bridge.subscribe(subject)
+    for index in range(5):
+        bridge.send(subject, [("n", index, "dictionary")])
+    bridge.flush()
+    assert subscription.next(timeout=WAIT)["payloads"][0][1] == 0
+    subscription.unsubscribe()
+    assert subscription.next(timeout=WAIT) is None
+    assert list(subscription) == []
+    subscription.unsubscribe()  # again: nothing happens
+
+
+def test_drain_delivers_what_had_arrived_then_ends(bridge, subject):
+    subscription = bridge.subscribe(subject)
+    for index in range(5):
+        bridge.send(subject, [("n", index, "dictionary")])
+    bridge.flush()
+    subscription.drain()
+    bridge.send(subject, [("n", "after the drain", "dictionary")])
+    values = [envelope["payloads"][0][1] for envelope in subscription]
+    assert values == [0, 1, 2, 3, 4]
+    assert subscription.next(timeout=WAIT) is None
+
+
+def test_concurrent_receives_keep_arrival_order(bridge, subject):
+    subscription = bridge.subscribe(subject, concurrent_receives=4)
+    with pytest.raises(natsbridge.NatsTimeoutError):
+        subscription.next(timeout=0.001)
+    for index in range(30):
+        bridge.send(subject, [("n", index, "dictionary")])
+    values = []
+    while len(values) < 30:
+        try:
+            values.append(subscription.next(timeout=0.001)["payloads"][0][1])
+        except natsbridge.NatsTimeoutError:
+            continue
+    assert values == list(range(30))
+    subscription.unsubscribe()

@@ -20,33 +20,67 @@ import natsbridge
 STUB = Path(natsbridge.__file__).with_name("_natsbridge.pyi")
 
 
+def class_name(kind: str) -> str:
+    """The class name of a kind: ``<kind>Error``, ``Nats<kind>Error`` when that is a built-in."""
+    plain = f"{kind}Error"
+    return f"Nats{plain}" if hasattr(builtins, plain) else plain
+
+
 def test_one_class_per_core_kind_all_under_the_base():
-    assert len(natsbridge.ERROR_KINDS) >= 23
+    assert len(natsbridge.ERROR_KINDS) >= 24
+    assert "Internal" in natsbridge.ERROR_KINDS
+    assert sorted(natsbridge.ERROR_CLASSES) == sorted(natsbridge.ERROR_KINDS)
     codes = set()
     for kind in natsbridge.ERROR_KINDS:
-        cls = getattr(natsbridge, f"{kind}Error")
+        cls = getattr(natsbridge, class_name(kind))
+        assert cls is natsbridge.ERROR_CLASSES[kind]
+        assert cls.__name__ == class_name(kind)
         assert issubclass(cls, natsbridge.NatsBridgeError)
         assert cls.kind == kind
         assert cls.__module__ == "natsbridge"
         assert re.fullmatch(r"[A-Z0-9_]+", cls.code)
         codes.add(cls.c_code)
-        assert f"{kind}Error" in natsbridge.__all__
+        assert class_name(kind) in natsbridge.__all__
     assert len(codes) == len(natsbridge.ERROR_KINDS)
     assert natsbridge.IntegrityError.code == "INTEGRITY"
     assert natsbridge.IntegrityError.c_code == 7
+    assert natsbridge.InternalError.code == "INTERNAL"
 
 
 def test_the_stub_lists_every_class_and_public_name():
     stub = STUB.read_text()
-    for name in ["NatsBridgeError", *(f"{kind}Error" for kind in natsbridge.ERROR_KINDS)]:
+    for name in ["NatsBridgeError", *(class_name(kind) for kind in natsbridge.ERROR_KINDS)]:
         assert re.search(rf"^class {name}\(", stub, re.M), f"{name} missing from {STUB.name}"
     for name in natsbridge.__all__:
         assert re.search(rf"^(class |def ){name}\b|^{name}:", stub, re.M), name
+    for alias in ["TimeoutError", "ConnectionError"]:
+        assert re.search(rf"^{alias} = Nats{alias}$", stub, re.M), alias
+
+
+def test_star_import_leaves_the_builtins_alone():
+    namespace: dict = {}
+    exec("from natsbridge import *", namespace)
+    assert "TimeoutError" not in namespace and "ConnectionError" not in namespace
+    exec("from natsbridge import *\nt, c = TimeoutError, ConnectionError", namespace)
+    assert namespace["t"] is builtins.TimeoutError
+    assert namespace["c"] is builtins.ConnectionError
+    assert namespace["NatsTimeoutError"] is natsbridge.NatsTimeoutError
+    for name in natsbridge.__all__:
+        assert not hasattr(builtins, name), f"{name} in __all__ shadows a built-in"
+
+
+def test_old_names_stay_importable():
+    from natsbridge import ConnectionError as OldConnectionError
+    from natsbridge import TimeoutError as OldTimeoutError
+
+    assert OldTimeoutError is natsbridge.NatsTimeoutError
+    assert OldConnectionError is natsbridge.NatsConnectionError
+    assert natsbridge.TimeoutError is natsbridge.NatsTimeoutError
 
 
 def test_familiar_builtins_still_catch():
-    assert issubclass(natsbridge.TimeoutError, builtins.TimeoutError)
-    assert issubclass(natsbridge.ConnectionError, builtins.ConnectionError)
+    assert issubclass(natsbridge.NatsTimeoutError, builtins.TimeoutError)
+    assert issubclass(natsbridge.NatsConnectionError, builtins.ConnectionError)
     assert issubclass(natsbridge.InvalidArgumentError, ValueError)
     assert issubclass(natsbridge.UnknownTypeError, ValueError)
 

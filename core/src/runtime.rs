@@ -38,13 +38,10 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    global().spawn(future).await.map_err(|err| {
-        Error::new(
-            ErrorKind::Closed,
-            "a natsbridge background task was cancelled or panicked",
-        )
-        .with_source(err)
-    })
+    global()
+        .spawn(future)
+        .await
+        .map_err(|err| Error::from_join(err, "a natsbridge background task"))
 }
 
 /// Blocks the calling thread on `future`, with the shared runtime's I/O

@@ -1,17 +1,177 @@
-//! [`Subscription`]: a stream of decoded envelopes from one NATS subscription.
+//! [`Subscription`]: a stream of decoded envelopes from one NATS
+//! subscription, and [`SubscriptionHandle`], a cloneable way to stop it from
+//! another task or thread. Every front end (Python, Node, C) uses this one
+//! type, so the rules below hold the same everywhere.
+//!
+//! # How it keeps every message
+//!
+//! Each subscription has a *pump*: a task that owns the NATS subscriber,
+//! takes messages in arrival order, decodes them (links downloaded) and puts
+//! the results, still in arrival order, into a channel. `next` only receives
+//! from that channel, and receiving from a tokio channel is cancel-safe: a
+//! `next` whose future is dropped at any point (a `select!` against a timer,
+//! `tokio::time::timeout`, an asyncio or JS cancellation in a binding) has
+//! taken nothing, and the result it was waiting for stays in the channel for
+//! the next call. Nothing is decoded inside `next`, so there is no await
+//! point at which a half-handled message could be lost.
+//!
+//! `next_batch` waits (cancel-safely) for the first result and then takes
+//! only results that are already there, without awaiting again, so it is
+//! cancel-safe too.
+//!
+//! By default the pump decodes one message at a time. With
+//! [`Subscription::concurrent_receives`] it decodes up to `n` at once (useful
+//! when envelopes carry link payloads from slow stores: one slow link no
+//! longer holds up the messages behind it); results are still delivered in
+//! arrival order. The pump holds at most `n` messages (decoding or decoded)
+//! beyond the one the channel holds, so a slow consumer leaves messages in the
+//! NATS client's buffer (`subscription_capacity`), as before.
+//!
+//! # The rule after unsubscribe
+//!
+//! - [`SubscriptionHandle::unsubscribe`] ends the subscription at once: a
+//!   pending `next` and every later one return `None`; results already
+//!   received but not yet taken are dropped (as `unsubscribe` in nats.py and
+//!   nats.js). Decodes in progress are cancelled.
+//! - [`SubscriptionHandle::drain`] unsubscribes at the server, then delivers
+//!   everything the server had already sent, then ends (`None`), as `drain`
+//!   in nats.py and nats.js.
+//! - [`Subscription::unsubscribe_after`] lets the server end the subscription
+//!   after `n` more messages; those are delivered, then `None`.
+//! - Closing the bridge ends the subscription: `next` returns `None`.
+//!
+//! A panic while decoding a message (a bug) yields an
+//! [`ErrorKind::Internal`] error for that message and the subscription goes
+//! on; a panic of the pump itself yields one `Internal` error, then the end.
 
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt as _};
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt as _, Stream, StreamExt as _};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::bridge::Bridge;
 use crate::envelope::ReceivedEnvelope;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::ReceiveOptions;
 
+/// One result of a subscription: a decoded envelope or the error its message gave.
+type Item = Result<ReceivedEnvelope>;
+
+/// Where a subscription is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    /// Unsubscribed at the server; delivering what had arrived.
+    Draining,
+    /// Ended at once: nothing more is delivered.
+    Unsubscribed,
+}
+
+/// What a [`SubscriptionHandle`] asks the pump to do; each answers with the
+/// outcome of the request to the server.
+enum Command {
+    Unsubscribe(oneshot::Sender<Result<()>>),
+    Drain(oneshot::Sender<Result<()>>),
+    UnsubscribeAfter(u64, oneshot::Sender<Result<()>>),
+}
+
+/// Shared by the subscription, its handles and its pump.
+#[derive(Debug)]
+struct Control {
+    state: watch::Sender<State>,
+    commands: mpsc::UnboundedSender<Command>,
+    concurrency: watch::Sender<usize>,
+}
+
+/// A cloneable, `Send + Sync` handle that stops a [`Subscription`] from any
+/// task or thread, also while another task waits in `next`. Made by
+/// [`Subscription::stop_handle`].
+///
+/// ```no_run
+/// # async fn demo(bridge: natsbridge::Bridge) -> natsbridge::Result<()> {
+/// let mut sub = bridge.subscribe("sensors.>", natsbridge::ReceiveOptions::new()).await?;
+/// let stop = sub.stop_handle();
+/// tokio::spawn(async move {
+///     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+///     let _ = stop.unsubscribe().await; // the loop below ends at once
+/// });
+/// while let Some(received) = sub.next().await {
+///     println!("{:?}", received.map(|envelope| envelope.payloads.len()));
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SubscriptionHandle {
+    control: Arc<Control>,
+}
+
+impl SubscriptionHandle {
+    /// Ends the subscription at once: a pending `next` and every later one
+    /// return `None`, and results not yet taken are dropped. Then tells the
+    /// server; an error means only that the server could not be told (the
+    /// connection is gone, which ends the subscription anyway). Calling it
+    /// again, or after the subscription ended, does nothing.
+    pub async fn unsubscribe(&self) -> Result<()> {
+        if self.control.state.send_replace(State::Unsubscribed) == State::Unsubscribed {
+            return Ok(());
+        }
+        self.command(Command::Unsubscribe).await
+    }
+
+    /// Unsubscribes at the server, then lets the subscription deliver what
+    /// the server had already sent, then end. Returns once the server was
+    /// told; does nothing after `unsubscribe`, a first `drain`, or the end.
+    pub async fn drain(&self) -> Result<()> {
+        let started = self.control.state.send_if_modified(|state| {
+            let open = *state == State::Open;
+            if open {
+                *state = State::Draining;
+            }
+            open
+        });
+        if !started {
+            return Ok(());
+        }
+        self.command(Command::Drain).await
+    }
+
+    /// Lets the server end the subscription after `messages` more messages
+    /// (auto-unsubscribe); those are delivered, then `next` returns `None`.
+    pub async fn unsubscribe_after(&self, messages: u64) -> Result<()> {
+        if self.is_unsubscribed() {
+            return Ok(());
+        }
+        self.command(|reply| Command::UnsubscribeAfter(messages, reply))
+            .await
+    }
+
+    /// True once [`SubscriptionHandle::unsubscribe`] was called.
+    pub fn is_unsubscribed(&self) -> bool {
+        *self.control.state.borrow() == State::Unsubscribed
+    }
+
+    async fn command(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<()>>) -> Command,
+    ) -> Result<()> {
+        let (reply, outcome) = oneshot::channel();
+        if self.control.commands.send(make(reply)).is_err() {
+            // The pump is gone: the subscription has ended already.
+            return Ok(());
+        }
+        outcome.await.unwrap_or(Ok(()))
+    }
+}
+
 /// Envelopes arriving on a subject. A message that is not a valid envelope
 /// yields an error and the subscription goes on; it ends only when it is
-/// unsubscribed or the bridge closes.
+/// unsubscribed, drained or the bridge closes (see the module documentation
+/// for the exact rule). Every `next*` method is cancel-safe.
 ///
 /// ```no_run
 /// # async fn demo(bridge: natsbridge::Bridge) -> natsbridge::Result<()> {
@@ -26,86 +186,252 @@ use crate::options::ReceiveOptions;
 /// ```
 pub struct Subscription {
     bridge: Bridge,
-    subscriber: async_nats::Subscriber,
-    options: ReceiveOptions,
+    results: mpsc::Receiver<Item>,
+    handle: SubscriptionHandle,
+    state: watch::Receiver<State>,
 }
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
             .field("bridge", &self.bridge)
+            .field("state", &*self.state.borrow())
             .finish_non_exhaustive()
     }
 }
 
 impl Subscription {
+    /// Starts the pump of `subscriber` on the current tokio runtime.
     pub(crate) fn new(
         bridge: Bridge,
         subscriber: async_nats::Subscriber,
         options: ReceiveOptions,
     ) -> Subscription {
+        // One decoded result waits in the channel, one in the pump: enough to
+        // hand over without a stall, little enough that unsubscribe drops
+        // almost nothing and a slow consumer holds messages in the NATS buffer.
+        let (results, receiver) = mpsc::channel(1);
+        let (commands, command_receiver) = mpsc::unbounded_channel();
+        let control = Arc::new(Control {
+            state: watch::Sender::new(State::Open),
+            commands,
+            concurrency: watch::Sender::new(1),
+        });
+        let pump = Pump {
+            subscriber,
+            bridge: bridge.clone(),
+            options: Arc::new(options),
+            results: results.clone(),
+            commands: command_receiver,
+            concurrency: control.concurrency.subscribe(),
+        };
+        tokio::spawn(async move {
+            if let Err(panic) = AssertUnwindSafe(pump.run()).catch_unwind().await {
+                let _ = results.try_send(Err(internal("the subscription's pump", panic)));
+            }
+        });
         Subscription {
             bridge,
-            subscriber,
-            options,
+            results: receiver,
+            state: control.state.subscribe(),
+            handle: SubscriptionHandle { control },
         }
     }
 
-    /// The next envelope; `None` once the subscription has ended.
-    pub async fn next(&mut self) -> Option<Result<ReceivedEnvelope>> {
-        let message = self.next_message().await?;
-        Some(self.bridge.smartreceive(&message, &self.options).await)
+    /// Decodes up to `n` envelopes at once (at least 1; the default is 1).
+    /// Results still come in arrival order; a slow link then delays only the
+    /// messages behind it by what it takes beyond the others, not by its whole
+    /// time each. Takes effect for the next message the subscription takes.
+    pub fn concurrent_receives(self, n: usize) -> Subscription {
+        self.set_concurrent_receives(n);
+        self
+    }
+
+    /// [`Subscription::concurrent_receives`] on a subscription in use.
+    pub fn set_concurrent_receives(&self, n: usize) {
+        self.handle.control.concurrency.send_replace(n.max(1));
+    }
+
+    /// A cloneable handle that stops this subscription from anywhere.
+    pub fn stop_handle(&self) -> SubscriptionHandle {
+        self.handle.clone()
+    }
+
+    fn ended_at_once(&self) -> bool {
+        *self.state.borrow() == State::Unsubscribed || self.bridge.is_closed()
+    }
+
+    /// The next envelope (or the error its message gave); `None` once the
+    /// subscription has ended. Cancel-safe: dropped before it returns, it has
+    /// taken nothing.
+    pub async fn next(&mut self) -> Option<Item> {
+        if self.ended_at_once() {
+            return None;
+        }
+        let mut state = self.state.clone();
+        let item = tokio::select! {
+            biased;
+            _ = state.wait_for(|state| *state == State::Unsubscribed) => None,
+            item = self.results.recv() => item,
+        };
+        item.filter(|_| !self.bridge.is_closed())
     }
 
     /// The next envelope, waiting at most `timeout`: `Ok(None)` when the
-    /// subscription ended, a [`ErrorKind::Timeout`] error when nothing came.
+    /// subscription ended, a [`ErrorKind::Timeout`] error when nothing came,
+    /// the message's error when it could not be decoded. Cancel-safe.
     pub async fn next_timeout(&mut self, timeout: Duration) -> Result<Option<ReceivedEnvelope>> {
-        let message = tokio::time::timeout(timeout, self.next_message())
-            .await
-            .map_err(|_| {
-                Error::new(ErrorKind::Timeout, format!("no message within {timeout:?}"))
-            })?;
-        match message {
-            None => Ok(None),
-            Some(message) => self
-                .bridge
-                .smartreceive(&message, &self.options)
+        match tokio::time::timeout(timeout, self.next()).await {
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("no message within {timeout:?}"),
+            )),
+            Ok(None) => Ok(None),
+            Ok(Some(item)) => item.map(Some),
+        }
+    }
+
+    /// Up to `max` results (at least 1) in arrival order: waits for the first
+    /// (at most `timeout`, when given: then a [`ErrorKind::Timeout`] error),
+    /// then adds only results that are already decoded, never waiting for
+    /// more. An empty batch means the subscription has ended. Cancel-safe:
+    /// after the first result is taken it does not await again.
+    pub async fn next_batch(&mut self, max: usize, timeout: Option<Duration>) -> Result<Vec<Item>> {
+        let first = match timeout {
+            Some(limit) => tokio::time::timeout(limit, self.next())
                 .await
-                .map(Some),
+                .map_err(|_| {
+                    Error::new(ErrorKind::Timeout, format!("no message within {limit:?}"))
+                })?,
+            None => self.next().await,
+        };
+        let Some(first) = first else {
+            return Ok(Vec::new());
+        };
+        let mut batch = vec![first];
+        while batch.len() < max.max(1) && !self.ended_at_once() {
+            match self.results.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
         }
+        Ok(batch)
     }
 
-    /// The next raw NATS message, undecoded (for callers that decode later
-    /// or forward it).
-    pub async fn next_message(&mut self) -> Option<async_nats::Message> {
-        if self.bridge.is_closed() {
-            return None;
-        }
-        self.subscriber.next().await
+    /// Ends the subscription at once; see [`SubscriptionHandle::unsubscribe`].
+    pub async fn unsubscribe(&self) -> Result<()> {
+        self.handle.unsubscribe().await
     }
 
-    /// Stops the subscription; later calls to `next` return `None`.
-    pub async fn unsubscribe(&mut self) -> Result<()> {
-        self.subscriber.unsubscribe().await.map_err(|err| {
-            Error::new(ErrorKind::Connection, "unsubscribing failed").with_source(err)
-        })
+    /// Delivers what had arrived, then ends; see [`SubscriptionHandle::drain`].
+    pub async fn drain(&self) -> Result<()> {
+        self.handle.drain().await
     }
 
-    /// Ends the subscription after `messages` more messages (auto-unsubscribe).
-    pub async fn unsubscribe_after(&mut self, messages: u64) -> Result<()> {
-        self.subscriber
-            .unsubscribe_after(messages)
-            .await
-            .map_err(|err| {
-                Error::new(ErrorKind::Connection, "unsubscribing failed").with_source(err)
-            })
+    /// Lets the server end the subscription after `messages` more messages
+    /// (auto-unsubscribe); those are delivered, then `next` returns `None`.
+    pub async fn unsubscribe_after(&self, messages: u64) -> Result<()> {
+        self.handle.unsubscribe_after(messages).await
     }
 
     /// The subscription as a `Stream` of decoded envelopes.
-    pub fn into_stream(self) -> impl Stream<Item = Result<ReceivedEnvelope>> + Send {
+    pub fn into_stream(self) -> impl Stream<Item = Item> + Send {
         futures::stream::unfold(self, |mut sub| async move {
             let item = sub.next().await?;
             Some((item, sub))
+        })
+    }
+}
+
+/// The error for a caught panic.
+fn internal(what: &str, panic: Box<dyn std::any::Any + Send>) -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        format!(
+            "{what} panicked (a bug in natsbridge; please report it): {}",
+            crate::error::panic_message(panic.as_ref())
+        ),
+    )
+}
+
+fn unsubscribe_failed(err: impl Into<crate::error::BoxError>) -> Error {
+    Error::new(ErrorKind::Connection, "unsubscribing failed").with_source(err)
+}
+
+/// The task behind a subscription: takes, decodes, and hands over in order.
+struct Pump {
+    subscriber: async_nats::Subscriber,
+    bridge: Bridge,
+    options: Arc<ReceiveOptions>,
+    results: mpsc::Sender<Item>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    concurrency: watch::Receiver<usize>,
+}
+
+impl Pump {
+    async fn run(mut self) {
+        let mut decoding: FuturesOrdered<BoxFuture<'static, Item>> = FuturesOrdered::new();
+        // Decoded results, oldest first, waiting for room in the channel.
+        let mut decoded: VecDeque<Item> = VecDeque::new();
+        let mut taking = true;
+        let mut concurrency_alive = true;
+        loop {
+            if !taking && decoding.is_empty() && decoded.is_empty() {
+                return;
+            }
+            let room = decoding.len() + decoded.len() < (*self.concurrency.borrow()).max(1);
+            tokio::select! {
+                biased;
+                command = self.commands.recv() => match command {
+                    // Every handle is gone, so is the subscription.
+                    None => return,
+                    Some(Command::Unsubscribe(reply)) => {
+                        let outcome = self.subscriber.unsubscribe().await.map_err(unsubscribe_failed);
+                        let _ = reply.send(outcome);
+                        return;
+                    }
+                    Some(Command::Drain(reply)) => {
+                        // The server removes the subscription after a round
+                        // trip; the subscriber then yields what came and ends.
+                        let outcome = self.subscriber.drain().await.map_err(unsubscribe_failed);
+                        let _ = reply.send(outcome);
+                    }
+                    Some(Command::UnsubscribeAfter(messages, reply)) => {
+                        let outcome = self
+                            .subscriber
+                            .unsubscribe_after(messages)
+                            .await
+                            .map_err(unsubscribe_failed);
+                        let _ = reply.send(outcome);
+                    }
+                },
+                // The subscription was dropped: nobody will take anything.
+                () = self.results.closed() => return,
+                permit = self.results.reserve(), if !decoded.is_empty() => match permit {
+                    Ok(permit) => permit.send(decoded.pop_front().expect("checked by the guard")),
+                    Err(_) => return,
+                },
+                Some(item) = decoding.next(), if !decoding.is_empty() => decoded.push_back(item),
+                message = self.subscriber.next(), if taking && room => match message {
+                    Some(_) if self.bridge.is_closed() => taking = false,
+                    Some(message) => decoding.push_back(self.decode(message)),
+                    None => taking = false,
+                },
+                changed = self.concurrency.changed(), if concurrency_alive => {
+                    concurrency_alive = changed.is_ok();
+                }
+            }
+        }
+    }
+
+    fn decode(&self, message: async_nats::Message) -> BoxFuture<'static, Item> {
+        let bridge = self.bridge.clone();
+        let options = self.options.clone();
+        Box::pin(async move {
+            AssertUnwindSafe(bridge.smartreceive(&message, &options))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(internal("decoding a message", panic)))
         })
     }
 }

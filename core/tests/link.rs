@@ -730,7 +730,9 @@ async fn uploads_run_concurrently_and_one_failure_aborts_the_send() {
 async fn custom_upload_and_download_handlers_round_trip() {
     let (_server, bridge) = server_and_bridge().await;
     let files = FileServerHandle::start();
-    let sub = subscribe(&bridge, "handled").await;
+    // Raw messages, decoded below with the custom fetcher's options.
+    let mut raw = bridge.client().subscribe("handled").await.unwrap();
+    bridge.flush().await.unwrap();
     let uploads = Arc::new(AtomicUsize::new(0));
     let counter = uploads.clone();
     let base = files.url();
@@ -775,10 +777,7 @@ async fn custom_upload_and_download_handlers_round_trip() {
         )
         .await
         .unwrap();
-    let message = {
-        let mut raw = sub;
-        raw.next_message().await.unwrap()
-    };
+    let message = futures::StreamExt::next(&mut raw).await.unwrap();
     let got = bridge
         .smartreceive(
             &message,

@@ -4,14 +4,21 @@
 //! The callback thread is a plain OS thread, not a runtime thread, so a
 //! callback may make any blocking natsbridge call, such as answering a
 //! request with `nb_client_reply`.
+//!
+//! Both are the core's [`Subscription`]: a timed-out `nb_subscription_next`
+//! loses no message, and `nb_subscription_unsubscribe` /
+//! `nb_subscription_drain` follow the core's one rule (unsubscribe ends at
+//! once and drops what was buffered; drain delivers what had arrived, then
+//! ends), from any thread, also while another thread waits in
+//! `nb_subscription_next`.
 
 use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
-use natsbridge::{Error, ErrorKind, ReceiveOptions, Subscription, runtime};
-use tokio::sync::watch;
+use natsbridge::{Error, ErrorKind, ReceiveOptions, Subscription, SubscriptionHandle, runtime};
 
 use crate::args;
 use crate::client::nb_client;
@@ -26,7 +33,9 @@ use crate::options::{nb_receive_options, receive_options};
 /// Exactly one of `envelope` and `error` is non-NULL. `envelope` is a
 /// decoded message; `error` reports a message that could not be decoded
 /// (the subscription goes on) or, with code `NB_ERR_CLOSED`, the end of the
-/// subscription because its client closed (the last call). Both are owned by
+/// subscription (the last call): its client closed, or
+/// `nb_subscription_unsubscribe` / `nb_subscription_drain` ended it. After
+/// `nb_subscription_free` no call comes, not even that one. Both are owned by
 /// the library and valid only until the callback returns: copy what you
 /// need. The callback may call any natsbridge function, including
 /// `nb_client_reply` with `envelope` and `nb_subscription_free` on its own
@@ -44,15 +53,17 @@ pub type nb_message_callback = Option<
 /// with `nb_subscription_free`, which unsubscribes.
 pub struct nb_subscription {
     mode: Mode,
+    /// Stops the subscription from any thread.
+    stop: SubscriptionHandle,
+    /// Download callbacks of the subscription's options still running.
+    inflight: Arc<InFlight>,
 }
 
 enum Mode {
-    Pull {
-        subscription: Mutex<Subscription>,
-        inflight: Arc<InFlight>,
-    },
+    Pull(Mutex<Subscription>),
     Push {
-        stop: watch::Sender<bool>,
+        /// Set by `nb_subscription_free`: the end is then not reported.
+        freeing: Arc<AtomicBool>,
         thread: Option<JoinHandle<()>>,
         thread_id: ThreadId,
     },
@@ -142,14 +153,16 @@ unsafe fn subscribe(
         // SAFETY: NULL or live options; copied into the subscription.
         let options = unsafe { receive_options(options, &inflight) };
         let subscription = open(client, subject, group, options)?;
+        let stop = subscription.stop_handle();
         let mode = match callback {
-            None => Mode::Pull {
-                subscription: Mutex::new(subscription),
-                inflight,
-            },
-            Some(callback) => start_thread(subscription, callback, inflight)?,
+            None => Mode::Pull(Mutex::new(subscription)),
+            Some(callback) => start_thread(subscription, callback)?,
         };
-        let handle = Box::into_raw(Box::new(nb_subscription { mode }));
+        let handle = Box::into_raw(Box::new(nb_subscription {
+            mode,
+            stop,
+            inflight,
+        }));
         // SAFETY: checked non-NULL above.
         unsafe { args::write(out_subscription, handle) };
         Ok(())
@@ -157,40 +170,26 @@ unsafe fn subscribe(
 }
 
 /// Starts the thread that delivers a push subscription's messages.
-fn start_thread(
-    mut subscription: Subscription,
-    callback: Callback,
-    inflight: Arc<InFlight>,
-) -> natsbridge::Result<Mode> {
-    let (stop, mut stopped) = watch::channel(false);
+fn start_thread(mut subscription: Subscription, callback: Callback) -> natsbridge::Result<Mode> {
+    let freeing = Arc::new(AtomicBool::new(false));
+    let freed = freeing.clone();
     let thread = std::thread::Builder::new()
         .name("natsbridge-subscription".to_owned())
         .spawn(move || {
-            loop {
-                let next = runtime::block_on(async {
-                    tokio::select! {
-                        biased;
-                        _ = stopped.wait_for(|stop| *stop) => None,
-                        item = subscription.next() => Some(item),
-                    }
-                });
-                match next {
-                    Ok(Some(Some(item))) => callback.deliver(item),
-                    Ok(Some(None)) => {
-                        callback.deliver(Err(Error::new(
-                            ErrorKind::Closed,
-                            "the subscription ended: its client was closed",
-                        )));
-                        break;
-                    }
-                    // Stopped by nb_subscription_free (or block_on refused,
-                    // which cannot happen on this plain thread).
-                    Ok(None) | Err(_) => break,
+            // block_on refuses only inside a runtime, which this plain
+            // thread never is; treat that like the end.
+            while let Ok(Some(item)) = runtime::block_on(subscription.next()) {
+                if freed.load(Ordering::Acquire) {
+                    return;
                 }
+                callback.deliver(item);
             }
-            // A download callback abandoned by the stop still holds user_data.
-            inflight.wait_idle();
-            drop(subscription);
+            if !freed.load(Ordering::Acquire) {
+                callback.deliver(Err(Error::new(
+                    ErrorKind::Closed,
+                    "the subscription ended: unsubscribed, drained, or its client was closed",
+                )));
+            }
         })
         .map_err(|err| {
             Error::new(
@@ -200,7 +199,7 @@ fn start_thread(
             .with_source(err)
         })?;
     Ok(Mode::Push {
-        stop,
+        freeing,
         thread_id: thread.thread().id(),
         thread: Some(thread),
     })
@@ -336,11 +335,12 @@ pub unsafe extern "C" fn nb_client_queue_subscribe_callback(
 ///
 /// On success writes the decoded envelope to `*out_envelope` (free with
 /// `nb_envelope_free`). Fails with `NB_ERR_TIMEOUT` when nothing arrived in
-/// time, `NB_ERR_CLOSED` when the subscription ended (its client closed),
-/// `NB_ERR_INVALID_ARGUMENT` on a callback subscription, or with the
-/// message's decoding error (that message is skipped; the next call gets
-/// the next one). Calls on one subscription from several threads are
-/// serialized.
+/// time (no message is lost by that: the next call gets it),
+/// `NB_ERR_CLOSED` when the subscription ended (unsubscribed, drained and
+/// delivered, or its client closed), `NB_ERR_INVALID_ARGUMENT` on a callback
+/// subscription, or with the message's decoding error (that message is
+/// skipped; the next call gets the next one). Calls on one subscription from
+/// several threads are serialized.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_subscription_next(
     subscription: *const nb_subscription,
@@ -352,28 +352,60 @@ pub unsafe extern "C" fn nb_subscription_next(
         // SAFETY: NULL or a live subscription.
         let subscription = unsafe { args::required(subscription, "subscription") }?;
         args::out_param(out_envelope, "out_envelope")?;
-        let Mode::Pull {
-            subscription,
-            inflight,
-        } = &subscription.mode
-        else {
+        let Mode::Pull(subscription) = &subscription.mode else {
             return Err(invalid(
                 "nb_subscription_next on a callback subscription: its messages go to the callback",
             ));
         };
         let mut subscription = subscription.lock().unwrap_or_else(|p| p.into_inner());
         let next = runtime::block_on(subscription.next_timeout(Duration::from_millis(timeout_ms)));
-        inflight.wait_idle();
         let envelope = next??.ok_or_else(|| {
             Error::new(
                 ErrorKind::Closed,
-                "the subscription ended: its client was closed",
+                "the subscription ended: unsubscribed, drained, or its client was closed",
             )
         })?;
         let handle = Box::into_raw(Box::new(nb_envelope::new(envelope)));
         // SAFETY: checked non-NULL above.
         unsafe { args::write(out_envelope, handle) };
         Ok(())
+    })
+}
+
+/// Ends a subscription at once: a pending `nb_subscription_next` (on another
+/// thread) and every later one fail with `NB_ERR_CLOSED`, messages received
+/// but not yet taken are dropped, and a callback subscription's callback gets
+/// its last call (`NB_ERR_CLOSED`) and no message after it. Then tells the
+/// server; fails only when that could not be done (the connection is gone,
+/// which ends the subscription anyway). Calling it again does nothing. The
+/// subscription must still be freed with `nb_subscription_free`.
+/// Thread-safe, also while another thread waits in `nb_subscription_next`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_subscription_unsubscribe(
+    subscription: *const nb_subscription,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or a live subscription.
+        let subscription = unsafe { args::required(subscription, "subscription") }?;
+        runtime::block_on(subscription.stop.unsubscribe())?
+    })
+}
+
+/// Unsubscribes at the server, then lets the subscription deliver the
+/// messages the server had already sent (to `nb_subscription_next` or the
+/// callback), then end with `NB_ERR_CLOSED`. Returns once the server was
+/// told. Does nothing after `nb_subscription_unsubscribe` or a first drain.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_subscription_drain(
+    subscription: *const nb_subscription,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or a live subscription.
+        let subscription = unsafe { args::required(subscription, "subscription") }?;
+        runtime::block_on(subscription.stop.drain())?
     })
 }
 
@@ -385,7 +417,8 @@ pub unsafe extern "C" fn nb_subscription_next(
 /// not wait (the callback is running) and the callback is not called again
 /// after it returns. Elsewhere, do not call it while holding a lock the
 /// callback takes: it would wait for the callback forever. Must not race
-/// with `nb_subscription_next` on the same subscription.
+/// with `nb_subscription_next` on the same subscription (stop a waiting
+/// thread with `nb_subscription_unsubscribe` first).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_subscription_free(subscription: *mut nb_subscription) {
     if subscription.is_null() {
@@ -393,25 +426,34 @@ pub unsafe extern "C" fn nb_subscription_free(subscription: *mut nb_subscription
     }
     // SAFETY: a handle this library returned, freed once.
     let subscription = unsafe { Box::from_raw(subscription) };
-    crate::error::value_boundary((), move || match subscription.mode {
-        Mode::Pull {
-            subscription,
-            inflight,
-        } => {
-            inflight.wait_idle();
-            drop(subscription);
-        }
-        Mode::Push {
+    crate::error::value_boundary((), move || {
+        let nb_subscription {
+            mode,
             stop,
-            mut thread,
-            thread_id,
-        } => {
-            let _ = stop.send(true);
-            if std::thread::current().id() != thread_id
-                && let Some(thread) = thread.take()
-            {
-                let _ = thread.join();
+            inflight,
+        } = *subscription;
+        if let Mode::Push { freeing, .. } = &mode {
+            freeing.store(true, Ordering::Release);
+        }
+        // Unsubscribing fails only when the connection is gone, which has
+        // ended the subscription anyway; block_on cannot fail here unless
+        // called from inside a runtime (a C caller never is).
+        let _ = runtime::block_on(stop.unsubscribe());
+        match mode {
+            Mode::Pull(subscription) => drop(subscription),
+            Mode::Push {
+                mut thread,
+                thread_id,
+                ..
+            } => {
+                if std::thread::current().id() != thread_id
+                    && let Some(thread) = thread.take()
+                {
+                    let _ = thread.join();
+                }
             }
         }
+        // A download callback abandoned by the stop still holds user_data.
+        inflight.wait_idle();
     });
 }

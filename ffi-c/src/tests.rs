@@ -87,3 +87,25 @@ fn header_codes_are_the_core_c_codes() {
     }
     assert_eq!(header_define(&header, "NB_OK"), "0");
 }
+
+/// Every `NB_ERR_` constant of the header (so of `src/error.rs`, which
+/// cbindgen copies) is a kind of the core's table with its number: nothing
+/// extra, nothing renumbered, no retired number.
+#[test]
+fn header_has_no_code_the_core_table_lacks() {
+    let header = read(&repository().join("include/natsbridge.h"));
+    let mut seen = 0;
+    for line in header.lines() {
+        let Some(rest) = line.strip_prefix("#define NB_ERR_") else {
+            continue;
+        };
+        let (code, number) = rest.split_once(' ').expect("#define NAME value");
+        let number: i32 = number.trim().parse().expect("a literal number");
+        let kind = natsbridge::ErrorKind::from_code(code)
+            .unwrap_or_else(|| panic!("NB_ERR_{code} is not a kind of the core's error table"));
+        assert_eq!(kind.c_code(), number, "NB_ERR_{code}");
+        assert!(!natsbridge::ErrorKind::RESERVED_C_CODES.contains(&number));
+        seen += 1;
+    }
+    assert_eq!(seen, natsbridge::ErrorKind::ALL.len());
+}

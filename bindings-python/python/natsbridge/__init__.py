@@ -30,6 +30,15 @@ from ._natsbridge import *  # noqa: F403  (the names are listed in _natsbridge._
 __version__: str = _natsbridge.__version__
 __all__ = list(_natsbridge.__all__)
 
+# A kind whose plain class name is a built-in (TimeoutError, ConnectionError)
+# has its class named Nats<Name>Error; the plain name stays importable from
+# here as an alias, but is not in __all__, so `from natsbridge import *`
+# never replaces the built-in.
+for _kind, _cls in _natsbridge.ERROR_CLASSES.items():
+    if _cls.__name__ != f"{_kind}Error":
+        globals()[f"{_kind}Error"] = _cls
+del _kind, _cls
+
 
 def _table_source(value: Any) -> Any:
     """What the extension should read a ``table`` payload from, for values it

@@ -10,7 +10,10 @@ from typing import Any, Literal, Protocol
 __version__: str
 __all__: list[str]
 ERROR_KINDS: list[str]
-"""The core's error kinds, in C-code order; each has a class ``<kind>Error``."""
+"""The core's error kinds (CamelCase), in table order; each has a class
+``<kind>Error``, or ``Nats<kind>Error`` where ``<kind>Error`` is a built-in."""
+ERROR_CLASSES: dict[str, type[NatsBridgeError]]
+"""The exception class of each kind of ``ERROR_KINDS``."""
 
 PayloadType = Literal["text", "dictionary", "table", "image", "audio", "video", "binary"]
 
@@ -78,10 +81,19 @@ class InvalidUtf8Error(NatsBridgeError): ...
 class InvalidJsonError(NatsBridgeError): ...
 class InvalidTableError(NatsBridgeError): ...
 class PayloadTooLargeError(NatsBridgeError): ...
-class ConnectionError(NatsBridgeError, builtins.ConnectionError): ...
+class NatsConnectionError(NatsBridgeError, builtins.ConnectionError): ...
+
+ConnectionError = NatsConnectionError
+"""Alias of ``NatsConnectionError``, kept for old code; not in ``__all__``
+(so ``from natsbridge import *`` leaves the built-in alone)."""
+
 class AuthError(NatsBridgeError): ...
 class PublishError(NatsBridgeError): ...
-class TimeoutError(NatsBridgeError, builtins.TimeoutError): ...
+class NatsTimeoutError(NatsBridgeError, builtins.TimeoutError): ...
+
+TimeoutError = NatsTimeoutError
+"""Alias of ``NatsTimeoutError``, kept for old code; not in ``__all__``."""
+
 class NoRespondersError(NatsBridgeError): ...
 class JetStreamError(NatsBridgeError): ...
 class UrlNotAllowedError(NatsBridgeError): ...
@@ -93,6 +105,9 @@ class HandlerError(NatsBridgeError):
 
 class IoError(NatsBridgeError): ...
 class ClosedError(NatsBridgeError): ...
+
+class InternalError(NatsBridgeError):
+    """A bug inside natsbridge (a panicked task, a broken invariant); please report it."""
 
 # ---------------------------------------------------------------- values
 
@@ -213,14 +228,17 @@ class Subscription:
     """Envelopes arriving on a subject; iterate it, or ``async for``.
 
     A wait that times out or is cancelled (``asyncio.wait_for``) loses no
-    message: the next wait gets it, in order. ``unsubscribe`` ends a wait
-    that is under way in another thread or task.
+    message: the next wait gets it, in order. ``unsubscribe`` ends at once,
+    also a wait under way in another thread or task, and drops what had
+    arrived; ``drain`` delivers what had arrived, then ends.
     """
 
     def next(self, timeout: float | None = None) -> ReceivedEnvelope | None:
-        """The next envelope; None once ended; TimeoutError after ``timeout`` s."""
+        """The next envelope; None once ended; NatsTimeoutError after ``timeout`` s."""
     def unsubscribe(self) -> None:
-        """Stops the subscription; a waiting and every later step ends it."""
+        """Ends at once: a waiting and every later step ends; what had arrived is dropped."""
+    def drain(self) -> None:
+        """Unsubscribes at the server, delivers what had arrived, then ends."""
     def unsubscribe_after(self, messages: int) -> None: ...
     def __iter__(self) -> Iterator[ReceivedEnvelope]: ...
     def __next__(self) -> ReceivedEnvelope: ...
@@ -268,9 +286,19 @@ class Bridge:
     ) -> Awaitable[dict[str, Any]]: ...
     def receive(self, msg: Message, **options: Any) -> ReceivedEnvelope:
         """Keywords as for ``smartreceive``."""
-    def subscribe(self, subject: str, queue: str | None = None, **options: Any) -> Subscription: ...
+    def subscribe(
+        self,
+        subject: str,
+        queue: str | None = None,
+        concurrent_receives: int = 1,
+        **options: Any,
+    ) -> Subscription: ...
     def asubscribe(
-        self, subject: str, queue: str | None = None, **options: Any
+        self,
+        subject: str,
+        queue: str | None = None,
+        concurrent_receives: int = 1,
+        **options: Any,
     ) -> Awaitable[Subscription]: ...
     def request(
         self,

@@ -287,9 +287,9 @@ async fn upload_one(
                 .upload(info, UploadBody::Bytes(bytes))
                 .await
                 .map_err(label)?;
-            let sha = hashing.await.map_err(|err| {
-                Error::new(ErrorKind::Closed, "hashing a payload was cancelled").with_source(err)
-            })?;
+            let sha = hashing
+                .await
+                .map_err(|err| Error::from_join(err, "hashing a payload"))?;
             Ok((index, url, Some(sha)))
         }
         Source::File(path) => {

@@ -354,9 +354,9 @@ impl BackgroundHasher {
     async fn finish(mut self) -> Result<String> {
         drop(self.chunks.take());
         match self.digest.take() {
-            Some(task) => task.await.map_err(|err| {
-                Error::new(ErrorKind::Closed, "hashing a download was cancelled").with_source(err)
-            }),
+            Some(task) => task
+                .await
+                .map_err(|err| Error::from_join(err, "hashing a download")),
             None => Err(Error::new(
                 ErrorKind::Closed,
                 "the download was already finished",
