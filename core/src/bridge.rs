@@ -16,11 +16,11 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::future::try_join_all;
 
-use crate::codec::{self, Content, EnvelopeWriter, PartData};
+use crate::codec::{self, EnvelopeWriter, PartData};
 use crate::envelope::{ReceivedEnvelope, SentEnvelope};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{ReceiveOptions, SendOptions};
-use crate::payload::{Body, Payload, PayloadInfo, ReceivedPayload, serialize_body};
+use crate::payload::{Body, Payload, PayloadInfo, serialize_body};
 use crate::store::{ClaimCheckStore, HashingReader, UploadBody};
 use crate::subscription::Subscription;
 use crate::transport::Transport;
@@ -1028,26 +1028,15 @@ async fn upload_one(
     }
 }
 
-/// Fetches the link payloads of a decoded envelope (concurrently) and
-/// assembles the received envelope.
+/// Fetches the link payloads of a decoded envelope (within the receive
+/// limits, see `store::limits`) and assembles the received envelope.
 pub(crate) async fn resolve_links(
     bridge: Option<&Bridge>,
     decoded: codec::DecodedEnvelope,
     options: &ReceiveOptions,
 ) -> Result<ReceivedEnvelope> {
-    let payloads = try_join_all(decoded.payloads.into_iter().map(|payload| async move {
-        let value = match payload.content {
-            Content::Ready(value) => value,
-            Content::Link(url) => {
-                crate::store::fetch_link(bridge, &url, &payload.info, options).await?
-            }
-        };
-        Ok::<_, Error>(ReceivedPayload {
-            info: payload.info,
-            value,
-        })
-    }))
-    .await?;
+    let payloads =
+        crate::store::limits::resolve_payloads(bridge, decoded.payloads, options).await?;
     Ok(ReceivedEnvelope {
         header: decoded.header,
         payloads,
