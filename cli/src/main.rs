@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use natsbridge::payload::safe_file_name;
 use natsbridge::{
     Body, Bridge, ConnectOptions, Payload, PayloadType, PayloadValue, ReceiveOptions,
     ReceivedEnvelope, SendOptions, Table, Transport,
@@ -803,8 +802,6 @@ fn preview(value: &PayloadValue) -> String {
 /// Writes each in-memory payload of `envelope` to `dir` under a safe name
 /// (link payloads are already there when the receiver streamed them).
 fn save_payloads(envelope: &ReceivedEnvelope, dir: &Path) -> CliResult<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
     for payload in &envelope.payloads {
         let bytes: Vec<u8> = match &payload.value {
             PayloadValue::Text(text) => text.as_bytes().to_vec(),
@@ -813,23 +810,11 @@ fn save_payloads(envelope: &ReceivedEnvelope, dir: &Path) -> CliResult<()> {
             PayloadValue::Bytes(bytes) => bytes.to_vec(),
             PayloadValue::File(_) => continue,
         };
-        let target = unique_path(dir, &safe_file_name(payload.dataname()));
-        std::fs::write(&target, bytes)
-            .map_err(|err| format!("cannot write {}: {err}", target.display()))?;
+        // Named like the link payloads the core saved: made safe, made
+        // unique, never through a symlink or over an existing file.
+        natsbridge::store::save_bytes(dir, payload.dataname(), &bytes).map_err(describe)?;
     }
     Ok(())
-}
-
-/// `dir/name`, or `dir/name.1`, `dir/name.2`, ... if taken.
-fn unique_path(dir: &Path, name: &str) -> PathBuf {
-    let first = dir.join(name);
-    if !first.exists() {
-        return first;
-    }
-    (1..)
-        .map(|n| dir.join(format!("{name}.{n}")))
-        .find(|candidate| !candidate.exists())
-        .unwrap_or(first)
 }
 
 async fn demo(connection: &Connection, fileserver_url: Option<String>) -> CliResult<()> {

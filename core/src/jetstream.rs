@@ -34,6 +34,9 @@ pub enum DeliverFrom {
     Sequence(u64),
 }
 
+/// How many times a consumer natsbridge creates delivers one message at most.
+pub const DEFAULT_MAX_DELIVER: i64 = 10;
+
 /// Options of a JetStream consumer.
 ///
 /// ```
@@ -71,7 +74,7 @@ impl ConsumerOptions {
             filter_subject: None,
             deliver_from: DeliverFrom::All,
             ack_wait: Duration::from_secs(30),
-            max_deliver: -1,
+            max_deliver: DEFAULT_MAX_DELIVER,
             receive: ReceiveOptions::new(),
         }
     }
@@ -109,7 +112,8 @@ impl ConsumerOptions {
         self
     }
 
-    /// How many times a message is delivered at most (default: no limit).
+    /// How many times a message is delivered at most (default 10, so a
+    /// message that keeps failing stops coming back; -1 is no limit).
     ///
     /// ```
     /// let options = natsbridge::jetstream::ConsumerOptions::durable("d").max_deliver(5);
@@ -193,14 +197,17 @@ pub struct DurableSubscription {
     bridge: Bridge,
     messages: pull::Stream,
     receive: ReceiveOptions,
+    ack_wait: Duration,
 }
 
 impl DurableSubscription {
     /// The next message. A message that cannot be decoded yields its error
     /// and is settled here so it cannot block the consumer: terminated when
-    /// the input itself is bad (malformed, integrity, ...), rejected for
-    /// redelivery when the cause may pass (a download or store failure).
-    /// `None` when the consumer ends.
+    /// the input itself is bad or can never be fetched (malformed, integrity,
+    /// over a receive limit, an HTTP 4xx, a refused URL, ...), rejected for
+    /// redelivery when the cause may pass (a connection, a timeout, a 5xx).
+    /// While links download, the message is kept in progress (`+WPI` every
+    /// half `ack_wait`). `None` when the consumer ends.
     pub async fn next(&mut self) -> Option<Result<JetStreamMessage>> {
         let message = match self.messages.next().await? {
             Ok(message) => message,
@@ -216,11 +223,23 @@ impl DurableSubscription {
             Ok(info) => (info.stream_sequence, info.delivered),
             Err(_) => (0, 1),
         };
-        match self
-            .bridge
-            .smartreceive(&message.message, &self.receive)
-            .await
-        {
+        // Tell the server the message is being worked on while its links
+        // download, so a slow download is not delivered a second time.
+        let received = {
+            let receiving = self.bridge.smartreceive(&message.message, &self.receive);
+            tokio::pin!(receiving);
+            let period = (self.ack_wait / 2).max(Duration::from_millis(100));
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                tokio::select! {
+                    result = &mut receiving => break result,
+                    _ = ticks.tick() => {
+                        let _ = message.ack_with(AckKind::Progress).await;
+                    }
+                }
+            }
+        };
+        match received {
             Ok(envelope) => Some(Ok(JetStreamMessage {
                 envelope,
                 stream_sequence,
@@ -228,7 +247,9 @@ impl DurableSubscription {
                 message,
             })),
             Err(err) => {
-                let settle = if err.kind().is_transient() {
+                // Terminate what the same input will fail again (over a cap,
+                // a 4xx, a bad name, integrity); only the rest is redelivered.
+                let settle = if crate::store::limits::is_retryable(&err) {
                     AckKind::Nak(Some(Duration::from_secs(1)))
                 } else {
                     AckKind::Term
@@ -331,6 +352,7 @@ impl Bridge {
             bridge: self.clone(),
             messages,
             receive: options.receive,
+            ack_wait: options.ack_wait,
         })
     }
 }

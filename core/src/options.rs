@@ -262,6 +262,7 @@ pub struct ReceiveOptions {
     pub(crate) save_dir: Option<std::path::PathBuf>,
     pub(crate) bearer_tokens: Vec<(String, String)>,
     pub(crate) fetcher: Option<Arc<dyn LinkFetcher>>,
+    pub(crate) limits: ReceiveLimits,
 }
 
 /// The default cap on one downloaded payload: 1 GiB.
@@ -280,6 +281,7 @@ impl Default for ReceiveOptions {
             save_dir: None,
             bearer_tokens: Vec::new(),
             fetcher: None,
+            limits: ReceiveLimits::default(),
         }
     }
 }
@@ -409,5 +411,149 @@ impl ReceiveOptions {
     pub fn fetcher(mut self, fetcher: Arc<dyn LinkFetcher>) -> ReceiveOptions {
         self.fetcher = Some(fetcher);
         self
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Receive limits (issue 16: what one untrusted envelope may make a receiver
+// do). One block, so the option schema can take it over as it is.
+// ---------------------------------------------------------------------------
+
+/// The default cap on link payloads in one envelope.
+pub const DEFAULT_MAX_LINK_PAYLOADS: usize = 256;
+
+/// The default number of link payloads of one envelope downloaded at once.
+pub const DEFAULT_MAX_CONCURRENT_DOWNLOADS: usize = 4;
+
+/// How many times `max_download_size` the link payloads of one envelope may
+/// declare together, unless `max_envelope_download_size` is set.
+pub const ENVELOPE_DOWNLOAD_FACTOR: u64 = 4;
+
+/// The default cap on the rows of a received table (16,777,216).
+pub const DEFAULT_MAX_TABLE_ROWS: u64 = 1 << 24;
+
+/// The receive limits; defaults in [`ReceiveLimits::default`].
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) struct ReceiveLimits {
+    pub(crate) max_link_payloads: usize,
+    pub(crate) max_envelope_download_size: Option<u64>,
+    pub(crate) max_concurrent_downloads: usize,
+    pub(crate) max_table_rows: u64,
+    pub(crate) handler_timeout: Option<Duration>,
+    pub(crate) proxy: Option<String>,
+}
+
+impl Default for ReceiveLimits {
+    fn default() -> Self {
+        ReceiveLimits {
+            max_link_payloads: DEFAULT_MAX_LINK_PAYLOADS,
+            max_envelope_download_size: None,
+            max_concurrent_downloads: DEFAULT_MAX_CONCURRENT_DOWNLOADS,
+            max_table_rows: DEFAULT_MAX_TABLE_ROWS,
+            handler_timeout: None,
+            proxy: None,
+        }
+    }
+}
+
+impl ReceiveOptions {
+    /// The most link payloads one envelope may carry (default 256); an
+    /// envelope with more is refused before anything is fetched.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().max_link_payloads(16);
+    /// ```
+    pub fn max_link_payloads(mut self, count: usize) -> ReceiveOptions {
+        self.limits.max_link_payloads = count;
+        self
+    }
+
+    /// The most bytes the link payloads of one envelope may declare together
+    /// (default: 4 × `max_download_size`); an envelope declaring more is
+    /// refused before anything is fetched.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().max_envelope_download_size(2 << 30);
+    /// ```
+    pub fn max_envelope_download_size(mut self, bytes: u64) -> ReceiveOptions {
+        self.limits.max_envelope_download_size = Some(bytes);
+        self
+    }
+
+    /// How many link payloads of one envelope are downloaded at once
+    /// (default 4; 0 counts as 1).
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().max_concurrent_downloads(2);
+    /// ```
+    pub fn max_concurrent_downloads(mut self, count: usize) -> ReceiveOptions {
+        self.limits.max_concurrent_downloads = count;
+        self
+    }
+
+    /// The most rows a received table may have (default 16,777,216). Tables
+    /// whose rows times columns are implausible for their size in bytes
+    /// (more than eight cells per byte and more than this cap) are refused too.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().max_table_rows(1_000_000);
+    /// ```
+    pub fn max_table_rows(mut self, rows: u64) -> ReceiveOptions {
+        self.limits.max_table_rows = rows;
+        self
+    }
+
+    /// The longest a custom download handler ([`ReceiveOptions::fetcher`])
+    /// may take for one payload (default: `request_timeout × (max_retries +
+    /// 1) + max_delay × max_retries`, the bound of a built-in download).
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().handler_timeout(std::time::Duration::from_secs(60));
+    /// ```
+    pub fn handler_timeout(mut self, timeout: Duration) -> ReceiveOptions {
+        self.limits.handler_timeout = Some(timeout);
+        self
+    }
+
+    /// Sends HTTP(S) downloads through this proxy (`http://host:port`).
+    /// Proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`,
+    /// `ALL_PROXY`) are never used; with this one, each link's host is still
+    /// resolved and checked here before the request goes to the proxy.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new().proxy("http://proxy.internal:3128");
+    /// ```
+    pub fn proxy(mut self, url: impl Into<String>) -> ReceiveOptions {
+        self.limits.proxy = Some(url.into());
+        self
+    }
+
+    /// The largest link payload that will be downloaded, in bytes; a custom
+    /// [`LinkFetcher`](crate::store::LinkFetcher) should not fetch more.
+    pub fn get_max_download_size(&self) -> u64 {
+        self.max_download_size
+    }
+
+    /// The most bytes the link payloads of one envelope may declare together.
+    pub fn get_max_envelope_download_size(&self) -> u64 {
+        self.limits.max_envelope_download_size.unwrap_or_else(|| {
+            self.max_download_size
+                .saturating_mul(ENVELOPE_DOWNLOAD_FACTOR)
+        })
+    }
+
+    /// The most rows a received table may have.
+    pub fn get_max_table_rows(&self) -> u64 {
+        self.limits.max_table_rows
+    }
+
+    /// The longest one call of a custom download handler may take.
+    pub fn get_handler_timeout(&self) -> Duration {
+        self.limits.handler_timeout.unwrap_or_else(|| {
+            self.request_timeout
+                .saturating_mul(self.max_retries.saturating_add(1))
+                .saturating_add(self.max_delay.saturating_mul(self.max_retries))
+        })
     }
 }

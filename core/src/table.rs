@@ -141,9 +141,76 @@ impl Table {
         &self.batches
     }
 
-    /// The number of rows over all batches.
+    /// The number of rows over all batches (saturating: a hostile stream
+    /// may declare more than `usize` holds).
     pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(RecordBatch::num_rows).sum()
+        self.batches
+            .iter()
+            .map(RecordBatch::num_rows)
+            .fold(0usize, usize::saturating_add)
+    }
+
+    /// Refuses a table whose logical size is implausible: more than
+    /// `max_rows` rows, or more cells (rows × columns, a zero-column table
+    /// counting one per row) than eight per byte of its IPC stream and more
+    /// than `max_rows`. Null columns and zero-column batches need no
+    /// buffers, so a few hundred bytes can otherwise declare 2^40 rows that
+    /// every conversion to rows would try to materialise.
+    ///
+    /// ```
+    /// use natsbridge::Table;
+    /// let rows: Vec<serde_json::Value> = serde_json::from_str(r#"[{"a": 1}, {"a": 2}]"#).unwrap();
+    /// let table = Table::from_json_rows(&rows).unwrap();
+    /// assert!(table.check_logical_size(2).is_ok());
+    /// assert!(table.check_logical_size(1).is_err());
+    /// ```
+    pub fn check_logical_size(&self, max_rows: u64) -> Result<()> {
+        let rows = self
+            .batches
+            .iter()
+            .map(|batch| batch.num_rows() as u64)
+            .fold(0u64, u64::saturating_add);
+        if rows > max_rows {
+            return Err(Error::new(
+                ErrorKind::InvalidTable,
+                format!(
+                    "a table of {} bytes declares {rows} rows, over this receiver's \
+                     max_table_rows of {max_rows}",
+                    self.ipc.len()
+                ),
+            ));
+        }
+        self.check_cells(rows, max_rows, ErrorKind::InvalidTable)
+    }
+
+    /// The cell half of [`Table::check_logical_size`].
+    fn check_cells(&self, rows: u64, max_rows: u64, kind: ErrorKind) -> Result<()> {
+        let columns = self.num_columns().max(1) as u64;
+        let cells = rows.saturating_mul(columns);
+        let plausible = (self.ipc.len() as u64).saturating_mul(8).max(max_rows);
+        if cells > plausible {
+            return Err(Error::new(
+                kind,
+                format!(
+                    "a table of {} bytes declares {rows} rows of {columns} columns ({cells} \
+                     cells), more than its size can hold and over {max_rows} cells",
+                    self.ipc.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Conversions to rows or columns refuse implausible tables whatever
+    /// receive options let them in: materialising them could only exhaust
+    /// memory (or, with overcommit, time).
+    fn check_convertible(&self) -> Result<()> {
+        let rows = self.num_rows() as u64;
+        self.check_cells(
+            rows,
+            crate::options::DEFAULT_MAX_TABLE_ROWS,
+            ErrorKind::Serialization,
+        )
     }
 
     /// The number of columns.
@@ -154,8 +221,10 @@ impl Table {
     /// The table as a JSON array of row objects (see [`Table::to_json_columns`]
     /// for the value mapping).
     pub fn to_json_rows(&self) -> Result<Vec<Value>> {
+        self.check_convertible()?;
         let columns = self.json_columns()?;
-        let mut rows = Vec::with_capacity(self.num_rows());
+        let mut rows = Vec::new();
+        try_reserve(&mut rows, self.num_rows())?;
         for row in 0..self.num_rows() {
             let mut object = Map::new();
             for (name, values) in &columns {
@@ -179,9 +248,12 @@ impl Table {
     }
 
     fn json_columns(&self) -> Result<Vec<(String, Vec<Value>)>> {
-        let mut columns = Vec::with_capacity(self.num_columns());
+        self.check_convertible()?;
+        let mut columns = Vec::new();
+        try_reserve(&mut columns, self.num_columns())?;
         for (index, field) in self.schema.fields().iter().enumerate() {
-            let mut values = Vec::with_capacity(self.num_rows());
+            let mut values = Vec::new();
+            try_reserve(&mut values, self.num_rows())?;
             for batch in &self.batches {
                 array_to_json(field.name(), batch.column(index).as_ref(), &mut values)?;
             }
@@ -189,6 +261,21 @@ impl Table {
         }
         Ok(columns)
     }
+}
+
+/// Reserves room for `additional` more items, or fails with a typed error
+/// instead of aborting the process on a failed allocation.
+fn try_reserve<T>(vec: &mut Vec<T>, additional: usize) -> Result<()> {
+    vec.try_reserve(additional).map_err(|err| {
+        Error::new(
+            ErrorKind::Serialization,
+            format!(
+                "converting the table needs room for {additional} more values, more memory \
+                 than can be had"
+            ),
+        )
+        .with_source(err)
+    })
 }
 
 fn decode_stream(ipc: &Bytes) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
@@ -393,6 +480,7 @@ fn array_to_json(name: &str, array: &dyn Array, out: &mut Vec<Value>) -> Result<
         }};
     }
     let float = |v: f64| Number::from_f64(v).map_or(Value::Null, Value::Number);
+    try_reserve(out, array.len())?;
     match array.data_type() {
         DataType::Null => out.extend(std::iter::repeat_n(Value::Null, array.len())),
         DataType::Boolean => each!(array.as_boolean(), Value::Bool),
@@ -445,7 +533,7 @@ fn array_to_json(name: &str, array: &dyn Array, out: &mut Vec<Value>) -> Result<
         }
         DataType::Dictionary(_, _) => {
             let dictionary = array.as_any_dictionary();
-            let mut distinct = Vec::with_capacity(dictionary.values().len());
+            let mut distinct = Vec::new();
             array_to_json(name, dictionary.values().as_ref(), &mut distinct)?;
             for (index, key) in dictionary.normalized_keys().into_iter().enumerate() {
                 out.push(if array.is_null(index) {
@@ -561,5 +649,56 @@ mod tests {
         let back = Table::from_ipc(table.ipc_bytes().clone()).unwrap();
         assert_eq!(back.num_rows(), 0);
         assert_eq!(back.num_columns(), 1);
+    }
+
+    /// An IPC stream of a few hundred bytes whose batch declares `rows` rows
+    /// of `columns` null columns (no buffers at all).
+    pub(crate) fn size_bomb(rows: usize, columns: usize) -> Bytes {
+        let fields: Vec<Field> = (0..columns)
+            .map(|i| Field::new(format!("c{i}"), DataType::Null, true))
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let arrays: Vec<ArrayRef> = (0..columns)
+            .map(|_| Arc::new(NullArray::new(rows)) as ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new_with_options(
+            schema.clone(),
+            arrays,
+            &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+        .unwrap();
+        let mut writer = StreamWriter::try_new(Vec::new(), &schema).unwrap();
+        writer.write(&batch).unwrap();
+        writer.finish().unwrap();
+        Bytes::from(writer.into_inner().unwrap())
+    }
+
+    #[test]
+    fn size_bombs_are_refused_and_conversions_never_abort() {
+        for columns in [0, 1, 3] {
+            let ipc = size_bomb(1 << 40, columns);
+            assert!(ipc.len() < 1024, "{} bytes", ipc.len());
+            let table = Table::from_ipc(ipc).unwrap();
+            assert_eq!(table.num_rows(), 1 << 40);
+            let err = table
+                .check_logical_size(crate::options::DEFAULT_MAX_TABLE_ROWS)
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidTable, "{err}");
+            assert!(err.message().contains("max_table_rows"), "{err}");
+            // Converting it anyway is a typed error, not an abort.
+            let err = table.to_json_rows().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Serialization, "{err}");
+            assert!(table.to_json_columns().is_err());
+        }
+        // Many null columns of a modest row count: the cells are implausible.
+        let wide = Table::from_ipc(size_bomb(1 << 20, 2000)).unwrap();
+        let err = wide.check_logical_size(1 << 24).unwrap_err();
+        assert!(err.message().contains("cells"), "{err}");
+        // Real data passes.
+        students().check_logical_size(3).unwrap();
+        Table::from_ipc(size_bomb(1000, 2))
+            .unwrap()
+            .check_logical_size(1 << 24)
+            .unwrap();
     }
 }

@@ -178,3 +178,136 @@ async fn a_malformed_message_in_a_stream_does_not_block_the_consumer() {
         ErrorKind::Timeout
     );
 }
+
+// ---- issue 16 item 13: what can never succeed is terminated ---------------
+
+/// Publishes, through JetStream, an envelope with one binary link payload.
+async fn publish_link(bridge: &Bridge, subject: &str, url: &str, data: &[u8]) {
+    let body = serde_json::json!({
+        "version": 1, "msg_id": format!("m-{url}"),
+        "payloads": [{"id": "p", "dataname": "file", "type": "binary", "transport": "link",
+                      "encoding": "url", "size": data.len(),
+                      "sha256": natsbridge::codec::sha256_hex(data), "data": url, "metadata": {}}]
+    })
+    .to_string();
+    let js = async_nats::jetstream::new(bridge.client().clone());
+    js.publish(subject.to_owned(), body.into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+fn quick_receive() -> natsbridge::ReceiveOptions {
+    natsbridge::ReceiveOptions::new()
+        .max_retries(1)
+        .base_delay(Duration::from_millis(10))
+        .max_delay(Duration::from_millis(20))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deterministic_download_failures_are_terminated_not_redelivered() {
+    let (_server, bridge) = server_and_bridge().await;
+    bridge.ensure_stream("LINKS", &["links.>"]).await.unwrap();
+    let missing =
+        natsbridge_testkit::FaultServer::start(vec![natsbridge_testkit::Reply::status(404)]);
+    let data = b"0123456789".repeat(100);
+    publish_link(
+        &bridge,
+        "links.a",
+        &format!("{}/gone", missing.url()),
+        &data,
+    )
+    .await;
+    publish_link(&bridge, "links.b", &format!("{}/big", missing.url()), &data).await;
+    // Over the receiver's cap (refused before any request), then a 404: each
+    // message fails once and is terminated (a NAK would redeliver after 1 s).
+    for (durable, receive) in [
+        ("over-cap", quick_receive().max_download_size(999)),
+        ("not-found", quick_receive()),
+    ] {
+        let mut sub = bridge
+            .durable_subscribe(
+                "LINKS",
+                ConsumerOptions::durable(durable)
+                    .ack_wait(Duration::from_secs(1))
+                    .receive_options(receive),
+            )
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let err = sub.next_timeout(WAIT).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Download, "{err}");
+            let why = if durable == "over-cap" {
+                "max_download_size"
+            } else {
+                "404"
+            };
+            assert!(err.message().contains(why), "{err}");
+        }
+        assert_eq!(
+            sub.next_timeout(Duration::from_millis(3000))
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Timeout,
+            "{durable}"
+        );
+    }
+    assert_eq!(
+        missing.hits(),
+        2,
+        "one GET per message, no retries of a 404"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consumers_get_a_finite_max_deliver_by_default() {
+    let (_server, bridge) = server_and_bridge().await;
+    bridge.ensure_stream("FINITE", &["finite.>"]).await.unwrap();
+    let _sub = bridge
+        .durable_subscribe("FINITE", ConsumerOptions::durable("f"))
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(bridge.client().clone());
+    let stream = js.get_stream("FINITE").await.unwrap();
+    let info = stream.consumer_info("f").await.unwrap();
+    assert_eq!(
+        info.config.max_deliver,
+        natsbridge::jetstream::DEFAULT_MAX_DELIVER
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_download_is_kept_in_progress_and_not_redelivered() {
+    let (_server, bridge) = server_and_bridge().await;
+    bridge.ensure_stream("SLOW", &["slow.>"]).await.unwrap();
+    let data = b"slow bytes".repeat(50);
+    let slow = natsbridge_testkit::FaultServer::start(vec![natsbridge_testkit::Reply::delay(
+        Duration::from_millis(3000),
+        natsbridge_testkit::Reply::ok(data.clone()),
+    )]);
+    publish_link(&bridge, "slow.a", &format!("{}/s", slow.url()), &data).await;
+    let mut sub = bridge
+        .durable_subscribe(
+            "SLOW",
+            ConsumerOptions::durable("s")
+                .ack_wait(Duration::from_secs(1))
+                .receive_options(quick_receive().request_timeout(Duration::from_secs(10))),
+        )
+        .await
+        .unwrap();
+    let message = sub.next_timeout(WAIT).await.unwrap().unwrap();
+    assert_eq!(message.delivered, 1);
+    message.ack().await.unwrap();
+    // With ack_wait 1 s and a 3 s download, the server would have sent it
+    // again twice by now without progress acks.
+    assert_eq!(
+        sub.next_timeout(Duration::from_millis(2000))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Timeout
+    );
+    assert_eq!(slow.hits(), 1);
+}

@@ -1,13 +1,11 @@
 //! Receiving: [`Bridge::smartreceive`], subscriptions, and fetching the
 //! link payloads of a decoded envelope.
 
-use futures::future::try_join_all;
 
-use crate::codec::{self, Content};
+use crate::codec;
 use crate::envelope::ReceivedEnvelope;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::ReceiveOptions;
-use crate::payload::ReceivedPayload;
 use crate::subscription::Subscription;
 
 use super::Bridge;
@@ -92,26 +90,15 @@ impl Bridge {
     }
 }
 
-/// Fetches the link payloads of a decoded envelope (concurrently) and
-/// assembles the received envelope.
+/// Fetches the link payloads of a decoded envelope (within the receive
+/// limits, see `store::limits`) and assembles the received envelope.
 pub(crate) async fn resolve_links(
     bridge: Option<&Bridge>,
     decoded: codec::DecodedEnvelope,
     options: &ReceiveOptions,
 ) -> Result<ReceivedEnvelope> {
-    let payloads = try_join_all(decoded.payloads.into_iter().map(|payload| async move {
-        let value = match payload.content {
-            Content::Ready(value) => value,
-            Content::Link(url) => {
-                crate::store::fetch_link(bridge, &url, &payload.info, options).await?
-            }
-        };
-        Ok::<_, Error>(ReceivedPayload {
-            info: payload.info,
-            value,
-        })
-    }))
-    .await?;
+    let payloads =
+        crate::store::limits::resolve_payloads(bridge, decoded.payloads, options).await?;
     Ok(ReceivedEnvelope {
         header: decoded.header,
         payloads,

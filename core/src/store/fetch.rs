@@ -6,13 +6,13 @@ use tokio::sync::OnceCell;
 
 use super::http::{self, HttpStore};
 use super::object_store::{self, ObjectStoreStore};
-use super::policy::{LinkTarget, check_link};
+use super::policy::{LinkTarget, check_bucket, check_handler_link, check_link};
 use super::{Backoff, ClaimCheckStore, Fetched, Sink, check_declared_size};
 use crate::bridge::Bridge;
 use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{ReceiveOptions, SendOptions};
-use crate::payload::{PayloadInfo, PayloadValue, deserialize, safe_file_name};
+use crate::payload::{PayloadInfo, PayloadValue, deserialize};
 
 /// The stores a bridge opened, kept for its lifetime.
 #[derive(Default)]
@@ -68,32 +68,84 @@ impl Bridge {
 }
 
 /// Fetches one link payload, verifies it and decodes it. With a custom
-/// fetcher in `options` that fetcher is used; otherwise `http(s)` links are
-/// downloaded (policy-checked, retried with backoff) and `nats-object` links
-/// are read over `bridge`'s connection.
+/// fetcher in `options` that fetcher is used (after the same URL checks and
+/// within `handler_timeout`); otherwise `http(s)` links are downloaded
+/// (policy-checked, retried with backoff) and `nats-object` links are read
+/// over `bridge`'s connection.
 pub async fn fetch_link(
     bridge: Option<&Bridge>,
     url: &str,
     info: &PayloadInfo,
     options: &ReceiveOptions,
 ) -> Result<PayloadValue> {
-    let labelled = |err: Error| err.with_dataname(info.dataname.clone());
-    check_declared_size(info, options).map_err(labelled)?;
-    if let Some(fetcher) = &options.fetcher {
-        let bytes = fetcher.fetch(url, info, options).await.map_err(labelled)?;
-        return codec::finish_link(info, bytes);
+    check_declared_size(info, options).map_err(|err| err.with_dataname(info.dataname.clone()))?;
+    let fetched = fetch_raw(bridge, url, info, options).await?;
+    into_value(info, fetched, options)
+}
+
+/// Turns what a download produced into `info`'s value; a table is held to
+/// the receiver's `max_table_rows`.
+pub(crate) fn into_value(
+    info: &PayloadInfo,
+    fetched: Fetched,
+    options: &ReceiveOptions,
+) -> Result<PayloadValue> {
+    match fetched {
+        Fetched::Memory(bytes) => {
+            let value = deserialize(info, bytes)?;
+            super::limits::check_value(info, &value, options)?;
+            Ok(value)
+        }
+        Fetched::File(path) => Ok(PayloadValue::File(path)),
     }
-    let target = check_link(url, options).map_err(labelled)?;
+}
+
+/// The bucket Object Store links are read from by default: the bridge's own.
+fn own_bucket(bridge: Option<&Bridge>) -> Option<&str> {
+    bridge.map(|bridge| bridge.inner.options.object_store_bucket.as_str())
+}
+
+/// Downloads and verifies (size, sha256) one link payload's bytes, into
+/// memory or, with a `save_dir`, into a file named after its dataname.
+pub(crate) async fn fetch_raw(
+    bridge: Option<&Bridge>,
+    url: &str,
+    info: &PayloadInfo,
+    options: &ReceiveOptions,
+) -> Result<Fetched> {
+    let labelled = |err: Error| err.with_dataname(info.dataname.clone());
+    if let Some(fetcher) = &options.fetcher {
+        // The same rules as a built-in download, before the handler sees the URL.
+        check_handler_link(url, options, own_bucket(bridge))
+            .await
+            .map_err(labelled)?;
+        let timeout = options.get_handler_timeout();
+        let bytes = tokio::time::timeout(timeout, fetcher.fetch(url, info, options))
+            .await
+            .map_err(|_| {
+                labelled(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the download handler did not return payload '{}' within {timeout:?} \
+                         (handler_timeout)",
+                        info.dataname
+                    ),
+                ))
+            })?
+            .map_err(labelled)?;
+        codec::verify(info, &bytes)?;
+        return Ok(Fetched::Memory(bytes));
+    }
+    let target = check_link(url, options, own_bucket(bridge)).map_err(labelled)?;
     let sink = match &options.save_dir {
-        Some(dir) => Sink::File(dir.join(format!(
-            "{}-{}",
-            safe_file_name(&info.id),
-            safe_file_name(&info.dataname)
-        ))),
+        Some(dir) => Sink::File {
+            dir: dir.clone(),
+            dataname: info.dataname.clone(),
+        },
         None => Sink::Memory,
     };
-    let fetched = match target {
-        LinkTarget::Http(url) => http::fetch(url, info.clone(), options.clone(), sink).await?,
+    match target {
+        LinkTarget::Http(url) => http::fetch(url, info.clone(), options.clone(), sink).await,
         LinkTarget::NatsObject { bucket, name } => {
             let Some(bridge) = bridge else {
                 return Err(labelled(Error::new(
@@ -106,6 +158,7 @@ pub async fn fetch_link(
             };
             let backoff = Backoff::new(options.max_retries, options.base_delay, options.max_delay);
             let jetstream = &bridge.inner.jetstream;
+            let allowed = |bucket: &str| check_bucket(bucket, options, own_bucket(Some(bridge)));
             backoff
                 .run(|_| {
                     object_store::fetch(
@@ -115,14 +168,11 @@ pub async fn fetch_link(
                         info,
                         &sink,
                         options.request_timeout,
+                        &allowed,
                     )
                 })
                 .await
-                .map_err(labelled)?
+                .map_err(labelled)
         }
-    };
-    match fetched {
-        Fetched::Memory(bytes) => deserialize(info, bytes),
-        Fetched::File(path) => Ok(PayloadValue::File(path)),
     }
 }

@@ -2,7 +2,8 @@
 //! ([`HttpStore`]), downloads by GET with retries, backoff, a size cap,
 //! streaming hashing and the URL policy of [`super::policy`].
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -11,7 +12,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::StatusCode;
 use url::Url;
 
-use super::policy::{check_http_url, resolver};
+use super::limits::permanent;
+use super::policy::{check_http_url, check_resolved, resolver};
 use super::{Attempt, Backoff, ClaimCheckStore, DownloadSink, Fetched, Sink, UploadBody};
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::ReceiveOptions;
@@ -30,21 +32,53 @@ pub fn encode_segment(segment: &str) -> String {
 }
 
 /// The process-wide HTTP client: no automatic redirects (each hop is checked
-/// by hand), refused addresses filtered at DNS resolution.
+/// by hand), refused addresses filtered at DNS resolution, and no proxy from
+/// the environment (`HTTP_PROXY` and friends would get host names unresolved,
+/// past the address rules).
 pub(crate) fn client(allow_private: bool) -> &'static reqwest::Client {
     static LENIENT: OnceLock<reqwest::Client> = OnceLock::new();
     static STRICT: OnceLock<reqwest::Client> = OnceLock::new();
     let cell = if allow_private { &LENIENT } else { &STRICT };
     cell.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        client_builder()
             .dns_resolver(resolver(allow_private))
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("natsbridge/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new())
     })
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("natsbridge/", env!("CARGO_PKG_VERSION")))
+}
+
+/// A client sending every request through the explicit `proxy` of the
+/// receive options, one per proxy URL for the process. The proxy's own
+/// address is the receiver's choice and is not filtered; the targets are
+/// resolved and checked by [`check_resolved`] before each request.
+fn proxied_client(proxy: &str) -> Result<reqwest::Client> {
+    static CLIENTS: OnceLock<Mutex<HashMap<String, reqwest::Client>>> = OnceLock::new();
+    let clients = CLIENTS.get_or_init(Default::default);
+    let mut clients = clients.lock().unwrap_or_else(|poison| poison.into_inner());
+    if let Some(client) = clients.get(proxy) {
+        return Ok(client.clone());
+    }
+    let invalid = |err: reqwest::Error| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid proxy {proxy:?}: {err}"),
+        )
+    };
+    let client = client_builder()
+        .proxy(reqwest::Proxy::all(proxy).map_err(invalid)?)
+        .build()
+        .map_err(invalid)?;
+    clients.insert(proxy.to_owned(), client.clone());
+    Ok(client)
 }
 
 /// Uploads link payloads with HTTP PUT to `<base>/<payload id>/<dataname>`;
@@ -250,11 +284,23 @@ async fn fetch_once(
     options: &ReceiveOptions,
     sink: &Sink,
 ) -> std::result::Result<Fetched, Attempt> {
-    let client = client(options.allow_private_addresses);
+    let proxied = match &options.limits.proxy {
+        Some(proxy) => Some(proxied_client(proxy).map_err(Attempt::Fatal)?),
+        None => None,
+    };
+    let client = proxied
+        .as_ref()
+        .unwrap_or_else(|| client(options.allow_private_addresses));
     let mut current = url.clone();
     let mut hops = 0;
     let response = loop {
         check_http_url(&current, options).map_err(Attempt::Fatal)?;
+        if proxied.is_some() {
+            // The proxy resolves the host itself: check what it will reach first.
+            check_resolved(&current, options.allow_private_addresses)
+                .await
+                .map_err(Attempt::Fatal)?;
+        }
         let mut request = client.get(current.clone()).timeout(options.request_timeout);
         if let Some(token) = options.bearer_token_for(&current) {
             request = request.bearer_auth(token);
@@ -297,7 +343,7 @@ async fn fetch_once(
             return Err(if retryable_status(status) {
                 Attempt::Retry(err)
             } else {
-                Attempt::Fatal(err)
+                Attempt::Fatal(permanent(err))
             });
         }
         break response;

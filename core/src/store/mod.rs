@@ -9,9 +9,11 @@
 mod fetch;
 pub mod handlers;
 pub mod http;
+pub(crate) mod limits;
 pub mod object_store;
 pub mod plik;
 mod policy;
+mod save;
 
 pub(crate) use fetch::Stores;
 pub use fetch::fetch_link;
@@ -20,6 +22,7 @@ pub use http::HttpStore;
 pub use object_store::ObjectStoreStore;
 pub use plik::PlikStore;
 pub use policy::NATS_OBJECT_SCHEME;
+pub use save::save_bytes;
 
 use std::fmt::Debug;
 use std::path::PathBuf;
@@ -173,10 +176,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
     }
 }
 
-/// Where a download writes: memory, or a file in the receiver's save_dir.
+/// Where a download writes: memory, or a file in the receiver's save_dir
+/// (named after the dataname, see [`save`]).
 pub(crate) enum Sink {
     Memory,
-    File(PathBuf),
+    File { dir: PathBuf, dataname: String },
 }
 
 /// What a download produced.
@@ -185,10 +189,15 @@ pub(crate) enum Fetched {
     File(PathBuf),
 }
 
+/// The most memory a download reserves before bytes arrive; past it the
+/// buffer grows with what was received (at most doubling), so a declared
+/// size alone never reserves memory.
+const UPFRONT_RESERVATION: usize = 4 << 20;
+
 /// Receives a link payload's bytes as they stream in: enforces the declared
 /// size and the download cap on every chunk (a server that lies about its
 /// length cannot make us hold more), hashes, and writes to memory or to a
-/// temporary file that becomes the target only once verified. Dropped
+/// temporary file that gets its final name only once verified. Dropped
 /// unfinished, it removes its temporary file.
 pub(crate) struct DownloadSink<'a> {
     info: &'a PayloadInfo,
@@ -196,7 +205,7 @@ pub(crate) struct DownloadSink<'a> {
     hasher: BackgroundHasher,
     received: u64,
     memory: Vec<u8>,
-    file: Option<(tokio::fs::File, PathBuf, PathBuf)>,
+    file: Option<(tokio::fs::File, PathBuf, PathBuf, String)>,
 }
 
 impl<'a> DownloadSink<'a> {
@@ -209,24 +218,27 @@ impl<'a> DownloadSink<'a> {
         let mut memory = Vec::new();
         let file = match sink {
             Sink::Memory => {
-                // Exactly the declared size (checked against the cap by fetch_link):
-                // no growth, no second copy while receiving.
-                memory.reserve_exact(usize::try_from(info.size).unwrap_or(0));
+                let upfront = usize::try_from(info.size)
+                    .unwrap_or(usize::MAX)
+                    .min(UPFRONT_RESERVATION);
+                reserve(&mut memory, upfront, info)?;
                 None
             }
-            Sink::File(path) => {
-                if let Some(dir) = path.parent() {
-                    tokio::fs::create_dir_all(dir).await.map_err(|err| {
-                        Error::new(ErrorKind::Io, format!("cannot create {}", dir.display()))
-                            .with_source(err)
-                    })?;
-                }
-                let temp = path.with_extension("partial");
-                let handle = tokio::fs::File::create(&temp).await.map_err(|err| {
-                    Error::new(ErrorKind::Io, format!("cannot create {}", temp.display()))
-                        .with_source(err)
-                })?;
-                Some((handle, temp, path.clone()))
+            Sink::File { dir, dataname } => {
+                let in_dir = dir.clone();
+                let (handle, temp) =
+                    tokio::task::spawn_blocking(move || save::create_temp(&in_dir))
+                        .await
+                        .map_err(|err| {
+                            Error::new(ErrorKind::Closed, "creating a temporary file was cancelled")
+                                .with_source(err)
+                        })??;
+                Some((
+                    tokio::fs::File::from_std(handle),
+                    temp,
+                    dir.clone(),
+                    dataname.clone(),
+                ))
             }
         };
         Ok(DownloadSink {
@@ -255,13 +267,25 @@ impl<'a> DownloadSink<'a> {
         }
         self.hasher.update(chunk.clone()).await;
         match &mut self.file {
-            Some((handle, _, _)) => {
+            Some((handle, _, _, _)) => {
                 use tokio::io::AsyncWriteExt as _;
                 handle.write_all(&chunk).await.map_err(|err| {
                     Error::new(ErrorKind::Io, "writing the payload to disk failed").with_source(err)
                 })
             }
             None => {
+                let free = self.memory.capacity() - self.memory.len();
+                if free < chunk.len() {
+                    // Grow with what arrived (at most doubling), never past
+                    // the declared size the received bytes are held to.
+                    let declared = usize::try_from(self.info.size).unwrap_or(usize::MAX);
+                    let needed = self.memory.len() + chunk.len();
+                    let target = needed
+                        .max(self.memory.capacity().saturating_mul(2))
+                        .min(declared);
+                    let more = target.max(needed) - self.memory.len();
+                    reserve(&mut self.memory, more, self.info)?;
+                }
                 self.memory.extend_from_slice(&chunk);
                 Ok(())
             }
@@ -289,31 +313,50 @@ impl<'a> DownloadSink<'a> {
             None => Ok(Fetched::Memory(Bytes::from(std::mem::take(
                 &mut self.memory,
             )))),
-            Some((mut handle, temp, path)) => {
+            Some((mut handle, temp, dir, dataname)) => {
                 use tokio::io::AsyncWriteExt as _;
-                let moved = async {
-                    handle.flush().await?;
-                    drop(handle);
-                    tokio::fs::rename(&temp, &path).await
-                }
-                .await;
-                if let Err(err) = moved {
+                let flushed = handle.flush().await;
+                drop(handle);
+                if let Err(err) = flushed {
                     let _ = std::fs::remove_file(&temp);
                     return Err(Error::new(
                         ErrorKind::Io,
-                        format!("cannot write the payload to {}", path.display()),
+                        format!("cannot write payload '{dataname}' to {}", temp.display()),
                     )
                     .with_source(err));
                 }
+                let path =
+                    tokio::task::spawn_blocking(move || save::publish(&temp, &dir, &dataname))
+                        .await
+                        .map_err(|err| {
+                            Error::new(ErrorKind::Closed, "saving the payload was cancelled")
+                                .with_source(err)
+                        })??;
                 Ok(Fetched::File(path))
             }
         }
     }
 }
 
+/// Reserves `additional` bytes for a download, or fails with a typed error
+/// instead of aborting the process.
+fn reserve(memory: &mut Vec<u8>, additional: usize, info: &PayloadInfo) -> Result<()> {
+    memory.try_reserve_exact(additional).map_err(|err| {
+        Error::new(
+            ErrorKind::Io,
+            format!(
+                "cannot hold payload '{}' ({} bytes) in memory",
+                info.dataname, info.size
+            ),
+        )
+        .with_dataname(info.dataname.clone())
+        .with_source(err)
+    })
+}
+
 impl Drop for DownloadSink<'_> {
     fn drop(&mut self) {
-        if let Some((_, temp, _)) = &self.file {
+        if let Some((_, temp, _, _)) = &self.file {
             let _ = std::fs::remove_file(temp);
         }
     }
@@ -369,13 +412,13 @@ impl BackgroundHasher {
 /// before anything is fetched.
 pub(crate) fn check_declared_size(info: &PayloadInfo, options: &ReceiveOptions) -> Result<()> {
     if info.size > options.max_download_size {
-        return Err(Error::new(
+        return Err(limits::permanent(Error::new(
             ErrorKind::Download,
             format!(
                 "payload '{}' declares {} bytes, over this receiver's max_download_size of {} bytes",
                 info.dataname, info.size, options.max_download_size
             ),
-        ));
+        )));
     }
     Ok(())
 }
@@ -442,6 +485,52 @@ impl Attempt {
     pub(crate) fn into_error(self) -> Error {
         match self {
             Attempt::Retry(err) | Attempt::Fatal(err) => err,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::PayloadType;
+    use crate::transport::Transport;
+
+    fn declaring(size: u64, data: &[u8]) -> PayloadInfo {
+        PayloadInfo {
+            id: "p".into(),
+            dataname: "d".into(),
+            payload_type: PayloadType::Binary,
+            transport: Transport::Link,
+            size,
+            sha256: Some(crate::codec::sha256_hex(data)),
+            metadata: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_declared_size_reserves_memory_only_as_bytes_arrive() {
+        let info = declaring(1 << 30, b"");
+        let mut sink = DownloadSink::new(&info, &Sink::Memory, "test")
+            .await
+            .unwrap();
+        assert!(
+            sink.memory.capacity() <= UPFRONT_RESERVATION,
+            "{}",
+            sink.memory.capacity()
+        );
+        sink.write(Bytes::from(vec![1u8; 5 << 20])).await.unwrap();
+        assert!(sink.memory.capacity() <= 2 * (5 << 20) + UPFRONT_RESERVATION);
+        // A small payload still gets exactly its size, and its bytes.
+        let data = vec![7u8; 1000];
+        let info = declaring(1000, &data);
+        let mut sink = DownloadSink::new(&info, &Sink::Memory, "test")
+            .await
+            .unwrap();
+        assert_eq!(sink.memory.capacity(), 1000);
+        sink.write(Bytes::from(data.clone())).await.unwrap();
+        match sink.finish().await.unwrap() {
+            Fetched::Memory(bytes) => assert_eq!(bytes.as_ref(), data.as_slice()),
+            Fetched::File(_) => panic!("memory sink wrote a file"),
         }
     }
 }

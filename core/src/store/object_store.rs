@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream::object_store::{self, ObjectMetadata, ObjectStore};
 use futures::future::BoxFuture;
 
+use super::limits::permanent;
 use super::policy::NATS_OBJECT_SCHEME;
 use super::{Attempt, ClaimCheckStore, DownloadSink, Fetched, Sink, UploadBody};
 use crate::error::{Error, ErrorKind, Result};
@@ -120,16 +121,17 @@ pub(crate) async fn fetch(
     info: &PayloadInfo,
     sink: &Sink,
     stall_timeout: Duration,
+    allowed: &(dyn Fn(&str) -> std::result::Result<(), String> + Sync),
 ) -> std::result::Result<Fetched, Attempt> {
     let missing = |err: &dyn std::fmt::Display| {
-        Attempt::Fatal(Error::new(
+        Attempt::Fatal(permanent(Error::new(
             ErrorKind::Download,
             format!(
                 "payload '{}': object {name:?} is not in the Object Store bucket {bucket:?} \
                  (expired, deleted, or stored on another NATS system): {err}",
                 info.dataname
             ),
-        ))
+        )))
     };
     let broken = |what: &str, err: &dyn std::fmt::Display| {
         Attempt::Retry(Error::new(
@@ -171,6 +173,16 @@ pub(crate) async fn fetch(
                 "it is a chain of more than {MAX_LINK_HOPS} links"
             )));
         }
+        // A link into another bucket is held to the same bucket rule.
+        allowed(&link.bucket).map_err(|why| {
+            Attempt::Fatal(Error::new(
+                ErrorKind::UrlNotAllowed,
+                format!(
+                    "refusing to follow {NATS_OBJECT_SCHEME}{bucket}/{name} to bucket {:?}: {why}",
+                    link.bucket
+                ),
+            ))
+        })?;
         place = (link.bucket.clone(), target);
     };
     let source = format!("{NATS_OBJECT_SCHEME}{bucket}/{name}");

@@ -25,8 +25,14 @@ pub(crate) enum LinkTarget {
 }
 
 /// Parses a link URL and applies the scheme rule (wire-v1 section 5) and the
-/// receiver's origin allow-list.
-pub(crate) fn check_link(url: &str, options: &ReceiveOptions) -> Result<LinkTarget> {
+/// receiver's origin allow-list. `own_bucket` is the Object Store bucket of
+/// the receiving bridge (`ConnectOptions::object_store_bucket`), the one
+/// bucket read when the allow-list is empty.
+pub(crate) fn check_link(
+    url: &str,
+    options: &ReceiveOptions,
+    own_bucket: Option<&str>,
+) -> Result<LinkTarget> {
     if let Some(rest) = url.strip_prefix(NATS_OBJECT_SCHEME) {
         let (bucket, name) = rest.split_once('/').unwrap_or((rest, ""));
         let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
@@ -36,6 +42,7 @@ pub(crate) fn check_link(url: &str, options: &ReceiveOptions) -> Result<LinkTarg
                 "a nats-object URL must be nats-object://<bucket>/<object>",
             ));
         }
+        check_bucket(bucket, options, own_bucket).map_err(|why| refused(url, &why))?;
         return Ok(LinkTarget::NatsObject {
             bucket: bucket.to_owned(),
             name: name.into_owned(),
@@ -45,6 +52,120 @@ pub(crate) fn check_link(url: &str, options: &ReceiveOptions) -> Result<LinkTarg
         Url::parse(url).map_err(|err| refused(url, &format!("it is not a valid URL ({err})")))?;
     check_http_url(&parsed, options)?;
     Ok(LinkTarget::Http(parsed))
+}
+
+/// Whether the Object Store bucket `bucket` may be read: one listed in the
+/// allow-list as `nats-object://<bucket>` when the list is non-empty (the
+/// list names every origin a receiver reads, buckets included), otherwise
+/// only the receiving bridge's own bucket.
+pub(crate) fn check_bucket(
+    bucket: &str,
+    options: &ReceiveOptions,
+    own_bucket: Option<&str>,
+) -> std::result::Result<(), String> {
+    if !options.allowed_origins.is_empty() {
+        let listed = options.allowed_origins.iter().any(|allowed| {
+            allowed
+                .strip_prefix(NATS_OBJECT_SCHEME)
+                .is_some_and(|listed| listed.trim_end_matches('/') == bucket)
+        });
+        return if listed {
+            Ok(())
+        } else {
+            Err(format!(
+                "bucket {bucket:?} is not in the receiver's allow-list (add \
+                 {NATS_OBJECT_SCHEME}{bucket} to read it)"
+            ))
+        };
+    }
+    match own_bucket {
+        Some(own) if own == bucket => Ok(()),
+        Some(own) => Err(format!(
+            "bucket {bucket:?} is not this receiver's Object Store bucket {own:?} (list \
+             {NATS_OBJECT_SCHEME}{bucket} as an allowed origin to read it)"
+        )),
+        None => Err(format!(
+            "bucket {bucket:?} is not in the receiver's allow-list (add \
+             {NATS_OBJECT_SCHEME}{bucket} to read it)"
+        )),
+    }
+}
+
+/// The checks a link gets before it is handed to a custom download handler:
+/// `http(s)` and `nats-object` links get every rule of a built-in download
+/// (the host resolved and each address checked, since the handler connects
+/// by itself); a link with another scheme (the handler's own store) must at
+/// least parse, carry no credentials, and match the allow-list when there is one.
+pub(crate) async fn check_handler_link(
+    url: &str,
+    options: &ReceiveOptions,
+    own_bucket: Option<&str>,
+) -> Result<()> {
+    if url.starts_with(NATS_OBJECT_SCHEME) {
+        return check_link(url, options, own_bucket).map(|_| ());
+    }
+    let parsed =
+        Url::parse(url).map_err(|err| refused(url, &format!("it is not a valid URL ({err})")))?;
+    if matches!(parsed.scheme(), "http" | "https") {
+        check_http_url(&parsed, options)?;
+        return check_resolved(&parsed, options.allow_private_addresses).await;
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refused(url, "link URLs must not carry credentials"));
+    }
+    if !options.allowed_origins.is_empty() {
+        let origin = loose_origin(&parsed);
+        let listed = options
+            .allowed_origins
+            .iter()
+            .filter_map(|allowed| Url::parse(allowed).ok())
+            .any(|allowed| loose_origin(&allowed) == origin);
+        if !listed {
+            return Err(refused(
+                url,
+                &format!("origin {origin} is not in the receiver's allow-list"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]` for any scheme (`Url::origin` is opaque for
+/// schemes the URL standard does not know, such as a handler's `memory://`).
+fn loose_origin(url: &Url) -> String {
+    let mut origin = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        origin.push_str(&format!(":{port}"));
+    }
+    origin
+}
+
+/// Resolves `url`'s host here and refuses it unless every address passes
+/// [`check_address`]: for requests whose connection this process does not
+/// make itself (through a proxy, by a custom handler), so a host name cannot
+/// smuggle a refused address past the rules.
+pub(crate) async fn check_resolved(url: &Url, allow_private: bool) -> Result<()> {
+    let Some(url::Host::Domain(host)) = url.host() else {
+        // Literal addresses were checked by check_http_url.
+        return Ok(());
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|err| {
+            refused(
+                url.as_str(),
+                &format!("its host {host} does not resolve here, so it cannot be checked ({err})"),
+            )
+        })?
+        .collect();
+    if resolved.is_empty() {
+        return Err(refused(url.as_str(), "its host resolved to no address"));
+    }
+    for addr in resolved {
+        check_address(addr.ip(), allow_private).map_err(|why| refused(url.as_str(), &why))?;
+    }
+    Ok(())
 }
 
 /// The scheme, origin and literal-address checks for one HTTP request
@@ -332,20 +453,26 @@ mod tests {
             "not a url",
             "data:,x",
         ] {
-            let err = check_link(url, &options).unwrap_err();
+            let err = check_link(url, &options, None).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::UrlNotAllowed, "{url}");
         }
         assert!(matches!(
-            check_link("http://127.0.0.1:8080/a", &options),
+            check_link("http://127.0.0.1:8080/a", &options, None),
             Ok(LinkTarget::Http(_))
         ));
-        match check_link("nats-object://natsbridge/abc%20d", &options).unwrap() {
+        match check_link(
+            "nats-object://natsbridge/abc%20d",
+            &options,
+            Some("natsbridge"),
+        )
+        .unwrap()
+        {
             LinkTarget::NatsObject { bucket, name } => {
                 assert_eq!((bucket.as_str(), name.as_str()), ("natsbridge", "abc d"))
             }
             other => panic!("{other:?}"),
         }
-        assert!(check_link("nats-object://bucket", &options).is_err());
+        assert!(check_link("nats-object://bucket", &options, None).is_err());
     }
 
     #[test]
@@ -358,13 +485,13 @@ mod tests {
             "http://0.0.0.0/x",
             "http://[fd00:ec2::254]/x",
         ] {
-            let err = check_link(url, &options).unwrap_err();
+            let err = check_link(url, &options, None).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::UrlNotAllowed, "{url}");
         }
         let strict = ReceiveOptions::new().allow_private_addresses(false);
-        assert!(check_link("http://10.1.2.3/x", &strict).is_err());
-        assert!(check_link("http://127.0.0.1/x", &strict).is_err());
-        assert!(check_link("http://10.1.2.3/x", &options).is_ok());
+        assert!(check_link("http://10.1.2.3/x", &strict, None).is_err());
+        assert!(check_link("http://127.0.0.1/x", &strict, None).is_err());
+        assert!(check_link("http://10.1.2.3/x", &options, None).is_ok());
     }
 
     fn refused(address: &str, allow_private: bool) -> bool {
@@ -471,11 +598,34 @@ mod tests {
     #[test]
     fn allow_list_is_exact_on_origin() {
         let options = ReceiveOptions::new().allowed_origin("http://127.0.0.1:8080");
-        assert!(check_link("http://127.0.0.1:8080/a/b", &options).is_ok());
-        assert!(check_link("http://127.0.0.1:8081/a", &options).is_err());
-        assert!(check_link("https://127.0.0.1:8080/a", &options).is_err());
+        assert!(check_link("http://127.0.0.1:8080/a/b", &options, None).is_ok());
+        assert!(check_link("http://127.0.0.1:8081/a", &options, None).is_err());
+        assert!(check_link("https://127.0.0.1:8080/a", &options, None).is_err());
         let default_port = ReceiveOptions::new().allowed_origin("https://files.example.com:443/");
-        assert!(check_link("https://files.example.com/x", &default_port).is_ok());
-        assert!(check_link("http://u:p@127.0.0.1:8080/a", &options).is_err());
+        assert!(check_link("https://files.example.com/x", &default_port, None).is_ok());
+        assert!(check_link("http://u:p@127.0.0.1:8080/a", &options, None).is_err());
+    }
+
+    #[test]
+    fn object_store_links_read_only_the_own_bucket_or_listed_ones() {
+        let options = ReceiveOptions::new();
+        assert!(check_link("nats-object://natsbridge/x", &options, Some("natsbridge")).is_ok());
+        for (url, own) in [
+            ("nats-object://KV_secrets/x", Some("natsbridge")),
+            ("nats-object://natsbridge/x", Some("big-files")),
+            ("nats-object://natsbridge/x", None),
+        ] {
+            let err = check_link(url, &options, own).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UrlNotAllowed, "{url}");
+            assert!(err.message().contains("bucket"), "{err}");
+        }
+        // A non-empty allow-list names buckets too, the own one included.
+        let listed = ReceiveOptions::new()
+            .allowed_origin("http://127.0.0.1:8080")
+            .allowed_origin("nats-object://archive");
+        assert!(check_link("nats-object://archive/x", &listed, Some("natsbridge")).is_ok());
+        assert!(check_link("nats-object://natsbridge/x", &listed, Some("natsbridge")).is_err());
+        let http_only = ReceiveOptions::new().allowed_origin("http://127.0.0.1:8080");
+        assert!(check_link("nats-object://natsbridge/x", &http_only, Some("natsbridge")).is_err());
     }
 }
