@@ -104,8 +104,8 @@ fn save_names<'a>(dir: &'a Path, dataname: &str) -> impl Iterator<Item = PathBuf
 /// let dir = std::env::temp_dir().join(format!("nb-save-doc-{}", std::process::id()));
 /// let first = natsbridge::store::save_bytes(&dir, "../report.txt", b"one").unwrap();
 /// let second = natsbridge::store::save_bytes(&dir, "../report.txt", b"two").unwrap();
-/// assert_eq!(first.file_name().unwrap(), "_.._report.txt");
-/// assert_eq!(second.file_name().unwrap(), "_.._report.txt.1");
+/// assert_eq!(first.file_name().unwrap(), "___report.txt");
+/// assert_eq!(second.file_name().unwrap(), "___report.txt.1");
 /// assert_eq!(std::fs::read(&first).unwrap(), b"one");
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
