@@ -238,7 +238,15 @@ async fn drain_delivers_what_had_arrived_then_ends() {
         Reply::ok(data.clone()),
     )]);
     let mut sub = subscribe(&bridge, "after.drain").await;
-    publish_numbered(&bridge, "after.drain", 25, |i| i.is_multiple_of(5), &slowish, &data).await;
+    publish_numbered(
+        &bridge,
+        "after.drain",
+        25,
+        |i| i.is_multiple_of(5),
+        &slowish,
+        &data,
+    )
+    .await;
     let stop = sub.stop_handle();
     stop.drain().await.unwrap();
     // Published after the drain: the server no longer sends it.

@@ -71,8 +71,8 @@
 #![warn(missing_docs)]
 
 mod cleanup;
-mod cors;
 mod conn;
+mod cors;
 mod handler;
 mod path;
 mod range;

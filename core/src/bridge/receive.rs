@@ -1,7 +1,6 @@
 //! Receiving: [`Bridge::smartreceive`], subscriptions, and fetching the
 //! link payloads of a decoded envelope.
 
-
 use crate::codec;
 use crate::envelope::ReceivedEnvelope;
 use crate::error::{Error, ErrorKind, Result};
