@@ -65,14 +65,16 @@ impl HeaderOptions {
                 )
             })?
         };
-        let mut options = EnvelopeOptions::default();
-        options.correlation_id = parsed.correlation_id;
-        options.msg_id = parsed.msg_id;
-        options.msg_purpose = parsed.msg_purpose;
+        let mut options = EnvelopeOptions {
+            correlation_id: parsed.correlation_id,
+            msg_id: parsed.msg_id,
+            msg_purpose: parsed.msg_purpose,
+            sender_id: parsed.sender_id,
+            ..EnvelopeOptions::default()
+        };
         if let Some(v) = parsed.sender_name {
             options.sender_name = v;
         }
-        options.sender_id = parsed.sender_id;
         if let Some(v) = parsed.receiver_name {
             options.receiver_name = v;
         }

@@ -428,9 +428,7 @@ pub const DEFAULT_MAX_CONCURRENT_DOWNLOADS: usize = 4;
 /// How many times `max_download_size` the link payloads of one envelope may
 /// declare together, unless `max_envelope_download_size` is set.
 pub const ENVELOPE_DOWNLOAD_FACTOR: u64 = 4;
-
-/// The default cap on the rows of a received table (16,777,216).
-pub const DEFAULT_MAX_TABLE_ROWS: u64 = 1 << 24;
+pub use crate::table::DEFAULT_MAX_TABLE_ROWS;
 
 /// The receive limits; defaults in [`ReceiveLimits::default`].
 #[derive(Debug, Clone)]

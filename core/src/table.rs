@@ -30,6 +30,9 @@ use serde_json::{Map, Number, Value};
 use crate::clock;
 use crate::error::{Error, ErrorKind, Result};
 
+/// The default cap on the rows of a received table (16,777,216).
+pub const DEFAULT_MAX_TABLE_ROWS: u64 = 1 << 24;
+
 /// A validated Arrow table: its IPC stream bytes and its record batches.
 ///
 /// ```
@@ -206,11 +209,7 @@ impl Table {
     /// memory (or, with overcommit, time).
     fn check_convertible(&self) -> Result<()> {
         let rows = self.num_rows() as u64;
-        self.check_cells(
-            rows,
-            crate::options::DEFAULT_MAX_TABLE_ROWS,
-            ErrorKind::Serialization,
-        )
+        self.check_cells(rows, DEFAULT_MAX_TABLE_ROWS, ErrorKind::Serialization)
     }
 
     /// The number of columns.
@@ -681,7 +680,7 @@ mod tests {
             let table = Table::from_ipc(ipc).unwrap();
             assert_eq!(table.num_rows(), 1 << 40);
             let err = table
-                .check_logical_size(crate::options::DEFAULT_MAX_TABLE_ROWS)
+                .check_logical_size(DEFAULT_MAX_TABLE_ROWS)
                 .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidTable, "{err}");
             assert!(err.message().contains("max_table_rows"), "{err}");
