@@ -75,7 +75,7 @@ def test_crlf_in_a_link_cannot_smuggle_a_delete(fileserver_url, script, impl):
         envelope=body,
     ).result()
     assert _status(victim) == 200, "the smuggled DELETE reached the file server"
-    assert [e and e[0] for e in got] == ["UrlNotAllowed", "UrlNotAllowed"], got
+    assert [e and e[0] for e in got] == ["UrlNotAllowedError", "UrlNotAllowedError"], got
 
 
 def test_unprintable_urls_and_userinfo_are_refused(fileserver_url, script, impl):
@@ -94,7 +94,7 @@ def test_unprintable_urls_and_userinfo_are_refused(fileserver_url, script, impl)
     }
     got = script(impl, FETCH, cases=cases).result()
     for case in cases:
-        assert got[case] and got[case][0] == "UrlNotAllowed", (case, got[case])
+        assert got[case] and got[case][0] == "UrlNotAllowedError", (case, got[case])
     assert "pw" not in got["userinfo"][1]
 
 
@@ -113,7 +113,7 @@ def test_link_local_and_metadata_addresses_are_refused(fileserver_url, script, i
     }
     got = script(impl, FETCH, cases=cases).result()
     for case in cases:
-        assert got[case] and got[case][0] == "UrlNotAllowed", (case, got[case])
+        assert got[case] and got[case][0] == "UrlNotAllowedError", (case, got[case])
     assert "this network" in got["zero"][1]
 
 
@@ -129,7 +129,7 @@ def test_strict_mode_refuses_loopback_and_private(fileserver_url, script, impl):
     }
     got = script(impl, RECEIVE, cases=cases).result()
     assert got["default"] is None, got["default"]
-    assert got["strict literal"][0] == "UrlNotAllowed", got
+    assert got["strict literal"][0] == "UrlNotAllowedError", got
     assert "public addresses" in got["strict literal"][1]
     cases = {
         "strict name": {
@@ -138,7 +138,7 @@ def test_strict_mode_refuses_loopback_and_private(fileserver_url, script, impl):
         }
     }
     got = script(impl, FETCH, cases=cases).result()
-    assert got["strict name"][0] == "UrlNotAllowed", got
+    assert got["strict name"][0] == "UrlNotAllowedError", got
 
 
 def test_downloads_are_capped(fileserver_url, script, impl):
@@ -151,7 +151,7 @@ def test_downloads_are_capped(fileserver_url, script, impl):
     got = script(
         impl, RECEIVE, cases={"over": {"body": body, "limit": len(document) - 1}}
     ).result()
-    assert got["over"][0] == "PayloadTooLarge", got
+    assert got["over"][0] == "PayloadTooLargeError", got
     got = script(
         impl,
         FETCH,
@@ -160,7 +160,7 @@ def test_downloads_are_capped(fileserver_url, script, impl):
             "fits": {"url": url, "max_size": len(document)},
         },
     ).result()
-    assert got["no size"][0] == "PayloadTooLarge", got
+    assert got["no size"][0] == "PayloadTooLargeError", got
     assert got["fits"] is None, got
 
 
