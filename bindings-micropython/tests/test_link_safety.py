@@ -75,7 +75,9 @@ def test_crlf_in_a_link_cannot_smuggle_a_delete(fileserver_url, script, impl):
         envelope=body,
     ).result()
     assert _status(victim) == 200, "the smuggled DELETE reached the file server"
-    assert [e and e[0] for e in got] == ["UrlNotAllowedError", "UrlNotAllowedError"], got
+    assert [e and e[0] for e in got] == ["UrlNotAllowedError", "UrlNotAllowedError"], (
+        got
+    )
 
 
 def test_unprintable_urls_and_userinfo_are_refused(fileserver_url, script, impl):
