@@ -9,7 +9,7 @@
 //! verifies direct payloads and leaves link payloads as [`Content::Link`] for
 //! the I/O layer to fetch and pass to [`finish_link`].
 //!
-//! This is what every binding shares, what the fuzz targets call, and what a
+//! This is what every binding shares, what fuzzing should target, and what a
 //! WebAssembly build compiles.
 //!
 //! Its files, each owning one concern (everything is re-exported here, so
