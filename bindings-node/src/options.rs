@@ -277,7 +277,7 @@ impl ReceiveOptions<'_> {
             options = options.max_delay(millis(delay, "maxDelay")?);
         }
         if let Some(timeout) = self.request_timeout {
-            options = options.request_timeout(millis(timeout, "requestTimeout")?);
+            options = options.download_timeout(millis(timeout, "requestTimeout")?);
         }
         if let Some(size) = self.max_download_size {
             options = options.max_download_size(count(size, "maxDownloadSize")?);

@@ -134,7 +134,7 @@ pub fn receive_options(
             }
             "allow_private_addresses" => options.allow_private_addresses(value.extract()?),
             "max_download_size" => options.max_download_size(value.extract()?),
-            "download_timeout" => options.request_timeout(seconds(&value, &key)?),
+            "download_timeout" => options.download_timeout(seconds(&value, &key)?),
             "store_tokens" => {
                 let mut options = options;
                 for (origin, token) in value.extract::<Vec<(String, String)>>()? {

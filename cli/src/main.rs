@@ -10,9 +10,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+
+mod flags;
+use flags::{ConnectFlags, ReceiveFlags, SendFlags, SubscribeFlags};
 use natsbridge::{
-    Body, Bridge, ConnectOptions, Payload, PayloadType, PayloadValue, ReceiveOptions,
-    ReceivedEnvelope, SendOptions, Table, Transport,
+    Body, Bridge, Payload, PayloadType, PayloadValue, ReceiveOptions, ReceivedEnvelope,
+    SendOptions, Table, Transport,
 };
 use serde_json::Value;
 
@@ -40,7 +43,7 @@ enum Command {
         /// The subject to publish on (used exactly as given, e.g. /chat/room1).
         subject: String,
         #[command(flatten)]
-        connection: Connection,
+        connection: ConnectFlags,
         #[command(flatten)]
         payloads: PayloadFlags,
         #[command(flatten)]
@@ -54,12 +57,11 @@ enum Command {
         /// The subject to subscribe to (wildcards allowed).
         subject: String,
         #[command(flatten)]
-        connection: Connection,
+        connection: ConnectFlags,
         #[command(flatten)]
         receive: ReceiveFlags,
-        /// Join this queue group (each message goes to one member).
-        #[arg(long)]
-        queue: Option<String>,
+        #[command(flatten)]
+        subscribe: SubscribeFlags,
         /// Stop after this many envelopes.
         #[arg(long)]
         count: Option<u64>,
@@ -75,7 +77,7 @@ enum Command {
         /// The subject to send the request to.
         subject: String,
         #[command(flatten)]
-        connection: Connection,
+        connection: ConnectFlags,
         #[command(flatten)]
         payloads: PayloadFlags,
         #[command(flatten)]
@@ -94,13 +96,15 @@ enum Command {
         /// The subject to serve.
         subject: String,
         #[command(flatten)]
-        connection: Connection,
+        connection: ConnectFlags,
         #[command(flatten)]
         payloads: PayloadFlags,
         #[command(flatten)]
         send: SendFlags,
         #[command(flatten)]
         receive: ReceiveFlags,
+        #[command(flatten)]
+        subscribe: SubscribeFlags,
         /// Stop after answering this many requests.
         #[arg(long)]
         count: Option<u64>,
@@ -152,50 +156,11 @@ enum Command {
     /// print it as it arrives: a one-command check that everything works.
     Demo {
         #[command(flatten)]
-        connection: Connection,
+        connection: ConnectFlags,
         /// Send large payloads to this file server (default: the JetStream Object Store).
         #[arg(long)]
         fileserver_url: Option<String>,
     },
-}
-
-#[derive(Args)]
-struct Connection {
-    /// NATS server URL(s), comma-separated for a cluster. Credentials in a
-    /// URL (`nats://user:pass@host`) are never shown by --help.
-    #[arg(
-        long,
-        short = 's',
-        env = "NATS_URL",
-        hide_env_values = true,
-        default_value = "nats://localhost:4222"
-    )]
-    server: String,
-    /// Authentication token.
-    #[arg(long, env = "NATS_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// A .creds file (JWT + nkey seed).
-    #[arg(long, env = "NATS_CREDS", hide_env_values = true)]
-    creds: Option<PathBuf>,
-    /// A CA certificate (PEM) to trust for TLS.
-    #[arg(long)]
-    tls_ca: Option<PathBuf>,
-}
-
-impl Connection {
-    async fn connect(&self) -> natsbridge::Result<Bridge> {
-        let mut options = ConnectOptions::new(&self.server).name("natsbridge-cli");
-        if let Some(token) = &self.token {
-            options = options.token(token);
-        }
-        if let Some(creds) = &self.creds {
-            options = options.credentials_file(creds);
-        }
-        if let Some(ca) = &self.tls_ca {
-            options = options.tls_ca_file(ca);
-        }
-        options.connect().await
-    }
 }
 
 #[derive(Args)]
@@ -210,97 +175,6 @@ struct PayloadFlags {
     /// guessed from the extension unless given (repeatable).
     #[arg(long = "file", value_name = "PATH[:TYPE]")]
     files: Vec<String>,
-}
-
-#[derive(Args)]
-struct SendFlags {
-    /// Upload large payloads to this HTTP file server.
-    #[arg(long, env = "NATSBRIDGE_FILESERVER_URL")]
-    fileserver_url: Option<String>,
-    /// Bearer token for uploads to the file server.
-    #[arg(long, env = "NATSBRIDGE_FILESERVER_TOKEN", hide_env_values = true)]
-    fileserver_token: Option<String>,
-    /// Payloads at or above this many bytes go by link.
-    #[arg(long, default_value_t = natsbridge::options::DEFAULT_SIZE_THRESHOLD)]
-    size_threshold: usize,
-    /// The correlation id (default: a new UUID).
-    #[arg(long)]
-    correlation_id: Option<String>,
-    /// The message purpose.
-    #[arg(long)]
-    msg_purpose: Option<String>,
-    /// The sender name.
-    #[arg(long, default_value = "NATSBridge")]
-    sender_name: String,
-    /// The intended receiver's name.
-    #[arg(long, default_value = "")]
-    receiver_name: String,
-    /// The subject the receiver should reply on.
-    #[arg(long, default_value = "")]
-    reply_to: String,
-    /// Publish through JetStream and wait for the acknowledgement.
-    #[arg(long)]
-    jetstream: bool,
-}
-
-impl SendFlags {
-    fn options(&self) -> SendOptions {
-        let mut options = SendOptions::new()
-            .size_threshold(self.size_threshold)
-            .sender_name(&self.sender_name)
-            .receiver_name(&self.receiver_name)
-            .reply_to(&self.reply_to)
-            .jetstream(self.jetstream);
-        if let Some(url) = &self.fileserver_url {
-            options = options.fileserver_url(url);
-        }
-        if let Some(token) = &self.fileserver_token {
-            options = options.fileserver_token(token);
-        }
-        if let Some(id) = &self.correlation_id {
-            options = options.correlation_id(id);
-        }
-        if let Some(purpose) = &self.msg_purpose {
-            options = options.msg_purpose(purpose);
-        }
-        options
-    }
-}
-
-#[derive(Args)]
-struct ReceiveFlags {
-    /// Write every payload to this directory (names made safe); link payloads
-    /// are streamed to disk rather than held in memory.
-    #[arg(long)]
-    save_dir: Option<PathBuf>,
-    /// Only fetch links from these origins (repeatable).
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
-    allowed_origins: Vec<String>,
-    /// Retries for link downloads.
-    #[arg(long, default_value_t = 5)]
-    max_retries: u32,
-    /// Only fetch links from public addresses: refuse loopback, private
-    /// (10/8, 172.16/12, 192.168/16, fc00::/7, ...) and every other
-    /// special-use range. By default those are fetched, which suits a file
-    /// server on the local network; link-local and cloud metadata addresses
-    /// are refused either way.
-    #[arg(long)]
-    strict_addresses: bool,
-}
-
-impl ReceiveFlags {
-    fn options(&self) -> ReceiveOptions {
-        let mut options = ReceiveOptions::new()
-            .max_retries(self.max_retries)
-            .allow_private_addresses(!self.strict_addresses);
-        for origin in &self.allowed_origins {
-            options = options.allowed_origin(origin);
-        }
-        if let Some(dir) = &self.save_dir {
-            options = options.save_dir(dir);
-        }
-        options
-    }
 }
 
 /// Failures of the CLI itself, printed as one line with their cause chain.
@@ -337,7 +211,7 @@ async fn run(command: Command) -> CliResult<()> {
             status(&format!("sending {count} payload(s) to {subject} ..."));
             let started = Instant::now();
             let sent = bridge
-                .smartsend(&subject, payloads, &send.options())
+                .smartsend(&subject, payloads, &send.options().map_err(describe)?)
                 .await
                 .map_err(describe)?;
             bridge.flush().await.map_err(describe)?;
@@ -360,18 +234,21 @@ async fn run(command: Command) -> CliResult<()> {
             subject,
             connection,
             receive,
-            queue,
+            subscribe,
             count,
             idle_timeout,
             json,
         } => {
+            let options = receive.options().map_err(describe)?;
+            let concurrency = subscribe.concurrent_receives().map_err(describe)?;
+            let save_dir = receive.save_dir();
             let bridge = connect(&connection).await?;
-            let options = receive.options();
-            let mut sub = match &queue {
+            let sub = match subscribe.queue() {
                 Some(group) => bridge.queue_subscribe(&subject, group, options).await,
                 None => bridge.subscribe(&subject, options).await,
             }
             .map_err(describe)?;
+            let mut sub = sub.concurrent_receives(concurrency);
             bridge.flush().await.map_err(describe)?;
             status(&format!("listening on {subject} (Ctrl-C to stop)"));
             let mut seen = 0;
@@ -394,7 +271,7 @@ async fn run(command: Command) -> CliResult<()> {
                 // is reported and the next one is awaited.
                 match result {
                     Ok(envelope) => {
-                        if let Some(dir) = &receive.save_dir
+                        if let Some(dir) = &save_dir
                             && let Err(message) = save_payloads(&envelope, dir)
                         {
                             status(&format!("could not save every payload: {message}"));
@@ -415,6 +292,8 @@ async fn run(command: Command) -> CliResult<()> {
             timeout,
             json,
         } => {
+            let send_options = send.options().map_err(describe)?;
+            let receive_options = receive.options().map_err(describe)?;
             let bridge = connect(&connection).await?;
             let payloads = build_payloads(&payloads)?;
             status(&format!(
@@ -424,13 +303,13 @@ async fn run(command: Command) -> CliResult<()> {
                 .request(
                     &subject,
                     payloads,
-                    &send.options(),
+                    &send_options,
                     Some(Duration::from_secs_f64(timeout)),
-                    &receive.options(),
+                    &receive_options,
                 )
                 .await
                 .map_err(describe)?;
-            if let Some(dir) = &receive.save_dir {
+            if let Some(dir) = &receive.save_dir() {
                 save_payloads(&reply, dir)?;
             }
             print_envelope(&reply, json);
@@ -442,16 +321,23 @@ async fn run(command: Command) -> CliResult<()> {
             payloads,
             send,
             receive,
+            subscribe,
             count,
         } => {
             // Check the flags once, so a typo fails at start rather than on
             // every request.
             build_payloads(&payloads)?;
+            let send_options = send.options().map_err(describe)?;
+            let options = receive.options().map_err(describe)?;
+            let concurrency = subscribe.concurrent_receives().map_err(describe)?;
+            let save_dir = receive.save_dir();
             let bridge = connect(&connection).await?;
-            let mut sub = bridge
-                .subscribe(&subject, receive.options())
-                .await
-                .map_err(describe)?;
+            let sub = match subscribe.queue() {
+                Some(group) => bridge.queue_subscribe(&subject, group, options).await,
+                None => bridge.subscribe(&subject, options).await,
+            }
+            .map_err(describe)?;
+            let mut sub = sub.concurrent_receives(concurrency);
             bridge.flush().await.map_err(describe)?;
             status(&format!("answering requests on {subject} (Ctrl-C to stop)"));
             let mut answered = 0;
@@ -469,7 +355,7 @@ async fn run(command: Command) -> CliResult<()> {
                         continue;
                     }
                 };
-                if let Some(dir) = &receive.save_dir
+                if let Some(dir) = &save_dir
                     && let Err(message) = save_payloads(&request, dir)
                 {
                     status(&format!("could not save every payload: {message}"));
@@ -484,7 +370,7 @@ async fn run(command: Command) -> CliResult<()> {
                         continue;
                     }
                 };
-                let sent = bridge.reply(&request, answer, &send.options()).await;
+                let sent = bridge.reply(&request, answer, &send_options).await;
                 let sent = match sent {
                     Ok(_) => bridge.flush().await,
                     Err(err) => Err(err),
@@ -566,9 +452,10 @@ fn seconds(flag: &str, value: f64) -> CliResult<Duration> {
         .map_err(|_| format!("{flag} takes a number of seconds, got {value}"))
 }
 
-async fn connect(connection: &Connection) -> CliResult<Bridge> {
+async fn connect(connection: &ConnectFlags) -> CliResult<Bridge> {
     let started = Instant::now();
-    let bridge = connection.connect().await.map_err(describe)?;
+    let options = connection.options().map_err(describe)?;
+    let bridge = options.connect().await.map_err(describe)?;
     status(&format!(
         "connected to {} in {:.0?}",
         bridge.broker_url(),
@@ -817,7 +704,7 @@ fn save_payloads(envelope: &ReceivedEnvelope, dir: &Path) -> CliResult<()> {
     Ok(())
 }
 
-async fn demo(connection: &Connection, fileserver_url: Option<String>) -> CliResult<()> {
+async fn demo(connection: &ConnectFlags, fileserver_url: Option<String>) -> CliResult<()> {
     let bridge = connect(connection).await?;
     let subject = "/natsbridge/demo";
     let mut sub = bridge

@@ -34,6 +34,7 @@ pub mod encoding;
 pub mod envelope;
 pub mod error;
 pub mod payload;
+pub mod schema;
 pub mod table;
 pub mod transport;
 

@@ -14,7 +14,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 pub use crate::codec::{DEFAULT_SIZE_THRESHOLD, EnvelopeOptions};
+use crate::schema::{self, OptionValue, Scope};
+pub use crate::schema::{
+    DEFAULT_MAX_CONCURRENT_DOWNLOADS, DEFAULT_MAX_DOWNLOAD_SIZE, DEFAULT_MAX_LINK_PAYLOADS,
+    DEFAULT_MAX_TABLE_ROWS, ENVELOPE_DOWNLOAD_FACTOR,
+};
 use crate::store::{ClaimCheckStore, LinkFetcher};
+use crate::{Error, ErrorKind, Result};
 
 /// Options of one send.
 ///
@@ -255,7 +261,7 @@ pub struct ReceiveOptions {
     pub(crate) max_retries: u32,
     pub(crate) base_delay: Duration,
     pub(crate) max_delay: Duration,
-    pub(crate) request_timeout: Duration,
+    pub(crate) download_timeout: Duration,
     pub(crate) max_download_size: u64,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) allow_private_addresses: bool,
@@ -265,16 +271,13 @@ pub struct ReceiveOptions {
     pub(crate) limits: ReceiveLimits,
 }
 
-/// The default cap on one downloaded payload: 1 GiB.
-pub const DEFAULT_MAX_DOWNLOAD_SIZE: u64 = 1 << 30;
-
 impl Default for ReceiveOptions {
     fn default() -> Self {
         ReceiveOptions {
-            max_retries: 5,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(5000),
-            request_timeout: Duration::from_secs(30),
+            max_retries: schema::DEFAULT_MAX_RETRIES,
+            base_delay: Duration::from_millis(schema::DEFAULT_BASE_DELAY_MS),
+            max_delay: Duration::from_millis(schema::DEFAULT_MAX_DELAY_MS),
+            download_timeout: Duration::from_millis(schema::DEFAULT_DOWNLOAD_TIMEOUT_MS),
             max_download_size: DEFAULT_MAX_DOWNLOAD_SIZE,
             allowed_origins: Vec::new(),
             allow_private_addresses: true,
@@ -326,13 +329,25 @@ impl ReceiveOptions {
 
     /// The time one download attempt may take before it counts as failed
     /// (HTTP: the whole request; the Object Store: the wait for each chunk).
+    /// Option `download_timeout` of the schema.
     ///
     /// ```
-    /// let options = natsbridge::ReceiveOptions::new().request_timeout(std::time::Duration::from_secs(5));
+    /// let options = natsbridge::ReceiveOptions::new().download_timeout(std::time::Duration::from_secs(5));
     /// ```
-    pub fn request_timeout(mut self, timeout: Duration) -> ReceiveOptions {
-        self.request_timeout = timeout;
+    pub fn download_timeout(mut self, timeout: Duration) -> ReceiveOptions {
+        self.download_timeout = timeout;
         self
+    }
+
+    /// The old name of [`ReceiveOptions::download_timeout`].
+    #[deprecated(note = "renamed download_timeout (option schema)")]
+    pub fn request_timeout(self, timeout: Duration) -> ReceiveOptions {
+        self.download_timeout(timeout)
+    }
+
+    /// The time one download attempt may take.
+    pub fn get_download_timeout(&self) -> Duration {
+        self.download_timeout
     }
 
     /// The largest link payload that will be downloaded, in bytes.
@@ -419,17 +434,6 @@ impl ReceiveOptions {
 // do). One block, so the option schema can take it over as it is.
 // ---------------------------------------------------------------------------
 
-/// The default cap on link payloads in one envelope.
-pub const DEFAULT_MAX_LINK_PAYLOADS: usize = 256;
-
-/// The default number of link payloads of one envelope downloaded at once.
-pub const DEFAULT_MAX_CONCURRENT_DOWNLOADS: usize = 4;
-
-/// How many times `max_download_size` the link payloads of one envelope may
-/// declare together, unless `max_envelope_download_size` is set.
-pub const ENVELOPE_DOWNLOAD_FACTOR: u64 = 4;
-pub use crate::table::DEFAULT_MAX_TABLE_ROWS;
-
 /// The receive limits; defaults in [`ReceiveLimits::default`].
 #[derive(Debug, Clone)]
 #[cfg_attr(not(feature = "client"), allow(dead_code))]
@@ -503,7 +507,7 @@ impl ReceiveOptions {
     }
 
     /// The longest a custom download handler ([`ReceiveOptions::fetcher`])
-    /// may take for one payload (default: `request_timeout × (max_retries +
+    /// may take for one payload (default: `download_timeout × (max_retries +
     /// 1) + max_delay × max_retries`, the bound of a built-in download).
     ///
     /// ```
@@ -549,9 +553,135 @@ impl ReceiveOptions {
     /// The longest one call of a custom download handler may take.
     pub fn get_handler_timeout(&self) -> Duration {
         self.limits.handler_timeout.unwrap_or_else(|| {
-            self.request_timeout
+            self.download_timeout
                 .saturating_mul(self.max_retries.saturating_add(1))
                 .saturating_add(self.max_delay.saturating_mul(self.max_retries))
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Options by name (the option schema, `crate::schema`): what a front end
+// calls with its keyword names, so it keeps no list of its own.
+// ---------------------------------------------------------------------------
+
+/// A number as a `usize`, or `InvalidArgument` naming the option.
+pub(crate) fn to_usize(name: &str, value: u64) -> Result<usize> {
+    usize::try_from(value).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("option {name}: {value} is too large"),
+        )
+    })
+}
+
+/// A number as a `u32`, or `InvalidArgument` naming the option.
+fn to_u32(name: &str, value: u64) -> Result<u32> {
+    u32::try_from(value).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("option {name}: {value} is more than {}", u32::MAX),
+        )
+    })
+}
+
+/// The error for an option of the schema that this type cannot set by value
+/// (callbacks), or a schema row without a setter (a bug the schema tests catch).
+pub(crate) fn not_by_value(spec: &schema::OptionSpec) -> Error {
+    match spec.kind {
+        schema::Kind::Callback => Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "option {} is a function: pass it through the front end's handler argument",
+                spec.name
+            ),
+        ),
+        _ => Error::new(
+            ErrorKind::Internal,
+            format!("option {} of the schema has no setter", spec.name),
+        ),
+    }
+}
+
+impl SendOptions {
+    /// Sets the send option `name` (snake_case or camelCase, see
+    /// [`crate::schema`]) to `value`; `InvalidArgument` for an unknown name
+    /// (listing the known ones) or a value of the wrong kind.
+    ///
+    /// ```
+    /// use natsbridge::{SendOptions, schema::OptionValue};
+    /// let options = SendOptions::new()
+    ///     .set("sizeThreshold", OptionValue::Number(4096))?
+    ///     .set("msg_purpose", OptionValue::Text("command".into()))?;
+    /// assert_eq!(options.get_size_threshold(), 4096);
+    /// assert!(SendOptions::new().set("size_treshold", OptionValue::Number(1)).is_err());
+    /// # Ok::<(), natsbridge::Error>(())
+    /// ```
+    pub fn set(self, name: &str, value: OptionValue) -> Result<SendOptions> {
+        use OptionValue::*;
+        let spec = schema::lookup(Scope::Send, name)?;
+        Ok(match (spec.name, spec.check(value)?) {
+            ("size_threshold", Number(n)) => self.size_threshold(to_usize(spec.name, n)?),
+            ("correlation_id", Text(s)) => self.correlation_id(s),
+            ("msg_id", Text(s)) => self.msg_id(s),
+            ("msg_purpose", Text(s)) => self.msg_purpose(s),
+            ("sender_name", Text(s)) => self.sender_name(s),
+            ("sender_id", Text(s)) => self.sender_id(s),
+            ("receiver_name", Text(s)) => self.receiver_name(s),
+            ("receiver_id", Text(s)) => self.receiver_id(s),
+            ("reply_to", Text(s)) => self.reply_to(s),
+            ("reply_to_msg_id", Text(s)) => self.reply_to_msg_id(s),
+            ("metadata", Object(map)) => self.metadata(map),
+            ("jetstream", Bool(b)) => self.jetstream(b),
+            ("direct_sha256", Bool(b)) => self.direct_sha256(b),
+            ("fileserver_url", Text(s)) => self.fileserver_url(s),
+            ("fileserver_token", Text(s)) => self.fileserver_token(s),
+            _ => return Err(not_by_value(spec)),
+        })
+    }
+}
+
+impl ReceiveOptions {
+    /// Sets the receive option `name` (snake_case or camelCase, see
+    /// [`crate::schema`]) to `value`. Durations are milliseconds.
+    ///
+    /// ```
+    /// use natsbridge::{ReceiveOptions, schema::OptionValue};
+    /// let options = ReceiveOptions::new()
+    ///     .set("base_delay", OptionValue::Number(20))?
+    ///     .set("allowedOrigins", OptionValue::Text("http://127.0.0.1:8080".into()))?;
+    /// assert!(ReceiveOptions::new().set("base_delay", OptionValue::Bool(true)).is_err());
+    /// # Ok::<(), natsbridge::Error>(())
+    /// ```
+    pub fn set(self, name: &str, value: OptionValue) -> Result<ReceiveOptions> {
+        use OptionValue::*;
+        let spec = schema::lookup(Scope::Receive, name)?;
+        let ms = Duration::from_millis;
+        Ok(match (spec.name, spec.check(value)?) {
+            ("max_retries", Number(n)) => self.max_retries(to_u32(spec.name, n)?),
+            ("base_delay", Number(n)) => self.base_delay(ms(n)),
+            ("max_delay", Number(n)) => self.max_delay(ms(n)),
+            ("download_timeout", Number(n)) => self.download_timeout(ms(n)),
+            ("max_download_size", Number(n)) => self.max_download_size(n),
+            ("max_envelope_download_size", Number(n)) => self.max_envelope_download_size(n),
+            ("max_link_payloads", Number(n)) => self.max_link_payloads(to_usize(spec.name, n)?),
+            ("max_concurrent_downloads", Number(n)) => {
+                self.max_concurrent_downloads(to_usize(spec.name, n)?)
+            }
+            ("max_table_rows", Number(n)) => self.max_table_rows(n),
+            ("allowed_origins", TextList(origins)) => origins
+                .into_iter()
+                .fold(self, |options, origin| options.allowed_origin(origin)),
+            ("allow_private_addresses", Bool(b)) => self.allow_private_addresses(b),
+            ("store_tokens", TokenMap(pairs)) => {
+                pairs.into_iter().fold(self, |options, (origin, token)| {
+                    options.store_token(origin, token)
+                })
+            }
+            ("save_dir", Text(dir)) => self.save_dir(dir),
+            ("proxy", Text(url)) => self.proxy(url),
+            ("handler_timeout", Number(n)) => self.handler_timeout(ms(n)),
+            _ => return Err(not_by_value(spec)),
         })
     }
 }

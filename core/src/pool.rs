@@ -74,8 +74,11 @@ pub async fn smartsend(
 }
 
 /// Decodes a message body. Direct payloads need no connection; for
-/// `nats-object://` links the pooled connection to `nats_url` is used, or
-/// to the envelope's `broker_url` when `nats_url` is `None`.
+/// `nats-object://` links the pooled connection to `nats_url` is used, or,
+/// when it is `None`, to `$NATS_URL` or `nats://localhost:4222`
+/// ([`ConnectOptions::resolve_nats_url`](crate::ConnectOptions::resolve_nats_url)).
+/// Never to the envelope's `broker_url`: a connection is never derived from
+/// what a sender wrote (SECURITY.md).
 pub async fn smartreceive(
     body: &[u8],
     nats_url: Option<&str>,
@@ -86,7 +89,7 @@ pub async fn smartreceive(
         matches!(&p.content, Content::Link(url) if url.starts_with(crate::store::NATS_OBJECT_SCHEME))
     });
     let bridge = if needs_nats {
-        let url = nats_url.unwrap_or(&decoded.header.broker_url).to_owned();
+        let url = crate::ConnectOptions::resolve_nats_url(nats_url);
         Some(bridge_for(&url).await?)
     } else {
         None

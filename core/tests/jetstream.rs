@@ -293,7 +293,7 @@ async fn a_slow_download_is_kept_in_progress_and_not_redelivered() {
             "SLOW",
             ConsumerOptions::durable("s")
                 .ack_wait(Duration::from_secs(1))
-                .receive_options(quick_receive().request_timeout(Duration::from_secs(10))),
+                .receive_options(quick_receive().download_timeout(Duration::from_secs(10))),
         )
         .await
         .unwrap();

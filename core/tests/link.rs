@@ -40,7 +40,7 @@ fn fast_retries() -> ReceiveOptions {
         .max_retries(3)
         .base_delay(Duration::from_millis(20))
         .max_delay(Duration::from_millis(100))
-        .request_timeout(Duration::from_secs(5))
+        .download_timeout(Duration::from_secs(5))
 }
 
 async fn receive(
@@ -574,7 +574,7 @@ async fn objects_written_by_another_client_are_read_and_no_consumer_is_left() {
     let err = natsbridge::smartreceive(
         &link_envelope("nats-object://elsewhere/short", data.len() as u64, &sha),
         Some(&server.url()),
-        &elsewhere().request_timeout(Duration::from_millis(300)),
+        &elsewhere().download_timeout(Duration::from_millis(300)),
     )
     .await
     .unwrap_err();

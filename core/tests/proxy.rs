@@ -23,7 +23,7 @@ fn envelope(url: &str, data: &[u8]) -> Vec<u8> {
 fn fast() -> ReceiveOptions {
     ReceiveOptions::new()
         .max_retries(0)
-        .request_timeout(Duration::from_secs(5))
+        .download_timeout(Duration::from_secs(5))
 }
 
 #[tokio::test(flavor = "multi_thread")]

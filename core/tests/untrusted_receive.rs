@@ -34,7 +34,7 @@ fn fast() -> ReceiveOptions {
         .max_retries(1)
         .base_delay(Duration::from_millis(10))
         .max_delay(Duration::from_millis(20))
-        .request_timeout(Duration::from_secs(5))
+        .download_timeout(Duration::from_secs(5))
 }
 
 async fn receive(

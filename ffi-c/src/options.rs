@@ -777,7 +777,7 @@ pub unsafe extern "C" fn nb_receive_options_set_request_timeout_ms(
     out_error: *mut *mut nb_error,
 ) -> nb_status {
     receive_setting(options, out_error, |o| {
-        Ok(o.request_timeout(millis(timeout_ms)))
+        Ok(o.download_timeout(millis(timeout_ms)))
     })
 }
 

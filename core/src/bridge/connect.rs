@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use crate::codec;
 use crate::error::{Error, ErrorKind, Result};
+use crate::options::{not_by_value, to_usize};
+use crate::schema::{self, OptionValue, Scope};
 
 use super::{Bridge, Inner};
 
@@ -30,11 +32,13 @@ pub struct ConnectOptions {
     pub(crate) servers: String,
     pub(crate) name: Option<String>,
     pub(crate) token: Option<String>,
-    pub(crate) user_password: Option<(String, String)>,
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<String>,
     pub(crate) credentials_file: Option<PathBuf>,
     pub(crate) nkey_seed: Option<String>,
     pub(crate) tls_root_certificates: Vec<PathBuf>,
-    pub(crate) tls_client_certificate: Option<(PathBuf, PathBuf)>,
+    pub(crate) tls_client_cert: Option<PathBuf>,
+    pub(crate) tls_client_key: Option<PathBuf>,
     pub(crate) require_tls: bool,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
@@ -53,19 +57,21 @@ impl Default for ConnectOptions {
             servers: String::new(),
             name: None,
             token: None,
-            user_password: None,
+            user: None,
+            password: None,
             credentials_file: None,
             nkey_seed: None,
             tls_root_certificates: Vec::new(),
-            tls_client_certificate: None,
+            tls_client_cert: None,
+            tls_client_key: None,
             require_tls: false,
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_millis(schema::DEFAULT_CONNECT_TIMEOUT_MS),
+            request_timeout: Duration::from_millis(schema::DEFAULT_REQUEST_TIMEOUT_MS),
             subscription_capacity: None,
             fileserver_url: None,
             fileserver_token: None,
-            object_store_bucket: "natsbridge".to_owned(),
-            object_store_ttl: Duration::from_secs(24 * 3600),
+            object_store_bucket: schema::DEFAULT_OBJECT_STORE_BUCKET.to_owned(),
+            object_store_ttl: Duration::from_millis(schema::DEFAULT_OBJECT_STORE_TTL_MS),
         }
     }
 }
@@ -125,11 +131,24 @@ impl ConnectOptions {
     /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222").user_password("alice", "pw");
     /// ```
     pub fn user_password(
-        mut self,
+        self,
         user: impl Into<String>,
         password: impl Into<String>,
     ) -> ConnectOptions {
-        self.user_password = Some((user.into(), password.into()));
+        self.user(user).password(password)
+    }
+
+    /// Authenticates as this user; connecting fails with `InvalidArgument`
+    /// unless [`ConnectOptions::password`] is set too.
+    pub fn user(mut self, user: impl Into<String>) -> ConnectOptions {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The password of [`ConnectOptions::user`]; connecting fails with
+    /// `InvalidArgument` unless the user is set too.
+    pub fn password(mut self, password: impl Into<String>) -> ConnectOptions {
+        self.password = Some(password.into());
         self
     }
 
@@ -174,7 +193,22 @@ impl ConnectOptions {
         cert: impl Into<PathBuf>,
         key: impl Into<PathBuf>,
     ) -> ConnectOptions {
-        self.tls_client_certificate = Some((cert.into(), key.into()));
+        self.tls_client_cert = Some(cert.into());
+        self.tls_client_key = Some(key.into());
+        self
+    }
+
+    /// The client certificate alone (option `tls_client_cert`); connecting
+    /// fails with `InvalidArgument` unless its key is set too
+    /// ([`ConnectOptions::tls_client_key`]).
+    pub fn tls_client_cert_file(mut self, cert: impl Into<PathBuf>) -> ConnectOptions {
+        self.tls_client_cert = Some(cert.into());
+        self
+    }
+
+    /// The private key of the client certificate (option `tls_client_key`).
+    pub fn tls_client_key(mut self, key: impl Into<PathBuf>) -> ConnectOptions {
+        self.tls_client_key = Some(key.into());
         self
     }
 
@@ -267,6 +301,55 @@ impl ConnectOptions {
         self
     }
 
+    /// The NATS server to use when a caller may give none: `given` if
+    /// non-empty, else `$NATS_URL` if non-empty, else
+    /// `nats://localhost:4222` ([`schema::resolve_nats_url`]). Every front
+    /// end resolves a missing URL through this one function.
+    pub fn resolve_nats_url(given: Option<&str>) -> String {
+        let env = std::env::var(schema::NATS_URL_ENV).ok();
+        schema::resolve_nats_url(given, env.as_deref())
+    }
+
+    /// Sets the connect option `name` (snake_case or camelCase, see
+    /// [`crate::schema`]) to `value`; durations are milliseconds.
+    ///
+    /// ```
+    /// use natsbridge::{ConnectOptions, schema::OptionValue};
+    /// let options = ConnectOptions::default()
+    ///     .set("natsUrl", OptionValue::Text("nats://127.0.0.1:4222".into()))?
+    ///     .set("connect_timeout", OptionValue::Number(2000))?;
+    /// assert_eq!(options.get_servers(), "nats://127.0.0.1:4222");
+    /// # Ok::<(), natsbridge::Error>(())
+    /// ```
+    pub fn set(self, name: &str, value: OptionValue) -> Result<ConnectOptions> {
+        use OptionValue::*;
+        let spec = schema::lookup(Scope::Connect, name)?;
+        let ms = Duration::from_millis;
+        Ok(match (spec.name, spec.check(value)?) {
+            ("nats_url", Text(s)) => self.servers(s),
+            ("name", Text(s)) => self.name(s),
+            ("token", Text(s)) => self.token(s),
+            ("user", Text(s)) => self.user(s),
+            ("password", Text(s)) => self.password(s),
+            ("credentials_file", Text(s)) => self.credentials_file(s),
+            ("nkey", Text(s)) => self.nkey(s),
+            ("tls_ca_file", Text(s)) => self.tls_ca_file(s),
+            ("tls_client_cert", Text(s)) => self.tls_client_cert_file(s),
+            ("tls_client_key", Text(s)) => self.tls_client_key(s),
+            ("require_tls", Bool(b)) => self.require_tls(b),
+            ("connect_timeout", Number(n)) => self.connect_timeout(ms(n)),
+            ("request_timeout", Number(n)) => self.request_timeout(ms(n)),
+            ("subscription_capacity", Number(n)) => {
+                self.subscription_capacity(to_usize(spec.name, n)?)
+            }
+            ("fileserver_url", Text(s)) => self.fileserver_url(s),
+            ("fileserver_token", Text(s)) => self.fileserver_token(s),
+            ("object_store_bucket", Text(s)) => self.object_store_bucket(s),
+            ("object_store_ttl", Number(n)) => self.object_store_ttl(ms(n)),
+            _ => return Err(not_by_value(spec)),
+        })
+    }
+
     /// Connects. Fails within the connect timeout with
     /// [`ErrorKind::Connection`] (unreachable), [`ErrorKind::Auth`]
     /// (credentials refused) or [`ErrorKind::Timeout`].
@@ -283,8 +366,28 @@ impl ConnectOptions {
         if let Some(name) = &self.name {
             options = options.name(name);
         }
+        let user_password = match (&self.user, &self.password) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (None, None) => None,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "user and password go together: set both or neither",
+                ));
+            }
+        };
+        let client_cert = match (&self.tls_client_cert, &self.tls_client_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "tls_client_cert and tls_client_key go together: set both or neither",
+                ));
+            }
+        };
         let explicit = self.token.is_some()
-            || self.user_password.is_some()
+            || user_password.is_some()
             || self.nkey_seed.is_some()
             || self.credentials_file.is_some();
         // Credentials given as options win; URL ones are only read without them.
@@ -303,7 +406,7 @@ impl ConnectOptions {
         if let Some(token) = &self.token {
             options = options.token(token.clone());
         }
-        if let Some((user, password)) = &self.user_password {
+        if let Some((user, password)) = user_password {
             options = options.user_and_password(user.clone(), password.clone());
         }
         if let Some(seed) = &self.nkey_seed {
@@ -321,7 +424,7 @@ impl ConnectOptions {
         for ca in &self.tls_root_certificates {
             options = options.add_root_certificates(ca.clone());
         }
-        if let Some((cert, key)) = &self.tls_client_certificate {
+        if let Some((cert, key)) = client_cert {
             options = options.add_client_certificate(cert.clone(), key.clone());
         }
         if let Some(capacity) = self.subscription_capacity {

@@ -167,7 +167,7 @@ pub(crate) async fn fetch_raw(
                         &name,
                         info,
                         &sink,
-                        options.request_timeout,
+                        options.download_timeout,
                         &allowed,
                     )
                 })

@@ -301,7 +301,9 @@ async fn fetch_once(
                 .await
                 .map_err(Attempt::Fatal)?;
         }
-        let mut request = client.get(current.clone()).timeout(options.request_timeout);
+        let mut request = client
+            .get(current.clone())
+            .timeout(options.download_timeout);
         if let Some(token) = options.bearer_token_for(&current) {
             request = request.bearer_auth(token);
         }
