@@ -374,6 +374,9 @@ mod tests {
         let schema: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let cli = crate::Cli::command();
+        // clap's own consistency checks (duplicate flags, ids, shorts), which
+        // a release build does not run by itself.
+        cli.clone().debug_assert();
         let commands: [(&str, &[&str]); 4] = [
             ("send", &["connect", "send"]),
             ("listen", &["connect", "receive", "subscribe"]),
