@@ -9,14 +9,15 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use natsbridge::{ErrorKind, ReceiveOptions, ReceivedEnvelope, SentEnvelope};
+use natsbridge::schema::Scope;
+use natsbridge::{ConnectOptions, ErrorKind, ReceiveOptions, ReceivedEnvelope, SentEnvelope};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::envelope;
 use crate::error::nb_error;
-use crate::options::{connect_options, default_nats_url, receive_options, send_options};
+use crate::options::{connect_options, count_param, receive_options, send_options, text_param};
 use crate::payload::{bytes_from_py, payloads_from_py, work_bytes};
 use crate::runtime::{self, wait_nb, wait_sized};
 use crate::subscription::PySubscription;
@@ -104,23 +105,41 @@ fn with_origin(mut envelope: ReceivedEnvelope, message: &Message) -> ReceivedEnv
 }
 
 /// Sends `data` (a list of `(dataname, data, type)` tuples) on `subject`
-/// through the pooled connection to `nats_url`, and returns the envelope as
-/// sent. Keywords as in the original design: `fileserver_url`,
-/// `fileserver_upload_handler`, `size_threshold`, `correlation_id`,
-/// `msg_purpose`, `sender_name`, `receiver_name`, `receiver_id`,
-/// `reply_to`, `reply_to_msg_id`, `metadata`.
+/// through the pooled connection to `nats_url` (default: `$NATS_URL`, else
+/// `nats://localhost:4222`), and returns the envelope as sent.
+///
+/// Send keywords (the option schema, docs/options.md; durations are
+/// milliseconds, sizes bytes; `None` means the default):
+///
+/// - `size_threshold` (int, bytes; default 1000000): Payloads of at least this many serialized bytes travel by link (claim-check).
+/// - `correlation_id` (str; default a new UUID per message): The id that ties a conversation together across messages.
+/// - `msg_id` (str; default a new UUID per message): The message id; JetStream drops a resend with the same id.
+/// - `msg_purpose` (str; default 'chat'): What the message is for (chat, command, telemetry; replies are response).
+/// - `sender_name` (str; default 'NATSBridge'): Who sends.
+/// - `sender_id` (str; default a UUID drawn once per process): The sender's id.
+/// - `receiver_name` (str; default ''): Who should receive (empty: broadcast).
+/// - `receiver_id` (str; default ''): The receiver's id (empty: broadcast).
+/// - `reply_to` (str; default ''): The subject the receiver should answer on (empty: none).
+/// - `reply_to_msg_id` (str; default ''): In a reply: the msg_id being answered.
+/// - `metadata` (dict; default unset): The envelope's free-form metadata object.
+/// - `jetstream` (bool; default False): Publish through JetStream and wait for the stream's acknowledgement.
+/// - `direct_sha256` (bool; default False): Also write sha256 for direct payloads (link payloads always carry it).
+/// - `fileserver_url` (str; default the connection's fileserver_url, else the JetStream Object Store): The HTTP file server link payloads are uploaded to (PUT <url>/<payload id>/<dataname>).
+/// - `fileserver_token` (str; default the connection's fileserver_token): The bearer token for uploads to fileserver_url.
+/// - `fileserver_upload_handler` (callable; default unset): Uploads a link payload and returns its URL, replacing the built-in stores: (fileserver_url, dataname, bytes) -> url.
 #[pyfunction]
 #[pyo3(signature = (subject, data, nats_url = None, **options))]
 pub fn smartsend<'py>(
     py: Python<'py>,
     subject: &str,
     data: &Bound<'py, PyAny>,
-    nats_url: Option<String>,
+    nats_url: Option<&Bound<'py, PyAny>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let nats_url = text_param(Scope::Connect, "nats_url", nats_url)?;
     let payloads = payloads_from_py(data)?;
     let options = send_options("smartsend", options)?;
-    let url = default_nats_url(nats_url);
+    let url = ConnectOptions::resolve_nats_url(nats_url.as_deref());
     let work = work_bytes(&payloads);
     let sent = wait_sized(
         py,
@@ -137,12 +156,13 @@ pub fn asmartsend<'py>(
     py: Python<'py>,
     subject: String,
     data: &Bound<'py, PyAny>,
-    nats_url: Option<String>,
+    nats_url: Option<&Bound<'py, PyAny>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let nats_url = text_param(Scope::Connect, "nats_url", nats_url)?;
     let payloads = payloads_from_py(data)?;
     let options = send_options("asmartsend", options)?;
-    let url = default_nats_url(nats_url);
+    let url = ConnectOptions::resolve_nats_url(nats_url.as_deref());
     runtime::awaitable_nb(py, async move {
         natsbridge::smartsend(&url, &subject, payloads, &options)
             .await
@@ -152,10 +172,31 @@ pub fn asmartsend<'py>(
 
 /// Decodes a received message: returns a dict of the envelope's fields whose
 /// `"payloads"` is a list of `(dataname, data, type)` tuples. Link payloads
-/// are downloaded (with `max_retries`, `base_delay` and `max_delay` in ms),
-/// or fetched by `fileserver_download_handler(url, max_retries, base_delay,
-/// max_delay) -> bytes`. `nats-object://` links are read from `nats_url`, or
-/// from the envelope's `broker_url` when it is not given.
+/// are downloaded, or fetched by `fileserver_download_handler(url,
+/// max_retries, base_delay, max_delay) -> bytes` (delays in ms).
+/// `nats-object://` links are read over the pooled connection to the
+/// keyword `nats_url` (default: `$NATS_URL`, else `nats://localhost:4222`;
+/// never the envelope's `broker_url`).
+///
+/// Receive keywords (the option schema, docs/options.md; durations are
+/// milliseconds, sizes bytes; `None` means the default):
+///
+/// - `max_retries` (int; default 5): Retries of a failed download (connection errors, time-outs, 5xx and 429 only).
+/// - `base_delay` (int, ms; default 100): The first retry delay; each next one doubles, with jitter.
+/// - `max_delay` (int, ms; default 5000): The longest delay between two tries.
+/// - `download_timeout` (int, ms; default 30000): The time one download attempt may take (HTTP: the whole request; Object Store: the wait for each chunk).
+/// - `max_download_size` (int, bytes; default 1073741824): The largest link payload that is downloaded.
+/// - `max_envelope_download_size` (int, bytes; default 4 x max_download_size): The most bytes the link payloads of one envelope may declare together.
+/// - `max_link_payloads` (int; default 256): The most link payloads one envelope may carry.
+/// - `max_concurrent_downloads` (int; default 4): How many link payloads of one envelope are downloaded at once.
+/// - `max_table_rows` (int; default 16777216): The most rows a received table may have.
+/// - `allowed_origins` (str | list[str]; default unset): When set, only links to these origins (scheme://host[:port]) are fetched.
+/// - `allow_private_addresses` (bool; default True): Whether links may point at private and loopback addresses (link-local and metadata addresses are refused either way).
+/// - `store_tokens` (dict[str, str]; default unset): Bearer tokens sent only when fetching links of exactly these origins.
+/// - `save_dir` (str | PathLike; default unset): Write link payloads into this directory (streamed) and deliver them as file paths.
+/// - `proxy` (str; default unset): Send HTTP(S) downloads through this proxy; proxies from the environment are never used.
+/// - `handler_timeout` (int, ms; default download_timeout x (max_retries + 1) + max_delay x max_retries): The longest one call of fileserver_download_handler may take.
+/// - `fileserver_download_handler` (callable; default unset): Fetches a link payload instead of the built-in fetch: (url, max_retries, base_delay, max_delay) -> bytes.
 #[pyfunction]
 #[pyo3(signature = (msg, fileserver_download_handler = None, **options))]
 pub fn smartreceive<'py>(
@@ -203,18 +244,35 @@ fn receive_args(
     if let Some(handler) = handler.filter(|h| !h.is_none()) {
         receive = receive.fetcher(crate::store::download_fetcher(handler)?);
     }
-    let nats_url = match options
-        .map(|o| o.get_item("nats_url"))
-        .transpose()?
-        .flatten()
-    {
-        Some(url) if !url.is_none() => Some(url.extract::<String>()?),
-        _ => None,
-    };
+    let given_url = options.map(|o| o.get_item("nats_url")).transpose()?;
+    let nats_url = text_param(Scope::Connect, "nats_url", given_url.flatten().as_ref())?;
     Ok((message, nats_url, receive))
 }
 
-/// A long-lived connection to NATS.
+/// A long-lived connection to NATS: `Bridge(nats_url=None, **options)`
+/// connects to `nats_url` (one URL or several, comma-separated; default:
+/// `$NATS_URL`, else `nats://localhost:4222`).
+///
+/// Connect keywords (the option schema, docs/options.md; durations are
+/// milliseconds; `None` means the default):
+///
+/// - `name` (str; default unset): The connection name the server shows in its monitoring.
+/// - `token` (str; default unset): Authenticate with this token.
+/// - `user` (str; default unset): Authenticate as this user; needs password.
+/// - `password` (str; default unset): The password of user; needs user.
+/// - `credentials_file` (str | PathLike; default unset): Authenticate with this .creds file (JWT and nkey seed).
+/// - `nkey` (str; default unset): Authenticate with this nkey seed (SU...).
+/// - `tls_ca_file` (str | PathLike; default unset): Trust the server certificates signed by this CA file (PEM).
+/// - `tls_client_cert` (str | PathLike; default unset): Present this client certificate (PEM) for mutual TLS; needs tls_client_key.
+/// - `tls_client_key` (str | PathLike; default unset): The private key (PEM) of tls_client_cert; needs tls_client_cert.
+/// - `require_tls` (bool; default False): Refuse to talk to the server without TLS.
+/// - `connect_timeout` (int, ms; default 5000): How long connecting may take.
+/// - `request_timeout` (int, ms; default 10000): How long a request waits for its reply, and a JetStream publish for its acknowledgement.
+/// - `subscription_capacity` (int; default async-nats' default (65,536 messages)): How many messages a subscription buffers before the server treats it as a slow consumer.
+/// - `fileserver_url` (str; default unset): The HTTP file server every send of this connection uploads link payloads to (a send's own fileserver_url wins); unset: the JetStream Object Store.
+/// - `fileserver_token` (str; default unset): The bearer token for uploads to fileserver_url.
+/// - `object_store_bucket` (str; default 'natsbridge'): The JetStream Object Store bucket link payloads go to when no file server is set.
+/// - `object_store_ttl` (int, ms; default 86400000): How long objects are kept in that bucket (used when the bucket is created).
 ///
 /// ```python
 /// with natsbridge.Bridge("nats://localhost:4222") as bridge:
@@ -231,20 +289,16 @@ pub struct PyBridge {
 
 #[pymethods]
 impl PyBridge {
-    /// Connects to `nats_url` (one URL or several, comma-separated; default
-    /// `$NATS_URL` or `nats://localhost:4222`). Keywords: `name`, `token`,
-    /// `user` and `password`, `credentials_file`, `nkey`, `tls_ca_file`,
-    /// `tls_client_cert` (cert, key), `require_tls`, `connect_timeout` and
-    /// `request_timeout` (s), `subscription_capacity`, `fileserver_url`,
-    /// `fileserver_token`, `object_store_bucket`, `object_store_ttl` (s).
+    /// Connects; keywords as in the class documentation.
     #[new]
     #[pyo3(signature = (nats_url = None, **options))]
     fn new(
         py: Python<'_>,
-        nats_url: Option<String>,
+        nats_url: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let options = connect_options(nats_url, options)?;
+        let nats_url = text_param(Scope::Connect, "nats_url", nats_url)?;
+        let options = connect_options("Bridge", nats_url.as_deref(), options)?;
         let bridge = wait_nb(py, options.connect())?;
         Ok(PyBridge { bridge })
     }
@@ -254,10 +308,11 @@ impl PyBridge {
     #[pyo3(signature = (nats_url = None, **options))]
     fn aconnect<'py>(
         py: Python<'py>,
-        nats_url: Option<String>,
+        nats_url: Option<&Bound<'py, PyAny>>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = connect_options(nats_url, options)?;
+        let nats_url = text_param(Scope::Connect, "nats_url", nats_url)?;
+        let options = connect_options("aconnect", nats_url.as_deref(), options)?;
         runtime::awaitable_nb(py, async move {
             options.connect().await.map(|bridge| PyBridge { bridge })
         })
@@ -337,39 +392,48 @@ impl PyBridge {
         ReceivedOut(with_origin(envelope, &message)).into_pyobject(py)
     }
 
-    /// Subscribes to `subject` (wildcards allowed), as a member of queue
-    /// group `queue` if given. Receive keywords as for `smartreceive`;
-    /// `concurrent_receives` (default 1) envelopes are decoded at once, still
-    /// delivered in arrival order.
-    #[pyo3(signature = (subject, queue = None, concurrent_receives = 1, **options))]
+    /// Subscribes to `subject` (wildcards allowed). Receive keywords as for
+    /// `smartreceive` (they apply to every envelope of the subscription).
+    ///
+    /// Subscribe options (the option schema, docs/options.md; `None` means
+    /// the default):
+    ///
+    /// - `queue` (str; default unset): Join this queue group: each message goes to one member.
+    /// - `concurrent_receives` (int; default 1): How many envelopes are decoded (and their links fetched) at once; they are still delivered in arrival order.
+    #[pyo3(signature = (subject, queue = None, concurrent_receives = None, **options))]
     fn subscribe(
         &self,
         py: Python<'_>,
         subject: &str,
-        queue: Option<&str>,
-        concurrent_receives: usize,
+        queue: Option<&Bound<'_, PyAny>>,
+        concurrent_receives: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PySubscription> {
+        let queue = text_param(Scope::Subscribe, "queue", queue)?;
+        let concurrent = count_param(Scope::Subscribe, "concurrent_receives", concurrent_receives)?;
         let receive = receive_options("subscribe", options, &[])?;
         let subscription = match queue {
-            Some(group) => wait_nb(py, self.bridge.queue_subscribe(subject, group, receive))?,
+            Some(group) => wait_nb(py, self.bridge.queue_subscribe(subject, &group, receive))?,
             None => wait_nb(py, self.bridge.subscribe(subject, receive))?,
         };
-        Ok(PySubscription::new(
-            subscription.concurrent_receives(concurrent_receives),
-        ))
+        Ok(PySubscription::new(with_concurrency(
+            subscription,
+            concurrent,
+        )))
     }
 
     /// `subscribe` as an awaitable.
-    #[pyo3(signature = (subject, queue = None, concurrent_receives = 1, **options))]
+    #[pyo3(signature = (subject, queue = None, concurrent_receives = None, **options))]
     fn asubscribe<'py>(
         &self,
         py: Python<'py>,
         subject: String,
-        queue: Option<String>,
-        concurrent_receives: usize,
+        queue: Option<&Bound<'py, PyAny>>,
+        concurrent_receives: Option<&Bound<'py, PyAny>>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let queue = text_param(Scope::Subscribe, "queue", queue)?;
+        let concurrent = count_param(Scope::Subscribe, "concurrent_receives", concurrent_receives)?;
         let receive = receive_options("asubscribe", options, &[])?;
         let bridge = self.bridge.clone();
         runtime::awaitable_nb(py, async move {
@@ -377,16 +441,18 @@ impl PyBridge {
                 Some(group) => bridge.queue_subscribe(&subject, &group, receive).await?,
                 None => bridge.subscribe(&subject, receive).await?,
             };
-            Ok(PySubscription::new(
-                subscription.concurrent_receives(concurrent_receives),
-            ))
+            Ok(PySubscription::new(with_concurrency(
+                subscription,
+                concurrent,
+            )))
         })
     }
 
-    /// Sends a request and waits up to `timeout` seconds (default: the
-    /// bridge's `request_timeout`) for the reply, which is returned as a
-    /// received envelope. Send keywords as for `send`; receive keywords for
-    /// the reply go in `receive_options` (a dict).
+    /// Sends a request and waits up to `timeout` **seconds** (a float; not
+    /// an option of the schema; default: the bridge's `request_timeout`
+    /// option, in ms) for the reply, which is returned as a received
+    /// envelope. Send keywords as for `smartsend`; receive keywords for the
+    /// reply (as for `smartreceive`) go in `receive_options` (a dict).
     #[pyo3(signature = (subject, data, timeout = None, receive_options = None, **options))]
     fn request<'py>(
         &self,
@@ -535,6 +601,20 @@ impl PyBridge {
     }
 }
 
+/// `subscription` decoding `concurrent` envelopes at once when given (else
+/// the core's default, the schema's `concurrent_receives`).
+fn with_concurrency(
+    subscription: natsbridge::Subscription,
+    concurrent: Option<usize>,
+) -> natsbridge::Subscription {
+    match concurrent {
+        Some(n) => subscription.concurrent_receives(n),
+        None => subscription,
+    }
+}
+
+/// A call's `timeout` argument: seconds (a float), not an option of the
+/// schema (whose durations are milliseconds).
 pub(crate) fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
     timeout
         .map(|secs| {

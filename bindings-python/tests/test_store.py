@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import threading
 import urllib.request
 
@@ -41,16 +42,25 @@ def test_link_through_the_file_server(bridge, subject, fileserver_url):
     assert received["payloads"] == [("large_document", raw, "binary")]
 
 
-def test_link_through_the_object_store_by_default(nats_url, subject):
+def test_link_through_the_object_store_by_default(nats_url, subject, monkeypatch):
     raw = big_bytes()
     sent = natsbridge.smartsend(subject, [("blob", raw, "binary")], nats_url=nats_url)
     wire = sent["payloads"][0]
     assert wire["transport"] == "link"
     assert wire["data"].startswith("nats-object://natsbridge/")
     body = json.dumps(sent).encode()
-    # Explicit server, and the envelope's broker_url when none is given.
+    # Explicit server, and $NATS_URL when none is given.
     assert natsbridge.smartreceive(body, nats_url=nats_url)["payloads"][0][1] == raw
+    monkeypatch.setenv("NATS_URL", nats_url)
     assert natsbridge.smartreceive(body)["payloads"][0][1] == raw
+    # Never the envelope's broker_url: a connection is not made where a sender says.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"nats://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("NATS_URL", dead)
+    assert sent["broker_url"] != dead
+    with pytest.raises(natsbridge.NatsConnectionError):
+        natsbridge.smartreceive(body)
 
 
 def test_a_table_above_the_threshold_goes_by_link(bridge, subject):
