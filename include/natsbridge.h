@@ -467,7 +467,9 @@ const char *nb_version(void);
 void nb_string_free(char *string);
 
 // Connects to NATS. `servers` is one URL (`nats://host:4222`) or several
-// separated by commas (a cluster). Credentials in a URL
+// separated by commas (a cluster). When `servers` is NULL or empty, the
+// options' `nats_url` is used, else `$NATS_URL`, else
+// `nats://localhost:4222` (the core resolves it). Credentials in a URL
 // (`nats://user:pass@host`, `nats://token@host`) are used and never written
 // into envelopes. `options` may be NULL for the defaults; it is not
 // retained.
@@ -952,8 +954,17 @@ nb_status nb_handler_respond(struct nb_handler_request *request,
 // `NB_ERR_HANDLER`. NULL is accepted and ignored.
 void nb_handler_request_free(struct nb_handler_request *request);
 
-// Creates connect options with the core's defaults (connect timeout 5 s,
-// request timeout 10 s, Object Store bucket `natsbridge` with a 24 h TTL).
+// Every option of natsbridge (connect, send, receive, subscribe) as JSON
+// text: the core's option schema, the same document as `docs/options.json`
+// (each option's `name`, `camel`, `scope`, `kind`, `unit`, `default` and
+// `doc`). What a binding over this ABI reads to know its options by name;
+// any of them is set with `nb_<scope>_options_set_json`. Static: never free
+// it. Thread-safe.
+const char *nb_option_schema_json(void);
+
+// Creates connect options with the core's defaults (see each setter and
+// `docs/options.md`: connect timeout 5000 ms, request timeout 10000 ms,
+// Object Store bucket `natsbridge` with a TTL of 86400000 ms).
 //
 // On success writes a new handle to `*out_options`; the caller frees it with
 // `nb_connect_options_free`.
@@ -964,96 +975,169 @@ nb_status nb_connect_options_new(struct nb_connect_options **out_options,
 // connected with them are not affected.
 void nb_connect_options_free(struct nb_connect_options *options);
 
-// Sets the connection name the server shows in its monitoring.
-// `name` is copied. Returns `NB_ERR_INVALID_ARGUMENT` for NULL or non-UTF-8.
+// Sets any connect option by its schema name (`docs/options.md`;
+// snake_case or camelCase) to a value given as JSON text: a number for
+// counts, bytes and milliseconds (durations are always milliseconds), `true`
+// or `false`, a string, an array of strings, or an object (metadata; origin
+// to token for token maps). Options added to the schema later are accepted
+// too. Fails with `NB_ERR_INVALID_ARGUMENT` for an unknown name (the message
+// lists the known ones), JSON that is not valid, or a value of the wrong
+// kind (the message names the option); the options are then unchanged.
+// Both strings are copied.
+nb_status nb_connect_options_set_json(struct nb_connect_options *options,
+                                      const char *name,
+                                      const char *json,
+                                      struct nb_error **out_error);
+
+// Option `nats_url`: the NATS server, one URL or several separated by
+// commas (a cluster); default: $NATS_URL, else nats://localhost:4222.
+// The `servers` argument of `nb_client_connect` wins when not NULL.
+// Credentials in a URL are used, never written into envelopes. `url` is
+// copied.
+nb_status nb_connect_options_set_nats_url(struct nb_connect_options *options,
+                                          const char *url,
+                                          struct nb_error **out_error);
+
+// Option `name`: the connection name the server shows in its monitoring
+// (unset by default). `name` is copied. Returns `NB_ERR_INVALID_ARGUMENT`
+// for NULL or non-UTF-8.
 nb_status nb_connect_options_set_name(struct nb_connect_options *options,
                                       const char *name,
                                       struct nb_error **out_error);
 
-// Authenticates with a token. `token` is copied.
+// Option `token`: authenticate with this token (unset by default).
+// `token` is copied.
 nb_status nb_connect_options_set_token(struct nb_connect_options *options,
                                        const char *token,
                                        struct nb_error **out_error);
 
-// Authenticates with a user name and password. Both are copied.
+// Option `user`: authenticate as this user (unset by default); needs
+// `nb_connect_options_set_password` too: connecting with one of them
+// without the other fails with `NB_ERR_INVALID_ARGUMENT`. `user` is copied.
+nb_status nb_connect_options_set_user(struct nb_connect_options *options,
+                                      const char *user,
+                                      struct nb_error **out_error);
+
+// Option `password`: the password of `user` (unset by default); needs
+// `nb_connect_options_set_user` too (see there). `password` is copied.
+nb_status nb_connect_options_set_password(struct nb_connect_options *options,
+                                          const char *password,
+                                          struct nb_error **out_error);
+
+// Options `user` and `password` in one call (a convenience, kept from
+// before the option schema: the same as `nb_connect_options_set_user`
+// then `nb_connect_options_set_password`). Both are copied; NULL for
+// either is `NB_ERR_INVALID_ARGUMENT` and leaves the options unchanged.
 nb_status nb_connect_options_set_user_password(struct nb_connect_options *options,
                                                const char *user,
                                                const char *password,
                                                struct nb_error **out_error);
 
-// Authenticates with a NATS `.creds` file (JWT and nkey seed), read when
-// connecting. `path` is copied.
+// Option `credentials_file`: authenticate with this NATS `.creds` file
+// (JWT and nkey seed), read when connecting (unset by default). `path` is
+// copied.
 nb_status nb_connect_options_set_credentials_file(struct nb_connect_options *options,
                                                   const char *path,
                                                   struct nb_error **out_error);
 
-// Authenticates with an nkey seed (`SU...`). `seed` is copied.
+// Option `nkey`: authenticate with this nkey seed (`SU...`; unset by
+// default). `seed` is copied.
 nb_status nb_connect_options_set_nkey(struct nb_connect_options *options,
                                       const char *seed,
                                       struct nb_error **out_error);
 
-// Trusts the CA certificates in this PEM file for TLS (may be called
-// several times). `path` is copied.
+// Option `tls_ca_file`: trust the server certificates signed by the CA in
+// this PEM file (unset by default). Calling it again trusts one more file.
+// `path` is copied.
+nb_status nb_connect_options_set_tls_ca_file(struct nb_connect_options *options,
+                                             const char *path,
+                                             struct nb_error **out_error);
+
+// The older name of `nb_connect_options_set_tls_ca_file` (the same
+// function; kept for existing callers).
 nb_status nb_connect_options_add_tls_ca_file(struct nb_connect_options *options,
                                              const char *path,
                                              struct nb_error **out_error);
 
-// Presents this client certificate and key (PEM files) for mutual TLS.
-// Both paths are copied.
+// Option `tls_client_cert`: present this client certificate (PEM) for
+// mutual TLS (unset by default); needs `tls_client_key`. `key_path` may be
+// NULL: then set the key with `nb_connect_options_set_tls_client_key`
+// (this function took both paths before the option schema, and still
+// does). Connecting with a certificate and no key, or a key and no
+// certificate, fails with `NB_ERR_INVALID_ARGUMENT`. The paths are copied.
 nb_status nb_connect_options_set_tls_client_cert(struct nb_connect_options *options,
                                                  const char *cert_path,
                                                  const char *key_path,
                                                  struct nb_error **out_error);
 
-// Refuses to connect without TLS when `required` is true.
+// Option `tls_client_key`: the private key (PEM) of `tls_client_cert`
+// (unset by default); needs `tls_client_cert`. `path` is copied.
+nb_status nb_connect_options_set_tls_client_key(struct nb_connect_options *options,
+                                                const char *path,
+                                                struct nb_error **out_error);
+
+// Option `require_tls`: refuse to talk to the server without TLS when
+// `required` is true (default false).
 nb_status nb_connect_options_set_require_tls(struct nb_connect_options *options,
                                              bool required,
                                              struct nb_error **out_error);
 
-// How long connecting may take before it fails with `NB_ERR_TIMEOUT` or
-// `NB_ERR_CONNECTION` (default 5000 ms).
+// Option `connect_timeout`: how long connecting may take before it fails
+// with `NB_ERR_TIMEOUT` or `NB_ERR_CONNECTION`, in milliseconds (default
+// 5000 ms).
 nb_status nb_connect_options_set_connect_timeout_ms(struct nb_connect_options *options,
                                                     uint64_t timeout_ms,
                                                     struct nb_error **out_error);
 
-// How long `nb_client_request` waits for a reply when its own timeout is 0
-// (default 10000 ms).
+// Option `request_timeout`: how long `nb_client_request` waits for a reply
+// when its own timeout is 0, and a JetStream publish for its
+// acknowledgement, in milliseconds (default 10000 ms).
 nb_status nb_connect_options_set_request_timeout_ms(struct nb_connect_options *options,
                                                     uint64_t timeout_ms,
                                                     struct nb_error **out_error);
 
-// How many messages a subscription buffers before the server marks the
-// client a slow consumer (default 65536).
+// Option `subscription_capacity`: how many messages a subscription buffers
+// before the server treats the client as a slow consumer (default:
+// async-nats' default (65,536 messages)). 0 is `NB_ERR_INVALID_ARGUMENT`.
 nb_status nb_connect_options_set_subscription_capacity(struct nb_connect_options *options,
                                                        size_t messages,
                                                        struct nb_error **out_error);
 
-// The default HTTP file server for link payloads of this client's sends (a
-// send's own fileserver_url wins). `url` is copied.
+// Option `fileserver_url`: the HTTP file server every send of this client
+// uploads link payloads to (a send's own fileserver_url wins); unset by
+// default: the JetStream Object Store. `url` is copied.
 nb_status nb_connect_options_set_fileserver_url(struct nb_connect_options *options,
                                                 const char *url,
                                                 struct nb_error **out_error);
 
-// The bearer token sent with uploads to the default file server.
-// `token` is copied.
+// Option `fileserver_token`: the bearer token sent with uploads to the
+// client's fileserver_url (unset by default). `token` is copied.
 nb_status nb_connect_options_set_fileserver_token(struct nb_connect_options *options,
                                                   const char *token,
                                                   struct nb_error **out_error);
 
-// The JetStream Object Store bucket for link payloads when no file server
-// is configured (default `natsbridge`). `bucket` is copied.
+// Option `object_store_bucket`: the JetStream Object Store bucket link
+// payloads go to when no file server is set (default "natsbridge").
+// `bucket` is copied.
 nb_status nb_connect_options_set_object_store_bucket(struct nb_connect_options *options,
                                                      const char *bucket,
                                                      struct nb_error **out_error);
 
-// How long objects stay in the Object Store bucket when natsbridge creates
-// it (default 86400 s).
+// Option `object_store_ttl`: how long objects are kept in the Object Store
+// bucket when natsbridge creates it, in milliseconds (default 86400000 ms,
+// 24 hours).
+nb_status nb_connect_options_set_object_store_ttl_ms(struct nb_connect_options *options,
+                                                     uint64_t ttl_ms,
+                                                     struct nb_error **out_error);
+
+// Deprecated: use `nb_connect_options_set_object_store_ttl_ms` (durations
+// are milliseconds everywhere). The same option in whole seconds.
 nb_status nb_connect_options_set_object_store_ttl_s(struct nb_connect_options *options,
                                                     uint64_t ttl_s,
                                                     struct nb_error **out_error);
 
-// Creates send options with the core's defaults: size_threshold 1000000
-// bytes, msg_purpose `chat`, sender_name `NATSBridge`, broadcast, no reply
+// Creates send options with the core's defaults (see each setter and
+// `docs/options.md`): size_threshold 1000000 bytes, msg_purpose `chat`, sender_name `NATSBridge`, broadcast, no reply
 // subject, plain (non-JetStream) publish, the client's default store.
 //
 // On success writes a new handle to `*out_options`; the caller frees it with
@@ -1065,96 +1149,114 @@ nb_status nb_send_options_new(struct nb_send_options **out_options,
 // while a call using them is running.
 void nb_send_options_free(struct nb_send_options *options);
 
-// Payloads whose serialized size is at or above `bytes` travel by link
-// (default 1000000).
+// Sets any send option by its schema name (`docs/options.md`; snake_case or
+// camelCase) to a value given as JSON text, as `nb_connect_options_set_json`
+// does for connect options (durations in milliseconds; unknown names and
+// values of the wrong kind are `NB_ERR_INVALID_ARGUMENT`, the options then
+// unchanged). Both strings are copied.
+nb_status nb_send_options_set_json(struct nb_send_options *options,
+                                   const char *name,
+                                   const char *json,
+                                   struct nb_error **out_error);
+
+// Option `size_threshold`: payloads of at least this many serialized bytes
+// travel by link (claim-check), in bytes (default 1000000 bytes).
 nb_status nb_send_options_set_size_threshold(struct nb_send_options *options,
                                              size_t bytes,
                                              struct nb_error **out_error);
 
-// Uses this correlation_id instead of a new UUID. `id` is copied.
+// Option `correlation_id`: the id that ties a conversation together
+// (default: a new UUID per message). `id` is copied.
 nb_status nb_send_options_set_correlation_id(struct nb_send_options *options,
                                              const char *id,
                                              struct nb_error **out_error);
 
-// Uses this msg_id instead of a new UUID (JetStream drops a resend with
-// the same id). `id` is copied.
+// Option `msg_id`: the message id; JetStream drops a resend with the same
+// id (default: a new UUID per message). `id` is copied.
 nb_status nb_send_options_set_msg_id(struct nb_send_options *options,
                                      const char *id,
                                      struct nb_error **out_error);
 
-// Sets msg_purpose (default `chat`; replies default to `response`).
-// `purpose` is copied.
+// Option `msg_purpose`: what the message is for (default "chat"; replies
+// default to "response"). `purpose` is copied.
 nb_status nb_send_options_set_msg_purpose(struct nb_send_options *options,
                                           const char *purpose,
                                           struct nb_error **out_error);
 
-// Sets sender_name (default `NATSBridge`). `name` is copied.
+// Option `sender_name`: who sends (default "NATSBridge"). `name` is copied.
 nb_status nb_send_options_set_sender_name(struct nb_send_options *options,
                                           const char *name,
                                           struct nb_error **out_error);
 
-// Sets sender_id (default: a UUID drawn once per process). `id` is copied.
+// Option `sender_id`: the sender's id (default: a UUID drawn once per
+// process). `id` is copied.
 nb_status nb_send_options_set_sender_id(struct nb_send_options *options,
                                         const char *id,
                                         struct nb_error **out_error);
 
-// Sets receiver_name (empty = broadcast). `name` is copied.
+// Option `receiver_name`: who should receive (default "": broadcast).
+// `name` is copied.
 nb_status nb_send_options_set_receiver_name(struct nb_send_options *options,
                                             const char *name,
                                             struct nb_error **out_error);
 
-// Sets receiver_id (empty = broadcast). `id` is copied.
+// Option `receiver_id`: the receiver's id (default "": broadcast). `id` is
+// copied.
 nb_status nb_send_options_set_receiver_id(struct nb_send_options *options,
                                           const char *id,
                                           struct nb_error **out_error);
 
-// Sets reply_to, the subject the receiver should answer on. `subject`
-// is copied.
+// Option `reply_to`: the subject the receiver should answer on (default "":
+// none). `subject` is copied.
 nb_status nb_send_options_set_reply_to(struct nb_send_options *options,
                                        const char *subject,
                                        struct nb_error **out_error);
 
-// Sets reply_to_msg_id, the msg_id this message answers. `msg_id` is
-// copied.
+// Option `reply_to_msg_id`: in a reply, the msg_id being answered (default
+// ""). `msg_id` is copied.
 nb_status nb_send_options_set_reply_to_msg_id(struct nb_send_options *options,
                                               const char *msg_id,
                                               struct nb_error **out_error);
 
-// Uploads link payloads to this HTTP file server (PUT
-// `<url>/<payload id>/<dataname>`) instead of the client's default store.
-// Also the `fileserver_url` passed to an upload handler. `url` is copied.
+// Option `fileserver_url`: the HTTP file server link payloads are uploaded
+// to (PUT `<url>/<payload id>/<dataname>`; default: the connection's
+// fileserver_url, else the JetStream Object Store). Also the
+// `fileserver_url` passed to an upload handler. `url` is copied.
 nb_status nb_send_options_set_fileserver_url(struct nb_send_options *options,
                                              const char *url,
                                              struct nb_error **out_error);
 
-// Sends `Authorization: Bearer <token>` with uploads to the file server.
+// Option `fileserver_token`: sends `Authorization: Bearer <token>` with
+// uploads to the file server (default: the connection's fileserver_token).
 // `token` is copied.
 nb_status nb_send_options_set_fileserver_token(struct nb_send_options *options,
                                                const char *token,
                                                struct nb_error **out_error);
 
-// Sets the envelope's metadata from JSON text, which must be an object
+// Option `metadata` (unset by default): the envelope's free-form metadata,
+// from JSON text, which must be an object
 // (`NB_ERR_INVALID_ARGUMENT` otherwise; the options are then unchanged).
 // `json` is parsed and copied.
 nb_status nb_send_options_set_metadata_json(struct nb_send_options *options,
                                             const char *json,
                                             struct nb_error **out_error);
 
-// Also writes a `sha256` for direct payloads when `enabled` (default off:
-// wire v1 makes it optional for direct payloads; link payloads always
-// carry one).
+// Option `direct_sha256`: also writes a `sha256` for direct payloads when
+// `enabled` (default false: wire v1 makes it optional for direct payloads;
+// link payloads always carry one).
 nb_status nb_send_options_set_direct_sha256(struct nb_send_options *options,
                                             bool enabled,
                                             struct nb_error **out_error);
 
-// Publishes through JetStream and waits for the stream's acknowledgement
-// when `enabled`; such sends fail with `NB_ERR_JETSTREAM` when no stream
+// Option `jetstream`: publishes through JetStream and waits for the
+// stream's acknowledgement when `enabled` (default false); such sends fail with `NB_ERR_JETSTREAM` when no stream
 // captures the subject (see `nb_client_ensure_stream`).
 nb_status nb_send_options_set_jetstream(struct nb_send_options *options,
                                         bool enabled,
                                         struct nb_error **out_error);
 
-// Stores link payloads with `handler` instead of a built-in store (it
+// Option `fileserver_upload_handler` (unset by default): stores link
+// payloads with `handler` instead of a built-in store (it
 // overrides fileserver_url and the client's default store). A NULL
 // `handler` removes the handler.
 //
@@ -1167,9 +1269,9 @@ nb_status nb_send_options_set_upload_handler(struct nb_send_options *options,
                                              void *user_data,
                                              struct nb_error **out_error);
 
-// Creates receive options with the core's defaults: 5 download retries,
-// 100 ms base delay, 5000 ms maximum delay, 30 s per download attempt, a
-// 1 GiB download cap, no allow-list, private addresses allowed, payloads
+// Creates receive options with the core's defaults (see each setter and
+// `docs/options.md`): 5 download retries, 100 ms base delay, 5000 ms
+// maximum delay, 30000 ms per download attempt, a 1 GiB download cap, no allow-list, private addresses allowed, payloads
 // held in memory.
 //
 // On success writes a new handle to `*out_options`; the caller frees it with
@@ -1182,62 +1284,123 @@ nb_status nb_receive_options_new(struct nb_receive_options **out_options,
 // copy.
 void nb_receive_options_free(struct nb_receive_options *options);
 
-// How many times a failed download is retried (connection errors,
-// timeouts, 5xx and 429 only; default 5).
+// Sets any receive option by its schema name (`docs/options.md`; snake_case or
+// camelCase) to a value given as JSON text, as `nb_connect_options_set_json`
+// does for connect options (durations in milliseconds; unknown names and
+// values of the wrong kind are `NB_ERR_INVALID_ARGUMENT`, the options then
+// unchanged). Both strings are copied.
+nb_status nb_receive_options_set_json(struct nb_receive_options *options,
+                                      const char *name,
+                                      const char *json,
+                                      struct nb_error **out_error);
+
+// Option `max_retries`: retries of a failed download (connection errors,
+// time-outs, 5xx and 429 only; default 5).
 nb_status nb_receive_options_set_max_retries(struct nb_receive_options *options,
                                              uint32_t retries,
                                              struct nb_error **out_error);
 
-// The first retry delay in milliseconds; each next one doubles, with
-// jitter (default 100).
+// Option `base_delay`: the first retry delay in milliseconds; each next one
+// doubles, with jitter (default 100 ms).
 nb_status nb_receive_options_set_base_delay_ms(struct nb_receive_options *options,
                                                uint64_t delay_ms,
                                                struct nb_error **out_error);
 
-// The longest delay between two download tries in milliseconds (default 5000).
+// Option `max_delay`: the longest delay between two download tries, in
+// milliseconds (default 5000 ms).
 nb_status nb_receive_options_set_max_delay_ms(struct nb_receive_options *options,
                                               uint64_t delay_ms,
                                               struct nb_error **out_error);
 
-// How long one download attempt may take in milliseconds (default 30000):
-// the whole HTTP request, or the wait for each Object Store chunk.
+// Option `download_timeout`: how long one download attempt may take, in
+// milliseconds (default 30000 ms): the whole HTTP request, or the wait for
+// each Object Store chunk.
+nb_status nb_receive_options_set_download_timeout_ms(struct nb_receive_options *options,
+                                                     uint64_t timeout_ms,
+                                                     struct nb_error **out_error);
+
+// Deprecated: renamed `nb_receive_options_set_download_timeout_ms` (the
+// option schema's `download_timeout`); the same function.
 nb_status nb_receive_options_set_request_timeout_ms(struct nb_receive_options *options,
                                                     uint64_t timeout_ms,
                                                     struct nb_error **out_error);
 
-// The largest link payload that will be downloaded, in bytes (default 1 GiB).
+// Option `max_download_size`: the largest link payload that is downloaded,
+// in bytes (default 1073741824 bytes, 1 GiB).
 nb_status nb_receive_options_set_max_download_size(struct nb_receive_options *options,
                                                    uint64_t bytes,
                                                    struct nb_error **out_error);
 
-// Adds an origin (`scheme://host[:port]`) to the allow-list; once the list
-// is non-empty only links to listed origins are fetched. `origin` is copied.
+// Option `max_envelope_download_size`: the most bytes the link payloads of
+// one envelope may declare together, in bytes (default: 4 x
+// max_download_size).
+nb_status nb_receive_options_set_max_envelope_download_size(struct nb_receive_options *options,
+                                                            uint64_t bytes,
+                                                            struct nb_error **out_error);
+
+// Option `max_link_payloads`: the most link payloads one envelope may carry
+// (default 256).
+nb_status nb_receive_options_set_max_link_payloads(struct nb_receive_options *options,
+                                                   size_t count,
+                                                   struct nb_error **out_error);
+
+// Option `max_concurrent_downloads`: how many link payloads of one envelope
+// are downloaded at once (default 4).
+nb_status nb_receive_options_set_max_concurrent_downloads(struct nb_receive_options *options,
+                                                          size_t count,
+                                                          struct nb_error **out_error);
+
+// Option `max_table_rows`: the most rows a received table may have
+// (default 16777216).
+nb_status nb_receive_options_set_max_table_rows(struct nb_receive_options *options,
+                                                uint64_t rows,
+                                                struct nb_error **out_error);
+
+// Option `proxy` (unset by default): sends HTTP(S) downloads through this
+// proxy URL; proxies from the environment are never used. `url` is copied.
+nb_status nb_receive_options_set_proxy(struct nb_receive_options *options,
+                                       const char *url,
+                                       struct nb_error **out_error);
+
+// Option `handler_timeout`: the longest one call of the download handler
+// may take, in milliseconds (default: download_timeout x (max_retries + 1)
+// + max_delay x max_retries).
+nb_status nb_receive_options_set_handler_timeout_ms(struct nb_receive_options *options,
+                                                    uint64_t timeout_ms,
+                                                    struct nb_error **out_error);
+
+// Option `allowed_origins` (unset by default): adds an origin
+// (`scheme://host[:port]`) to the allow-list; once the list is non-empty
+// only links to listed origins are fetched. `origin` is copied.
 nb_status nb_receive_options_add_allowed_origin(struct nb_receive_options *options,
                                                 const char *origin,
                                                 struct nb_error **out_error);
 
-// Whether links may point at private and loopback addresses (default
-// true). Link-local and cloud-metadata addresses are refused either way.
+// Option `allow_private_addresses`: whether links may point at private and
+// loopback addresses (default true). Link-local and cloud-metadata addresses are refused either way.
 nb_status nb_receive_options_set_allow_private_addresses(struct nb_receive_options *options,
                                                          bool allow,
                                                          struct nb_error **out_error);
 
-// Writes link payloads into directory `dir` (streamed, constant memory)
+// Option `save_dir` (unset by default): writes link payloads into
+// directory `dir` (streamed, constant memory)
 // instead of holding them in memory; they are then delivered as a file path
 // (`nb_payload_view.file_path`). `dir` is copied; it must exist.
 nb_status nb_receive_options_set_save_dir(struct nb_receive_options *options,
                                           const char *dir,
                                           struct nb_error **out_error);
 
-// Sends `Authorization: Bearer <token>` when fetching links whose origin is
-// exactly `origin`; never to any other host. Both strings are copied.
+// Option `store_tokens` (unset by default): sends `Authorization: Bearer
+// <token>` when fetching links whose origin is exactly `origin`; never to
+// any other host. Both strings are copied.
 nb_status nb_receive_options_add_store_token(struct nb_receive_options *options,
                                              const char *origin,
                                              const char *token,
                                              struct nb_error **out_error);
 
-// Fetches link payloads with `handler` instead of the built-in HTTP and
-// Object Store fetchers. A NULL `handler` removes the handler.
+// Option `fileserver_download_handler` (unset by default): fetches link
+// payloads with `handler` instead of the built-in HTTP and Object Store
+// fetchers. A NULL `handler` removes the handler.
 //
 // `user_data` is passed to every call of `handler` untouched. It must stay
 // valid, and be usable from any thread, as long as these options or a

@@ -40,7 +40,9 @@ fn counting_callbacks<T>(body: impl FnOnce(&Arc<InFlight>) -> T) -> T {
 }
 
 /// Connects to NATS. `servers` is one URL (`nats://host:4222`) or several
-/// separated by commas (a cluster). Credentials in a URL
+/// separated by commas (a cluster). When `servers` is NULL or empty, the
+/// options' `nats_url` is used, else `$NATS_URL`, else
+/// `nats://localhost:4222` (the core resolves it). Credentials in a URL
 /// (`nats://user:pass@host`, `nats://token@host`) are used and never written
 /// into envelopes. `options` may be NULL for the defaults; it is not
 /// retained.
@@ -59,12 +61,12 @@ pub unsafe extern "C" fn nb_client_connect(
 ) -> nb_status {
     boundary(out_error, || {
         // SAFETY: NULL or a NUL-terminated string; NULL or live options.
-        let servers = unsafe { args::text(servers, "servers") }?;
+        let servers = unsafe { args::optional_text(servers, "servers") }?;
         let options = unsafe { options.as_ref() };
         args::out_param(out_client, "out_client")?;
         let connect = match options {
             Some(options) => options.with_servers(servers),
-            None => ConnectOptions::new(servers),
+            None => ConnectOptions::new(ConnectOptions::resolve_nats_url(servers)),
         };
         let bridge = runtime::block_on(connect.connect())??;
         let handle = Box::into_raw(Box::new(nb_client { bridge }));

@@ -1,21 +1,28 @@
 //! Option objects: `nb_connect_options`, `nb_send_options` and
-//! `nb_receive_options`, each a handle with one setter per core option.
+//! `nb_receive_options`, each a handle with one setter per option of the
+//! core's option schema (`natsbridge::schema`, `docs/options.md`):
+//! `nb_<scope>_options_set_<name>` (`_ms` for milliseconds, `_json` for a
+//! JSON object, `add_<singular>` for lists and token maps), and one generic
+//! `nb_<scope>_options_set_json(options, name, json)` that sets any option
+//! of the schema by name (also ones added later).
 //!
-//! Each handle holds the core's options as a plain value and setters map
-//! one-to-one onto the core's by-value builders (`ConnectOptions`,
-//! `SendOptions`, `ReceiveOptions`); defaults are the core's. Handles rather
-//! than a C struct let options be added without breaking the ABI.
+//! Each handle holds the core's options as a plain value; setters go through
+//! the core's by-name `set` (or its by-value builders for file paths, which
+//! need not be UTF-8); defaults are the core's. Handles rather than a C
+//! struct let options be added without breaking the ABI. The parity test in
+//! `tests.rs` checks the header against `docs/options.json`.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{CString, c_char, c_void};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use natsbridge::schema::{self, OptionValue, Scope};
 use natsbridge::{ConnectOptions, ReceiveOptions, SendOptions};
 use serde_json::{Map, Value};
 
 use crate::args;
-use crate::error::{boundary, invalid, nb_error, nb_status};
+use crate::error::{boundary, invalid, nb_error, nb_status, to_cstring, value_boundary};
 use crate::handlers::{
     DownloadCallback, InFlight, UploadCallback, nb_download_handler, nb_upload_handler,
 };
@@ -25,14 +32,20 @@ use crate::handlers::{
 /// `nb_connect_options_free`. Not thread-safe while being modified; once set
 /// up it may be passed to `nb_client_connect` from any thread.
 pub struct nb_connect_options {
-    /// The core options, servers unset: `nb_client_connect` sets them.
+    /// The core options; `nb_client_connect` resolves the servers.
     options: ConnectOptions,
 }
 
 impl nb_connect_options {
-    /// These options connecting to `servers`.
-    pub(crate) fn with_servers(&self, servers: &str) -> ConnectOptions {
-        self.options.clone().servers(servers)
+    /// These options connecting to `servers` when given (non-empty), else
+    /// to their `nats_url`, else `$NATS_URL` or the default
+    /// (`ConnectOptions::resolve_nats_url`).
+    pub(crate) fn with_servers(&self, servers: Option<&str>) -> ConnectOptions {
+        let given = servers
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or(self.options.get_servers());
+        let url = ConnectOptions::resolve_nats_url(Some(given));
+        self.options.clone().servers(url)
     }
 }
 
@@ -137,10 +150,125 @@ pub(crate) fn json_object(text: &str, name: &str) -> natsbridge::Result<Map<Stri
     }
 }
 
+// ---------------------------------------------------------------- by name
+
+/// An options handle whose core options are set by schema name.
+pub(crate) trait ByName {
+    /// The schema scope of these options.
+    const SCOPE: Scope;
+    /// Sets option `name` of [`ByName::SCOPE`] through the core's `set`; on
+    /// an error the options are unchanged.
+    fn set_by_name(&mut self, name: &str, value: OptionValue) -> natsbridge::Result<()>;
+}
+
+impl ByName for nb_connect_options {
+    const SCOPE: Scope = Scope::Connect;
+    fn set_by_name(&mut self, name: &str, value: OptionValue) -> natsbridge::Result<()> {
+        // async-nats cannot make a subscription channel of capacity 0.
+        if schema::lookup(Scope::Connect, name)?.name == "subscription_capacity"
+            && value == OptionValue::Number(0)
+        {
+            return Err(invalid("subscription_capacity must be at least 1"));
+        }
+        self.options = self.options.clone().set(name, value)?;
+        Ok(())
+    }
+}
+
+impl ByName for nb_send_options {
+    const SCOPE: Scope = Scope::Send;
+    fn set_by_name(&mut self, name: &str, value: OptionValue) -> natsbridge::Result<()> {
+        self.options = self.options.clone().set(name, value)?;
+        Ok(())
+    }
+}
+
+impl ByName for nb_receive_options {
+    const SCOPE: Scope = Scope::Receive;
+    fn set_by_name(&mut self, name: &str, value: OptionValue) -> natsbridge::Result<()> {
+        self.options = self.options.clone().set(name, value)?;
+        Ok(())
+    }
+}
+
+/// Sets option `name` of `options` to the value `value` makes (after the
+/// handle's NULL check), inside the panic boundary.
+fn set_value<T: ByName>(
+    options: *mut T,
+    out_error: *mut *mut nb_error,
+    name: &str,
+    value: impl FnOnce() -> natsbridge::Result<OptionValue>,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or a live handle, not used concurrently (documented).
+        let options = unsafe { args::required_mut(options, "options") }?;
+        options.set_by_name(name, value()?)
+    })
+}
+
+/// A string argument as a text value.
+///
+/// # Safety
+/// `ptr` is NULL or a NUL-terminated string.
+unsafe fn text_value(ptr: *const c_char, arg: &str) -> natsbridge::Result<OptionValue> {
+    // SAFETY: per the contract.
+    Ok(OptionValue::Text(
+        unsafe { args::text(ptr, arg) }?.to_owned(),
+    ))
+}
+
+/// The body of `nb_<scope>_options_set_json`: option `name` (snake_case or
+/// camelCase) of the handle's scope, its value the JSON text `json`,
+/// converted by the option's kind (`OptionValue::from_json`).
+fn set_json<T: ByName>(
+    options: *mut T,
+    name: *const c_char,
+    json: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or a live handle, not used concurrently (documented);
+        // NULL or NUL-terminated strings per the header.
+        let options = unsafe { args::required_mut(options, "options") }?;
+        let name = unsafe { args::text(name, "name") }?;
+        let json = unsafe { args::text(json, "json") }?;
+        let spec = schema::lookup(T::SCOPE, name)?;
+        if spec.kind == schema::Kind::Callback {
+            return Err(invalid(format!(
+                "option {} is a function: set it with nb_send_options_set_upload_handler \
+                 or nb_receive_options_set_download_handler",
+                spec.name
+            )));
+        }
+        let value: Value = serde_json::from_str(json)
+            .map_err(|err| invalid(format!("option {}: not valid JSON: {err}", spec.name)))?;
+        let value = OptionValue::from_json(spec.kind, &value)
+            .map_err(|err| invalid(format!("option {}: {}", spec.name, err.message())))?;
+        options.set_by_name(spec.name, value)
+    })
+}
+
+/// Every option of natsbridge (connect, send, receive, subscribe) as JSON
+/// text: the core's option schema, the same document as `docs/options.json`
+/// (each option's `name`, `camel`, `scope`, `kind`, `unit`, `default` and
+/// `doc`). What a binding over this ABI reads to know its options by name;
+/// any of them is set with `nb_<scope>_options_set_json`. Static: never free
+/// it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn nb_option_schema_json() -> *const c_char {
+    static SCHEMA: OnceLock<CString> = OnceLock::new();
+    value_boundary(std::ptr::null(), || {
+        SCHEMA
+            .get_or_init(|| to_cstring(&schema::to_json()))
+            .as_ptr()
+    })
+}
+
 // ---------------------------------------------------------------- connect
 
-/// Creates connect options with the core's defaults (connect timeout 5 s,
-/// request timeout 10 s, Object Store bucket `natsbridge` with a 24 h TTL).
+/// Creates connect options with the core's defaults (see each setter and
+/// `docs/options.md`: connect timeout 5000 ms, request timeout 10000 ms,
+/// Object Store bucket `natsbridge` with a TTL of 86400000 ms).
 ///
 /// On success writes a new handle to `*out_options`; the caller frees it with
 /// `nb_connect_options_free`.
@@ -189,38 +317,104 @@ fn update(options: &mut ConnectOptions, with: impl FnOnce(ConnectOptions) -> Con
     *options = with(std::mem::take(options));
 }
 
-/// Sets the connection name the server shows in its monitoring.
-/// `name` is copied. Returns `NB_ERR_INVALID_ARGUMENT` for NULL or non-UTF-8.
+/// Sets any connect option by its schema name (`docs/options.md`;
+/// snake_case or camelCase) to a value given as JSON text: a number for
+/// counts, bytes and milliseconds (durations are always milliseconds), `true`
+/// or `false`, a string, an array of strings, or an object (metadata; origin
+/// to token for token maps). Options added to the schema later are accepted
+/// too. Fails with `NB_ERR_INVALID_ARGUMENT` for an unknown name (the message
+/// lists the known ones), JSON that is not valid, or a value of the wrong
+/// kind (the message names the option); the options are then unchanged.
+/// Both strings are copied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_connect_options_set_json(
+    options: *mut nb_connect_options,
+    name: *const c_char,
+    json: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_json(options, name, json, out_error)
+}
+
+/// Option `nats_url`: the NATS server, one URL or several separated by
+/// commas (a cluster); default: $NATS_URL, else nats://localhost:4222.
+/// The `servers` argument of `nb_client_connect` wins when not NULL.
+/// Credentials in a URL are used, never written into envelopes. `url` is
+/// copied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_connect_options_set_nats_url(
+    options: *mut nb_connect_options,
+    url: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "nats_url", || unsafe {
+        text_value(url, "url")
+    })
+}
+
+/// Option `name`: the connection name the server shows in its monitoring
+/// (unset by default). `name` is copied. Returns `NB_ERR_INVALID_ARGUMENT`
+/// for NULL or non-UTF-8.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_name(
     options: *mut nb_connect_options,
     name: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        // SAFETY: a NUL-terminated string per the header.
-        let name = unsafe { args::text(name, "name") }?.to_owned();
-        update(o, |o| o.name(name));
-        Ok(())
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "name", || unsafe {
+        text_value(name, "name")
     })
 }
 
-/// Authenticates with a token. `token` is copied.
+/// Option `token`: authenticate with this token (unset by default).
+/// `token` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_token(
     options: *mut nb_connect_options,
     token: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        // SAFETY: a NUL-terminated string per the header.
-        let token = unsafe { args::text(token, "token") }?.to_owned();
-        update(o, |o| o.token(token));
-        Ok(())
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "token", || unsafe {
+        text_value(token, "token")
     })
 }
 
-/// Authenticates with a user name and password. Both are copied.
+/// Option `user`: authenticate as this user (unset by default); needs
+/// `nb_connect_options_set_password` too: connecting with one of them
+/// without the other fails with `NB_ERR_INVALID_ARGUMENT`. `user` is copied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_connect_options_set_user(
+    options: *mut nb_connect_options,
+    user: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "user", || unsafe {
+        text_value(user, "user")
+    })
+}
+
+/// Option `password`: the password of `user` (unset by default); needs
+/// `nb_connect_options_set_user` too (see there). `password` is copied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_connect_options_set_password(
+    options: *mut nb_connect_options,
+    password: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "password", || unsafe {
+        text_value(password, "password")
+    })
+}
+
+/// Options `user` and `password` in one call (a convenience, kept from
+/// before the option schema: the same as `nb_connect_options_set_user`
+/// then `nb_connect_options_set_password`). Both are copied; NULL for
+/// either is `NB_ERR_INVALID_ARGUMENT` and leaves the options unchanged.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_user_password(
     options: *mut nb_connect_options,
@@ -237,8 +431,9 @@ pub unsafe extern "C" fn nb_connect_options_set_user_password(
     })
 }
 
-/// Authenticates with a NATS `.creds` file (JWT and nkey seed), read when
-/// connecting. `path` is copied.
+/// Option `credentials_file`: authenticate with this NATS `.creds` file
+/// (JWT and nkey seed), read when connecting (unset by default). `path` is
+/// copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_credentials_file(
     options: *mut nb_connect_options,
@@ -253,25 +448,25 @@ pub unsafe extern "C" fn nb_connect_options_set_credentials_file(
     })
 }
 
-/// Authenticates with an nkey seed (`SU...`). `seed` is copied.
+/// Option `nkey`: authenticate with this nkey seed (`SU...`; unset by
+/// default). `seed` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_nkey(
     options: *mut nb_connect_options,
     seed: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        // SAFETY: a NUL-terminated string per the header.
-        let seed = unsafe { args::text(seed, "seed") }?.to_owned();
-        update(o, |o| o.nkey(seed));
-        Ok(())
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "nkey", || unsafe {
+        text_value(seed, "seed")
     })
 }
 
-/// Trusts the CA certificates in this PEM file for TLS (may be called
-/// several times). `path` is copied.
+/// Option `tls_ca_file`: trust the server certificates signed by the CA in
+/// this PEM file (unset by default). Calling it again trusts one more file.
+/// `path` is copied.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nb_connect_options_add_tls_ca_file(
+pub unsafe extern "C" fn nb_connect_options_set_tls_ca_file(
     options: *mut nb_connect_options,
     path: *const c_char,
     out_error: *mut *mut nb_error,
@@ -284,8 +479,24 @@ pub unsafe extern "C" fn nb_connect_options_add_tls_ca_file(
     })
 }
 
-/// Presents this client certificate and key (PEM files) for mutual TLS.
-/// Both paths are copied.
+/// The older name of `nb_connect_options_set_tls_ca_file` (the same
+/// function; kept for existing callers).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_connect_options_add_tls_ca_file(
+    options: *mut nb_connect_options,
+    path: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    // SAFETY: the same contract.
+    unsafe { nb_connect_options_set_tls_ca_file(options, path, out_error) }
+}
+
+/// Option `tls_client_cert`: present this client certificate (PEM) for
+/// mutual TLS (unset by default); needs `tls_client_key`. `key_path` may be
+/// NULL: then set the key with `nb_connect_options_set_tls_client_key`
+/// (this function took both paths before the option schema, and still
+/// does). Connecting with a certificate and no key, or a key and no
+/// certificate, fails with `NB_ERR_INVALID_ARGUMENT`. The paths are copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_tls_client_cert(
     options: *mut nb_connect_options,
@@ -294,122 +505,153 @@ pub unsafe extern "C" fn nb_connect_options_set_tls_client_cert(
     out_error: *mut *mut nb_error,
 ) -> nb_status {
     connect_setting(options, out_error, |o| {
-        // SAFETY: NUL-terminated strings per the header.
+        // SAFETY: NUL-terminated strings (the key NULL or one) per the header.
         let cert: PathBuf = unsafe { args::path(cert_path, "cert_path") }?;
-        let key: PathBuf = unsafe { args::path(key_path, "key_path") }?;
-        update(o, |o| o.tls_client_cert(cert, key));
+        let key: Option<PathBuf> = if key_path.is_null() {
+            None
+        } else {
+            Some(unsafe { args::path(key_path, "key_path") }?)
+        };
+        update(o, |o| match key {
+            Some(key) => o.tls_client_cert(cert, key),
+            None => o.tls_client_cert_file(cert),
+        });
         Ok(())
     })
 }
 
-/// Refuses to connect without TLS when `required` is true.
+/// Option `tls_client_key`: the private key (PEM) of `tls_client_cert`
+/// (unset by default); needs `tls_client_cert`. `path` is copied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_connect_options_set_tls_client_key(
+    options: *mut nb_connect_options,
+    path: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    connect_setting(options, out_error, |o| {
+        // SAFETY: a NUL-terminated string per the header.
+        let path = unsafe { args::path(path, "path") }?;
+        update(o, |o| o.tls_client_key(path));
+        Ok(())
+    })
+}
+
+/// Option `require_tls`: refuse to talk to the server without TLS when
+/// `required` is true (default false).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_require_tls(
     options: *mut nb_connect_options,
     required: bool,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        update(o, |o| o.require_tls(required));
-        Ok(())
+    set_value(options, out_error, "require_tls", || {
+        Ok(OptionValue::Bool(required))
     })
 }
 
-/// How long connecting may take before it fails with `NB_ERR_TIMEOUT` or
-/// `NB_ERR_CONNECTION` (default 5000 ms).
+/// Option `connect_timeout`: how long connecting may take before it fails
+/// with `NB_ERR_TIMEOUT` or `NB_ERR_CONNECTION`, in milliseconds (default
+/// 5000 ms).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_connect_timeout_ms(
     options: *mut nb_connect_options,
     timeout_ms: u64,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        update(o, |o| o.connect_timeout(millis(timeout_ms)));
-        Ok(())
+    set_value(options, out_error, "connect_timeout", || {
+        Ok(OptionValue::Number(timeout_ms))
     })
 }
 
-/// How long `nb_client_request` waits for a reply when its own timeout is 0
-/// (default 10000 ms).
+/// Option `request_timeout`: how long `nb_client_request` waits for a reply
+/// when its own timeout is 0, and a JetStream publish for its
+/// acknowledgement, in milliseconds (default 10000 ms).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_request_timeout_ms(
     options: *mut nb_connect_options,
     timeout_ms: u64,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        update(o, |o| o.request_timeout(millis(timeout_ms)));
-        Ok(())
+    set_value(options, out_error, "request_timeout", || {
+        Ok(OptionValue::Number(timeout_ms))
     })
 }
 
-/// How many messages a subscription buffers before the server marks the
-/// client a slow consumer (default 65536).
+/// Option `subscription_capacity`: how many messages a subscription buffers
+/// before the server treats the client as a slow consumer (default:
+/// async-nats' default (65,536 messages)). 0 is `NB_ERR_INVALID_ARGUMENT`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_subscription_capacity(
     options: *mut nb_connect_options,
     messages: usize,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        if messages == 0 {
-            return Err(invalid("subscription capacity must be at least 1"));
-        }
-        update(o, |o| o.subscription_capacity(messages));
-        Ok(())
+    set_value(options, out_error, "subscription_capacity", || {
+        Ok(OptionValue::Number(messages as u64))
     })
 }
 
-/// The default HTTP file server for link payloads of this client's sends (a
-/// send's own fileserver_url wins). `url` is copied.
+/// Option `fileserver_url`: the HTTP file server every send of this client
+/// uploads link payloads to (a send's own fileserver_url wins); unset by
+/// default: the JetStream Object Store. `url` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_fileserver_url(
     options: *mut nb_connect_options,
     url: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        // SAFETY: a NUL-terminated string per the header.
-        let url = unsafe { args::text(url, "url") }?.to_owned();
-        update(o, |o| o.fileserver_url(url));
-        Ok(())
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "fileserver_url", || unsafe {
+        text_value(url, "url")
     })
 }
 
-/// The bearer token sent with uploads to the default file server.
-/// `token` is copied.
+/// Option `fileserver_token`: the bearer token sent with uploads to the
+/// client's fileserver_url (unset by default). `token` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_fileserver_token(
     options: *mut nb_connect_options,
     token: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        // SAFETY: a NUL-terminated string per the header.
-        let token = unsafe { args::text(token, "token") }?.to_owned();
-        update(o, |o| o.fileserver_token(token));
-        Ok(())
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "fileserver_token", || unsafe {
+        text_value(token, "token")
     })
 }
 
-/// The JetStream Object Store bucket for link payloads when no file server
-/// is configured (default `natsbridge`). `bucket` is copied.
+/// Option `object_store_bucket`: the JetStream Object Store bucket link
+/// payloads go to when no file server is set (default "natsbridge").
+/// `bucket` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_object_store_bucket(
     options: *mut nb_connect_options,
     bucket: *const c_char,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    connect_setting(options, out_error, |o| {
-        // SAFETY: a NUL-terminated string per the header.
-        let bucket = unsafe { args::text(bucket, "bucket") }?.to_owned();
-        update(o, |o| o.object_store_bucket(bucket));
-        Ok(())
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "object_store_bucket", || unsafe {
+        text_value(bucket, "bucket")
     })
 }
 
-/// How long objects stay in the Object Store bucket when natsbridge creates
-/// it (default 86400 s).
+/// Option `object_store_ttl`: how long objects are kept in the Object Store
+/// bucket when natsbridge creates it, in milliseconds (default 86400000 ms,
+/// 24 hours).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_connect_options_set_object_store_ttl_ms(
+    options: *mut nb_connect_options,
+    ttl_ms: u64,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "object_store_ttl", || {
+        Ok(OptionValue::Number(ttl_ms))
+    })
+}
+
+/// Deprecated: use `nb_connect_options_set_object_store_ttl_ms` (durations
+/// are milliseconds everywhere). The same option in whole seconds.
+#[deprecated(note = "use nb_connect_options_set_object_store_ttl_ms")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_connect_options_set_object_store_ttl_s(
     options: *mut nb_connect_options,
@@ -424,8 +666,8 @@ pub unsafe extern "C" fn nb_connect_options_set_object_store_ttl_s(
 
 // ---------------------------------------------------------------- send
 
-/// Creates send options with the core's defaults: size_threshold 1000000
-/// bytes, msg_purpose `chat`, sender_name `NATSBridge`, broadcast, no reply
+/// Creates send options with the core's defaults (see each setter and
+/// `docs/options.md`): size_threshold 1000000 bytes, msg_purpose `chat`, sender_name `NATSBridge`, broadcast, no reply
 /// subject, plain (non-JetStream) publish, the client's default store.
 ///
 /// On success writes a new handle to `*out_options`; the caller frees it with
@@ -455,6 +697,21 @@ pub unsafe extern "C" fn nb_send_options_free(options: *mut nb_send_options) {
         // SAFETY: a handle from nb_send_options_new, freed once.
         drop(unsafe { Box::from_raw(options) });
     }
+}
+
+/// Sets any send option by its schema name (`docs/options.md`; snake_case or
+/// camelCase) to a value given as JSON text, as `nb_connect_options_set_json`
+/// does for connect options (durations in milliseconds; unknown names and
+/// values of the wrong kind are `NB_ERR_INVALID_ARGUMENT`, the options then
+/// unchanged). Both strings are copied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_send_options_set_json(
+    options: *mut nb_send_options,
+    name: *const c_char,
+    json: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_json(options, name, json, out_error)
 }
 
 /// Changes send options through the core builder.
@@ -487,8 +744,8 @@ fn send_text(
     })
 }
 
-/// Payloads whose serialized size is at or above `bytes` travel by link
-/// (default 1000000).
+/// Option `size_threshold`: payloads of at least this many serialized bytes
+/// travel by link (claim-check), in bytes (default 1000000 bytes).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_size_threshold(
     options: *mut nb_send_options,
@@ -498,7 +755,8 @@ pub unsafe extern "C" fn nb_send_options_set_size_threshold(
     send_setting(options, out_error, |o| Ok(o.size_threshold(bytes)))
 }
 
-/// Uses this correlation_id instead of a new UUID. `id` is copied.
+/// Option `correlation_id`: the id that ties a conversation together
+/// (default: a new UUID per message). `id` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_correlation_id(
     options: *mut nb_send_options,
@@ -508,8 +766,8 @@ pub unsafe extern "C" fn nb_send_options_set_correlation_id(
     send_text(options, id, "id", out_error, |o, v| o.correlation_id(v))
 }
 
-/// Uses this msg_id instead of a new UUID (JetStream drops a resend with
-/// the same id). `id` is copied.
+/// Option `msg_id`: the message id; JetStream drops a resend with the same
+/// id (default: a new UUID per message). `id` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_msg_id(
     options: *mut nb_send_options,
@@ -519,8 +777,8 @@ pub unsafe extern "C" fn nb_send_options_set_msg_id(
     send_text(options, id, "id", out_error, |o, v| o.msg_id(v))
 }
 
-/// Sets msg_purpose (default `chat`; replies default to `response`).
-/// `purpose` is copied.
+/// Option `msg_purpose`: what the message is for (default "chat"; replies
+/// default to "response"). `purpose` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_msg_purpose(
     options: *mut nb_send_options,
@@ -532,7 +790,7 @@ pub unsafe extern "C" fn nb_send_options_set_msg_purpose(
     })
 }
 
-/// Sets sender_name (default `NATSBridge`). `name` is copied.
+/// Option `sender_name`: who sends (default "NATSBridge"). `name` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_sender_name(
     options: *mut nb_send_options,
@@ -542,7 +800,8 @@ pub unsafe extern "C" fn nb_send_options_set_sender_name(
     send_text(options, name, "name", out_error, |o, v| o.sender_name(v))
 }
 
-/// Sets sender_id (default: a UUID drawn once per process). `id` is copied.
+/// Option `sender_id`: the sender's id (default: a UUID drawn once per
+/// process). `id` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_sender_id(
     options: *mut nb_send_options,
@@ -552,7 +811,8 @@ pub unsafe extern "C" fn nb_send_options_set_sender_id(
     send_text(options, id, "id", out_error, |o, v| o.sender_id(v))
 }
 
-/// Sets receiver_name (empty = broadcast). `name` is copied.
+/// Option `receiver_name`: who should receive (default "": broadcast).
+/// `name` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_receiver_name(
     options: *mut nb_send_options,
@@ -562,7 +822,8 @@ pub unsafe extern "C" fn nb_send_options_set_receiver_name(
     send_text(options, name, "name", out_error, |o, v| o.receiver_name(v))
 }
 
-/// Sets receiver_id (empty = broadcast). `id` is copied.
+/// Option `receiver_id`: the receiver's id (default "": broadcast). `id` is
+/// copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_receiver_id(
     options: *mut nb_send_options,
@@ -572,8 +833,8 @@ pub unsafe extern "C" fn nb_send_options_set_receiver_id(
     send_text(options, id, "id", out_error, |o, v| o.receiver_id(v))
 }
 
-/// Sets reply_to, the subject the receiver should answer on. `subject`
-/// is copied.
+/// Option `reply_to`: the subject the receiver should answer on (default "":
+/// none). `subject` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_reply_to(
     options: *mut nb_send_options,
@@ -583,8 +844,8 @@ pub unsafe extern "C" fn nb_send_options_set_reply_to(
     send_text(options, subject, "subject", out_error, |o, v| o.reply_to(v))
 }
 
-/// Sets reply_to_msg_id, the msg_id this message answers. `msg_id` is
-/// copied.
+/// Option `reply_to_msg_id`: in a reply, the msg_id being answered (default
+/// ""). `msg_id` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_reply_to_msg_id(
     options: *mut nb_send_options,
@@ -596,9 +857,10 @@ pub unsafe extern "C" fn nb_send_options_set_reply_to_msg_id(
     })
 }
 
-/// Uploads link payloads to this HTTP file server (PUT
-/// `<url>/<payload id>/<dataname>`) instead of the client's default store.
-/// Also the `fileserver_url` passed to an upload handler. `url` is copied.
+/// Option `fileserver_url`: the HTTP file server link payloads are uploaded
+/// to (PUT `<url>/<payload id>/<dataname>`; default: the connection's
+/// fileserver_url, else the JetStream Object Store). Also the
+/// `fileserver_url` passed to an upload handler. `url` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_fileserver_url(
     options: *mut nb_send_options,
@@ -608,7 +870,8 @@ pub unsafe extern "C" fn nb_send_options_set_fileserver_url(
     send_text(options, url, "url", out_error, |o, v| o.fileserver_url(v))
 }
 
-/// Sends `Authorization: Bearer <token>` with uploads to the file server.
+/// Option `fileserver_token`: sends `Authorization: Bearer <token>` with
+/// uploads to the file server (default: the connection's fileserver_token).
 /// `token` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_fileserver_token(
@@ -621,7 +884,8 @@ pub unsafe extern "C" fn nb_send_options_set_fileserver_token(
     })
 }
 
-/// Sets the envelope's metadata from JSON text, which must be an object
+/// Option `metadata` (unset by default): the envelope's free-form metadata,
+/// from JSON text, which must be an object
 /// (`NB_ERR_INVALID_ARGUMENT` otherwise; the options are then unchanged).
 /// `json` is parsed and copied.
 #[unsafe(no_mangle)]
@@ -637,9 +901,9 @@ pub unsafe extern "C" fn nb_send_options_set_metadata_json(
     })
 }
 
-/// Also writes a `sha256` for direct payloads when `enabled` (default off:
-/// wire v1 makes it optional for direct payloads; link payloads always
-/// carry one).
+/// Option `direct_sha256`: also writes a `sha256` for direct payloads when
+/// `enabled` (default false: wire v1 makes it optional for direct payloads;
+/// link payloads always carry one).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_direct_sha256(
     options: *mut nb_send_options,
@@ -649,8 +913,8 @@ pub unsafe extern "C" fn nb_send_options_set_direct_sha256(
     send_setting(options, out_error, |o| Ok(o.direct_sha256(enabled)))
 }
 
-/// Publishes through JetStream and waits for the stream's acknowledgement
-/// when `enabled`; such sends fail with `NB_ERR_JETSTREAM` when no stream
+/// Option `jetstream`: publishes through JetStream and waits for the
+/// stream's acknowledgement when `enabled` (default false); such sends fail with `NB_ERR_JETSTREAM` when no stream
 /// captures the subject (see `nb_client_ensure_stream`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_send_options_set_jetstream(
@@ -661,7 +925,8 @@ pub unsafe extern "C" fn nb_send_options_set_jetstream(
     send_setting(options, out_error, |o| Ok(o.jetstream(enabled)))
 }
 
-/// Stores link payloads with `handler` instead of a built-in store (it
+/// Option `fileserver_upload_handler` (unset by default): stores link
+/// payloads with `handler` instead of a built-in store (it
 /// overrides fileserver_url and the client's default store). A NULL
 /// `handler` removes the handler.
 ///
@@ -686,9 +951,9 @@ pub unsafe extern "C" fn nb_send_options_set_upload_handler(
 
 // ---------------------------------------------------------------- receive
 
-/// Creates receive options with the core's defaults: 5 download retries,
-/// 100 ms base delay, 5000 ms maximum delay, 30 s per download attempt, a
-/// 1 GiB download cap, no allow-list, private addresses allowed, payloads
+/// Creates receive options with the core's defaults (see each setter and
+/// `docs/options.md`): 5 download retries, 100 ms base delay, 5000 ms
+/// maximum delay, 30000 ms per download attempt, a 1 GiB download cap, no allow-list, private addresses allowed, payloads
 /// held in memory.
 ///
 /// On success writes a new handle to `*out_options`; the caller frees it with
@@ -721,6 +986,21 @@ pub unsafe extern "C" fn nb_receive_options_free(options: *mut nb_receive_option
     }
 }
 
+/// Sets any receive option by its schema name (`docs/options.md`; snake_case or
+/// camelCase) to a value given as JSON text, as `nb_connect_options_set_json`
+/// does for connect options (durations in milliseconds; unknown names and
+/// values of the wrong kind are `NB_ERR_INVALID_ARGUMENT`, the options then
+/// unchanged). Both strings are copied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_json(
+    options: *mut nb_receive_options,
+    name: *const c_char,
+    json: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_json(options, name, json, out_error)
+}
+
 /// Changes receive options through the core builder.
 fn receive_setting(
     options: *mut nb_receive_options,
@@ -736,8 +1016,8 @@ fn receive_setting(
     })
 }
 
-/// How many times a failed download is retried (connection errors,
-/// timeouts, 5xx and 429 only; default 5).
+/// Option `max_retries`: retries of a failed download (connection errors,
+/// time-outs, 5xx and 429 only; default 5).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_receive_options_set_max_retries(
     options: *mut nb_receive_options,
@@ -747,8 +1027,8 @@ pub unsafe extern "C" fn nb_receive_options_set_max_retries(
     receive_setting(options, out_error, |o| Ok(o.max_retries(retries)))
 }
 
-/// The first retry delay in milliseconds; each next one doubles, with
-/// jitter (default 100).
+/// Option `base_delay`: the first retry delay in milliseconds; each next one
+/// doubles, with jitter (default 100 ms).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_receive_options_set_base_delay_ms(
     options: *mut nb_receive_options,
@@ -758,7 +1038,8 @@ pub unsafe extern "C" fn nb_receive_options_set_base_delay_ms(
     receive_setting(options, out_error, |o| Ok(o.base_delay(millis(delay_ms))))
 }
 
-/// The longest delay between two download tries in milliseconds (default 5000).
+/// Option `max_delay`: the longest delay between two download tries, in
+/// milliseconds (default 5000 ms).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_receive_options_set_max_delay_ms(
     options: *mut nb_receive_options,
@@ -768,20 +1049,35 @@ pub unsafe extern "C" fn nb_receive_options_set_max_delay_ms(
     receive_setting(options, out_error, |o| Ok(o.max_delay(millis(delay_ms))))
 }
 
-/// How long one download attempt may take in milliseconds (default 30000):
-/// the whole HTTP request, or the wait for each Object Store chunk.
+/// Option `download_timeout`: how long one download attempt may take, in
+/// milliseconds (default 30000 ms): the whole HTTP request, or the wait for
+/// each Object Store chunk.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_download_timeout_ms(
+    options: *mut nb_receive_options,
+    timeout_ms: u64,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "download_timeout", || {
+        Ok(OptionValue::Number(timeout_ms))
+    })
+}
+
+/// Deprecated: renamed `nb_receive_options_set_download_timeout_ms` (the
+/// option schema's `download_timeout`); the same function.
+#[deprecated(note = "renamed nb_receive_options_set_download_timeout_ms")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_receive_options_set_request_timeout_ms(
     options: *mut nb_receive_options,
     timeout_ms: u64,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    receive_setting(options, out_error, |o| {
-        Ok(o.download_timeout(millis(timeout_ms)))
-    })
+    // SAFETY: the same contract.
+    unsafe { nb_receive_options_set_download_timeout_ms(options, timeout_ms, out_error) }
 }
 
-/// The largest link payload that will be downloaded, in bytes (default 1 GiB).
+/// Option `max_download_size`: the largest link payload that is downloaded,
+/// in bytes (default 1073741824 bytes, 1 GiB).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_receive_options_set_max_download_size(
     options: *mut nb_receive_options,
@@ -791,8 +1087,90 @@ pub unsafe extern "C" fn nb_receive_options_set_max_download_size(
     receive_setting(options, out_error, |o| Ok(o.max_download_size(bytes)))
 }
 
-/// Adds an origin (`scheme://host[:port]`) to the allow-list; once the list
-/// is non-empty only links to listed origins are fetched. `origin` is copied.
+/// Option `max_envelope_download_size`: the most bytes the link payloads of
+/// one envelope may declare together, in bytes (default: 4 x
+/// max_download_size).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_max_envelope_download_size(
+    options: *mut nb_receive_options,
+    bytes: u64,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "max_envelope_download_size", || {
+        Ok(OptionValue::Number(bytes))
+    })
+}
+
+/// Option `max_link_payloads`: the most link payloads one envelope may carry
+/// (default 256).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_max_link_payloads(
+    options: *mut nb_receive_options,
+    count: usize,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "max_link_payloads", || {
+        Ok(OptionValue::Number(count as u64))
+    })
+}
+
+/// Option `max_concurrent_downloads`: how many link payloads of one envelope
+/// are downloaded at once (default 4).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_max_concurrent_downloads(
+    options: *mut nb_receive_options,
+    count: usize,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "max_concurrent_downloads", || {
+        Ok(OptionValue::Number(count as u64))
+    })
+}
+
+/// Option `max_table_rows`: the most rows a received table may have
+/// (default 16777216).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_max_table_rows(
+    options: *mut nb_receive_options,
+    rows: u64,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "max_table_rows", || {
+        Ok(OptionValue::Number(rows))
+    })
+}
+
+/// Option `proxy` (unset by default): sends HTTP(S) downloads through this
+/// proxy URL; proxies from the environment are never used. `url` is copied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_proxy(
+    options: *mut nb_receive_options,
+    url: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "proxy", || unsafe {
+        text_value(url, "url")
+    })
+}
+
+/// Option `handler_timeout`: the longest one call of the download handler
+/// may take, in milliseconds (default: download_timeout x (max_retries + 1)
+/// + max_delay x max_retries).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_handler_timeout_ms(
+    options: *mut nb_receive_options,
+    timeout_ms: u64,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "handler_timeout", || {
+        Ok(OptionValue::Number(timeout_ms))
+    })
+}
+
+/// Option `allowed_origins` (unset by default): adds an origin
+/// (`scheme://host[:port]`) to the allow-list; once the list is non-empty
+/// only links to listed origins are fetched. `origin` is copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_receive_options_add_allowed_origin(
     options: *mut nb_receive_options,
@@ -806,8 +1184,8 @@ pub unsafe extern "C" fn nb_receive_options_add_allowed_origin(
     })
 }
 
-/// Whether links may point at private and loopback addresses (default
-/// true). Link-local and cloud-metadata addresses are refused either way.
+/// Option `allow_private_addresses`: whether links may point at private and
+/// loopback addresses (default true). Link-local and cloud-metadata addresses are refused either way.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_receive_options_set_allow_private_addresses(
     options: *mut nb_receive_options,
@@ -817,7 +1195,8 @@ pub unsafe extern "C" fn nb_receive_options_set_allow_private_addresses(
     receive_setting(options, out_error, |o| Ok(o.allow_private_addresses(allow)))
 }
 
-/// Writes link payloads into directory `dir` (streamed, constant memory)
+/// Option `save_dir` (unset by default): writes link payloads into
+/// directory `dir` (streamed, constant memory)
 /// instead of holding them in memory; they are then delivered as a file path
 /// (`nb_payload_view.file_path`). `dir` is copied; it must exist.
 #[unsafe(no_mangle)]
@@ -833,8 +1212,9 @@ pub unsafe extern "C" fn nb_receive_options_set_save_dir(
     })
 }
 
-/// Sends `Authorization: Bearer <token>` when fetching links whose origin is
-/// exactly `origin`; never to any other host. Both strings are copied.
+/// Option `store_tokens` (unset by default): sends `Authorization: Bearer
+/// <token>` when fetching links whose origin is exactly `origin`; never to
+/// any other host. Both strings are copied.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_receive_options_add_store_token(
     options: *mut nb_receive_options,
@@ -850,8 +1230,9 @@ pub unsafe extern "C" fn nb_receive_options_add_store_token(
     })
 }
 
-/// Fetches link payloads with `handler` instead of the built-in HTTP and
-/// Object Store fetchers. A NULL `handler` removes the handler.
+/// Option `fileserver_download_handler` (unset by default): fetches link
+/// payloads with `handler` instead of the built-in HTTP and Object Store
+/// fetchers. A NULL `handler` removes the handler.
 ///
 /// `user_data` is passed to every call of `handler` untouched. It must stay
 /// valid, and be usable from any thread, as long as these options or a

@@ -19,7 +19,8 @@ Multi-payload messages over NATS from Julia, on the natsbridge core
 
 Every rule (wire format, transports, limits, retries) lives in the core; this
 package converts Julia values and errors at the border. Options are keywords
-named in the one table `OPTIONS` (see `src/options.jl`).
+named by the core's option schema (`option_names(scope)`, `docs/options.md`;
+durations in milliseconds; see `src/options.jl`).
 
 Threads: Julia (1.5) cannot run Julia code on a library thread. Messages of
 subscriptions and calls of upload/download handlers therefore reach Julia

@@ -1,26 +1,32 @@
 # Connections, sends, receives, subscriptions, request/reply.
 
 """
-    Bridge(nats_url = default_nats_url(); connect keywords...)
+    Bridge(nats_url = nothing; connect keywords...)
 
 One connection to NATS (`nats_url` may list several servers separated by
-commas), with `smartsend`, `smartreceive`, `subscribe`, `request`, `reply`,
-`ensure_stream`, `flush` and `close`. Freed by `close` (idempotent) or its
-finalizer. The keywords are the `:connect` ones of `OPTIONS`.
+commas; `nothing`: the `nats_url` keyword, else `\$NATS_URL`, else
+`nats://localhost:4222`, resolved by the core), with `smartsend`,
+`smartreceive`, `subscribe`, `request`, `reply`, `ensure_stream`, `flush`
+and `close`. Freed by `close` (idempotent) or its finalizer. The keywords
+are the core's connect options (`option_names(:connect)`, `docs/options.md`;
+durations in milliseconds).
 """
 mutable struct Bridge
     ptr::Ptr{Cvoid}
-    url::String
+    url::Union{String,Nothing}
     subscriptions::Vector{Any}   # open Subscriptions, closed before the client
     lock::ReentrantLock
-    function Bridge(nats_url::AbstractString = default_nats_url(); kwargs...)
+    function Bridge(nats_url::Union{AbstractString,Nothing} = nothing; kwargs...)
+        url = nats_url === nothing ? nothing : String(nats_url)
+        url === nothing || !occursin('\0', url) ||
+            throw(border_error(:INVALID_ARGUMENT, "nats_url holds a NUL character"))
         options = options_for(:connect, kwargs)
         out = Ref{Ptr{Cvoid}}(C_NULL)
         err = Ref{Ptr{Cvoid}}(C_NULL)
-        url = String(nats_url)
         status = try
-            @blocking(nb_client_connect, Int32, (Cstring, Ptr{Cvoid}, Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}),
-                      url, options.ptr, out, err)
+            GC.@preserve url @blocking(nb_client_connect, Int32,
+                (Ptr{UInt8}, Ptr{Cvoid}, Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}),
+                url === nothing ? Ptr{UInt8}(C_NULL) : pointer(url), options.ptr, out, err)
         finally
             free!(options)
         end
@@ -31,11 +37,9 @@ mutable struct Bridge
     end
 end
 
-"`\$NATS_URL`, else `nats://localhost:4222`."
-default_nats_url() = get(ENV, "NATS_URL", "nats://localhost:4222")
-
 function Base.show(io::IO, b::Bridge)
-    print(io, "NATSBridge.Bridge(", repr(b.url), b.ptr == C_NULL ? ", closed)" : ")")
+    print(io, "NATSBridge.Bridge(", b.url === nothing ? "default URL" : repr(b.url),
+          b.ptr == C_NULL ? ", closed)" : ")")
 end
 
 Base.isopen(b::Bridge) = b.ptr != C_NULL
@@ -112,14 +116,17 @@ const POOL_LOCK = ReentrantLock()
     pooled_bridge(nats_url) -> Bridge
 
 The shared connection of the function-style calls: one per URL, made on
-first use and reused (as in every other front end).
+first use and reused (as in every other front end). `nothing`: the core
+resolves `\$NATS_URL`, else `nats://localhost:4222` (once, when the pooled
+connection is made).
 """
-function pooled_bridge(url::AbstractString)
+function pooled_bridge(url::Union{AbstractString,Nothing})
+    key = url === nothing ? "" : String(url)
     lock(POOL_LOCK) do
-        bridge = get(POOL, url, nothing)
+        bridge = get(POOL, key, nothing)
         if bridge === nothing || !isopen(bridge)
             bridge = Bridge(url)
-            POOL[String(url)] = bridge
+            POOL[key] = bridge
         end
         return bridge
     end
@@ -151,7 +158,7 @@ function sent_envelope(json::Ptr{UInt8})
 end
 
 """
-    smartsend(subject, data; nats_url = default_nats_url(), keywords...) -> Dict{String,Any}
+    smartsend(subject, data; nats_url = nothing, keywords...) -> Dict{String,Any}
     smartsend(bridge, subject, data; keywords...)
 
 Sends `data`, a vector of `(dataname, data, type)` tuples, as one envelope on
@@ -160,11 +167,12 @@ go by link through the claim-check store (`fileserver_url`, an upload
 handler `fileserverUploadHandler(fileserver_url, dataname, bytes) -> url`,
 or the JetStream Object Store). Returns the envelope as published, parsed.
 The function form reuses one connection per `nats_url`. Keywords: the
-`:send` entries of `OPTIONS` (`correlation_id`, `msg_purpose`,
+core's send options (`correlation_id`, `msg_purpose`,
 `sender_name`, `receiver_name`, `receiver_id`, `reply_to`,
-`reply_to_msg_id`, `metadata`, `jetstream`, ...).
+`reply_to_msg_id`, `metadata`, `jetstream`, ...: `option_names(:send)`).
+`nats_url = nothing`: `\$NATS_URL`, else `nats://localhost:4222`.
 """
-function smartsend(subject::AbstractString, data; nats_url::AbstractString = default_nats_url(),
+function smartsend(subject::AbstractString, data; nats_url::Union{AbstractString,Nothing} = nothing,
                    kwargs...)
     return smartsend(pooled_bridge(nats_url), subject, data; kwargs...)
 end
@@ -186,7 +194,8 @@ end
 
 """
     smartreceive(msg; fileserverDownloadHandler = nothing, max_retries = 5, base_delay = 100,
-                 max_delay = 5000, nats_url = default_nats_url(), keywords...) -> Dict{String,Any}
+                 max_delay = 5000, download_timeout = 30000, nats_url = nothing,
+                 keywords...) -> Dict{String,Any}
     smartreceive(msg, fileserverDownloadHandler; keywords...)
     smartreceive(bridge, msg; keywords...)
 
@@ -194,11 +203,12 @@ Decodes a message (a `Msg`, a `Vector{UInt8}` or a `String` body): checks
 the envelope, verifies each payload's size and sha256, and downloads link
 payloads (with `fileserverDownloadHandler(url, max_retries, base_delay,
 max_delay) -> bytes` when given; `nats-object://` links over the connection
-of `nats_url`). Returns the envelope Dict whose `"payloads"` are
-`(dataname, data, type)` tuples (see `envelope_dict`). Keywords: the
-`:receive` entries of `OPTIONS`.
+of `nats_url`, `nothing`: `\$NATS_URL`, else `nats://localhost:4222`).
+Returns the envelope Dict whose `"payloads"` are `(dataname, data, type)`
+tuples (see `envelope_dict`). Keywords: the core's receive options
+(`option_names(:receive)`; durations in milliseconds).
 """
-function smartreceive(msg; nats_url::AbstractString = default_nats_url(), kwargs...)
+function smartreceive(msg; nats_url::Union{AbstractString,Nothing} = nothing, kwargs...)
     return smartreceive(pooled_bridge(nats_url), msg; kwargs...)
 end
 
@@ -225,12 +235,12 @@ end
 
 """
     request(bridge, subject, data; timeout = 0, send and receive keywords...) -> Dict{String,Any}
-    request(subject, data; nats_url = default_nats_url(), ...)
+    request(subject, data; nats_url = nothing, ...)
 
 Sends a request and waits for the reply envelope (`timeout` seconds; 0 means
 the connection's request timeout). Throws `TIMEOUT` or `NO_RESPONDERS`.
 """
-function request(subject::AbstractString, data; nats_url::AbstractString = default_nats_url(),
+function request(subject::AbstractString, data; nats_url::Union{AbstractString,Nothing} = nothing,
                  kwargs...)
     return request(pooled_bridge(nats_url), subject, data; kwargs...)
 end

@@ -9,6 +9,7 @@
 
 using Test
 using Base64
+using Sockets
 using NATSBridge
 using NATSBridge: NATSBridgeError, Bridge, Msg
 import NATSBridge_jll
@@ -518,6 +519,143 @@ end
     end
     @test e.code == 1 && occursin("dataname", e.message)
     @test occursin("NATSBridgeError(INVALID_ARGUMENT)", sprint(showerror, e))
+end
+
+# ---------------------------------------------------------------- option schema
+
+"Schema options no keyword of this package takes, each with the reason."
+NOT_KEYWORDS = Dict(
+    ("subscribe", "concurrent_receives") =>
+        "the C ABI's subscriptions decode one envelope at a time (no setter yet)",
+)
+
+"Keywords of the calls that are arguments of the call, not options of the schema."
+CALL_ARGUMENTS = Dict(
+    :nats_url => "the schema's connect option nats_url, given to the function-style calls",
+    :timeout => "request's own wait (seconds, as take!), not an option object's",
+    :queue => "the schema's subscribe option queue: subscribe's queue group argument",
+)
+
+"A Julia value of `kind` for each option's keyword."
+function sample_value(kind, scope)
+    kind == "bool" && return true
+    kind in ("count", "bytes", "milliseconds") && return 7
+    kind == "url" && return "http://127.0.0.1:9"
+    kind == "path" && return tempdir()
+    kind == "strings" && return ["http://127.0.0.1:9"]
+    kind == "token_map" && return Dict("http://127.0.0.1:9" => "t")
+    kind == "object" && return Dict("k" => 1)
+    kind == "callback" && return scope == "send" ? ((u, n, d) -> "x") : ((u, r, b, m) -> UInt8[])
+    return "x"
+end
+
+@testset "options follow the core's option schema (docs/options.json)" begin
+    kind(f) = try
+        f()
+        :none
+    catch e
+        e isa NATSBridgeError ? e.kind : rethrow()
+    end
+    message(f) = try
+        f()
+        ""
+    catch e
+        e isa NATSBridgeError ? e.message : rethrow()
+    end
+    # The library's schema is the one published in the repository.
+    doc = NATSBridge.parse_json(read(joinpath(@__DIR__, "..", "..", "..", "docs", "options.json"), String))
+    rows = doc["options"]
+    @test [(r["scope"], r["name"]) for r in rows] ==
+          [(r["scope"], r["name"]) for r in NATSBridge.option_schema()]
+    for row in rows
+        scope, name, kw = row["scope"], row["name"], row["kind"]
+        haskey(NOT_KEYWORDS, (scope, name)) && continue
+        if scope == "subscribe"
+            @test haskey(CALL_ARGUMENTS, Symbol(name))
+            continue
+        end
+        # Snake_case, except the handlers' original-design camelCase names.
+        keyword = Symbol(kw == "callback" ? row["camel"] : name)
+        @test keyword in NATSBridge.option_names(Symbol(scope))
+        # Accepted, converted and set on the core's options object.
+        set = NATSBridge.options_for(Symbol(scope), NamedTuple{(keyword,)}((sample_value(kw, scope),)))
+        @test set.ptr != C_NULL
+        NATSBridge.free!(set)
+    end
+    # Nothing extra: every keyword of the public calls is a schema option
+    # of its scope or a call argument listed above.
+    schema_names = Set(Symbol(r["kind"] == "callback" ? r["camel"] : r["name"]) for r in rows)
+    for f in (smartsend, smartreceive, request, reply, subscribe, Bridge), m in methods(f)
+        for k in Base.kwarg_decl(m)
+            k === Symbol("kwargs...") && continue
+            @test k in schema_names || haskey(CALL_ARGUMENTS, k)
+        end
+    end
+    @test isempty(setdiff(Set(NATSBridge.option_names(:receive)), schema_names))
+
+    s = subject("options")
+    # An unknown keyword, and one of another call, are refused by name.
+    @test kind(() -> smartsend(s, [("x", "y", "text")]; sizethreshold = 1)) === :INVALID_ARGUMENT
+    @test occursin("sizethreshold", message(() -> smartsend(s, [("x", "y", "text")]; sizethreshold = 1)))
+    @test occursin("download_timeout",
+                   message(() -> smartsend(s, [("x", "y", "text")]; download_timeout = 1)))
+    @test kind(() -> Bridge(NATS_URL; max_retries = 1)) === :INVALID_ARGUMENT
+    # Renamed keywords are gone (they were drifts from the schema).
+    for old in (:default_fileserver_url, :tls_ca_files, :user_password)
+        @test kind(() -> Bridge(NATS_URL; NamedTuple{(old,)}(("x",))...)) === :INVALID_ARGUMENT
+    end
+    # Values of the wrong kind: the core refuses them, naming the option.
+    @test kind(() -> smartreceive("{}"; base_delay = 0.5)) === :INVALID_ARGUMENT
+    @test occursin("max_retries", message(() -> smartreceive("{}"; max_retries = "3")))
+    # fileserver_url is a connect option of Bridge and a send option of smartsend.
+    b = Bridge(NATS_URL; fileserver_url = FILESERVER_URL, connect_timeout = 2000,
+               request_timeout = 5000, name = "julia-options")
+    sent = smartsend(b, s, [("big", "x"^200, "text")]; size_threshold = 100)
+    @test startswith(sent["payloads"][1]["data"], FILESERVER_URL)
+    sent = smartsend(b, s, [("d", "small", "text")]; direct_sha256 = true)
+    @test length(sent["payloads"][1]["sha256"]) == 64
+    close(b)
+    # user without password: the core's INVALID_ARGUMENT at connect.
+    @test kind(() -> Bridge(NATS_URL; user = "alice")) === :INVALID_ARGUMENT
+    @test kind(() -> Bridge(NATS_URL; password = "secret")) === :INVALID_ARGUMENT
+    # No URL: $NATS_URL (resolved by the core), else the default.
+    b = Bridge()
+    @test isopen(b)
+    close(b)
+    withenv("NATS_URL" => "nats://127.0.0.1:1") do
+        @test kind(() -> Bridge(; connect_timeout = 2000)) in (:CONNECTION, :TIMEOUT)
+    end
+    # store_tokens as a Dict or as pairs.
+    for tokens in (Dict("http://127.0.0.1:9" => "t"), [("http://127.0.0.1:9", "t")])
+        set = NATSBridge.options_for(:receive, (store_tokens = tokens,))
+        @test set.ptr != C_NULL
+        NATSBridge.free!(set)
+    end
+end
+
+@testset "download_timeout is milliseconds: 300 against a link that never answers fails fast" begin
+    # A listener that never accepts: the kernel completes the TCP handshake,
+    # nobody ever answers the request.
+    port, server = Sockets.listenany(Sockets.ip"127.0.0.1", 20000)
+    try
+        s = subject("silent-link")
+        url = "http://127.0.0.1:$(port)/never/answers"
+        sent = smartsend(s, [("a", rand(UInt8, 500), "binary")]; size_threshold = 100,
+                         fileserverUploadHandler = (u, n, d) -> url)
+        @test sent["payloads"][1]["data"] == url
+        t0 = time()
+        err = try
+            smartreceive(NATSBridge.to_json(sent); download_timeout = 300, max_retries = 0)
+            nothing
+        catch e
+            e
+        end
+        elapsed = time() - t0
+        @test err isa NATSBridgeError && err.kind in (:DOWNLOAD, :TIMEOUT)
+        @test elapsed < 3
+    finally
+        close(server)
+    end
 end
 
 # ---------------------------------------------------------------- wire vectors
