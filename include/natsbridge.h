@@ -202,6 +202,12 @@ typedef struct nb_json_writer nb_json_writer;
 // `nb_notify_subscription_free`, which unsubscribes.
 typedef struct nb_notify_subscription nb_notify_subscription;
 
+// A send started by `nb_client_send_notify`: its outcome once it has
+// completed. Read with `nb_pending_send_result`; release with
+// `nb_pending_send_free` (which cancels it if it has not completed). May be
+// read from any thread.
+typedef struct nb_pending_send nb_pending_send;
+
 // Options of receives (`nb_client_receive`, subscriptions, the reply of
 // `nb_client_request`): download retries, limits, the link allow-list, and
 // an optional download handler. Create with `nb_receive_options_new`, free
@@ -1411,6 +1417,64 @@ nb_status nb_receive_options_set_download_handler(struct nb_receive_options *opt
                                                   nb_download_handler handler,
                                                   void *user_data,
                                                   struct nb_error **out_error);
+
+// Starts sending `payloads` as one envelope on `subject`, as
+// `nb_client_send` does, without blocking the calling thread on I/O.
+// `options` may be NULL; the descriptors, strings and options are read (and
+// copied as needed) during this call, so they may be released as soon as it
+// returns (handler callbacks and handler queues the options name must stay
+// alive until the send has completed or is freed).
+//
+// Bad arguments (NULL client or out-parameter, NULL `notify`, invalid
+// descriptors) fail right away with their error and start nothing.
+// Otherwise writes a pending send to `*out_send` (free with
+// `nb_pending_send_free`) and returns `NB_OK`; the send's own outcome,
+// success or its error, is read with `nb_pending_send_result`.
+//
+// When the send completes within this call (a send that does not wait on
+// I/O: no link upload, no JetStream acknowledgement, room in the
+// connection's buffer), `nb_pending_send_result` reports it done at once and
+// `notify` is never called. Otherwise the library calls `notify(notify_arg)`
+// once, from one of its threads, when the send has completed (see
+// `nb_notify_fn`). So: read the result first, and wait for the notification
+// only when it is not done. `notify` and `notify_arg` must stay valid until
+// the send has completed or `nb_pending_send_free` has returned.
+// Thread-safe.
+nb_status nb_client_send_notify(const struct nb_client *client,
+                                const char *subject,
+                                const struct nb_send_payload *payloads,
+                                size_t payload_count,
+                                const struct nb_send_options *options,
+                                nb_notify_fn notify,
+                                void *notify_arg,
+                                struct nb_pending_send **out_send,
+                                struct nb_error **out_error);
+
+// The outcome of a pending send, without blocking.
+//
+// Not completed yet: writes `false` to `*out_done` and returns `NB_OK`
+// (wait for the notification). Completed: writes `true` to `*out_done`
+// and, when the pointers are not NULL, the envelope as published (its exact
+// JSON bytes, not NUL-terminated; owned by the pending send, valid until
+// `nb_pending_send_free`) to `*out_envelope` and its length to `*out_len`,
+// and returns `NB_OK`. A failed send returns its error (`NB_ERR_*`, details
+// in `*out_error`) and writes nothing; if it failed before publishing,
+// nothing was published. May be called any number of times. Fails with
+// `NB_ERR_INVALID_ARGUMENT` for a NULL `send` or `out_done`. Thread-safe.
+nb_status nb_pending_send_result(const struct nb_pending_send *send,
+                                 bool *out_done,
+                                 const uint8_t **out_envelope,
+                                 size_t *out_len,
+                                 struct nb_error **out_error);
+
+// Releases a pending send. NULL is accepted and ignored. A send that has
+// not completed is cancelled: it may or may not have been published. Waits
+// until its task has stopped and the handler callbacks it started have
+// returned (so a handler callback must not need this thread to return:
+// answer handler-queue requests before freeing, or from another thread);
+// once it returns, `notify` is never called for this send. Must not be
+// called from a handler callback.
+void nb_pending_send_free(struct nb_pending_send *send);
 
 // Subscribes to `subject` (wildcards `*` and `>` allowed) for pulling
 // messages with `nb_subscription_next`. `options` (may be NULL) are copied.

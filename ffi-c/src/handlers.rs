@@ -129,6 +129,11 @@ impl InFlight {
         InFlightGuard(self.clone())
     }
 
+    /// Whether no callback is running now.
+    pub(crate) fn is_idle(&self) -> bool {
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) == 0
+    }
+
     /// Blocks until every callback started so far has returned.
     pub(crate) fn wait_idle(&self) {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());

@@ -27,6 +27,7 @@ mod json;
 mod notify;
 mod options;
 mod payload;
+mod send_notify;
 mod subscription;
 mod table;
 
@@ -41,6 +42,7 @@ pub use json::*;
 pub use notify::*;
 pub use options::*;
 pub use payload::*;
+pub use send_notify::*;
 pub use subscription::*;
 pub use table::*;
 

@@ -51,7 +51,7 @@ pub type nb_notify_fn = Option<unsafe extern "C" fn(notify_arg: *mut c_void) -> 
 
 /// The caller's notify function and its argument.
 #[derive(Clone, Copy)]
-struct Notifier {
+pub(crate) struct Notifier {
     func: unsafe extern "C" fn(*mut c_void) -> c_int,
     arg: *mut c_void,
 }
@@ -62,12 +62,12 @@ unsafe impl Send for Notifier {}
 unsafe impl Sync for Notifier {}
 
 impl Notifier {
-    fn new(func: nb_notify_fn, arg: *mut c_void) -> natsbridge::Result<Notifier> {
+    pub(crate) fn new(func: nb_notify_fn, arg: *mut c_void) -> natsbridge::Result<Notifier> {
         let func = func.ok_or_else(|| invalid("notify is NULL"))?;
         Ok(Notifier { func, arg })
     }
 
-    fn notify(&self) {
+    pub(crate) fn notify(&self) {
         // SAFETY: a notify function valid with `arg` from any thread, per
         // the registration's contract; its result means nothing to us.
         let _ = unsafe { (self.func)(self.arg) };

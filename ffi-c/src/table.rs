@@ -303,8 +303,15 @@ pub unsafe extern "C" fn nb_table_builder_add_utf8(
             .iter()
             .enumerate()
             .map(|(row, &ptr)| {
-                // SAFETY: NULL or a NUL-terminated string per the header.
-                unsafe { args::optional_text(ptr, &format!("values[{row}]")) }
+                if ptr.is_null() {
+                    return Ok(None);
+                }
+                // SAFETY: a NUL-terminated string per the header. The row's
+                // name is formatted only for an error (not once per cell).
+                unsafe { std::ffi::CStr::from_ptr(ptr) }
+                    .to_str()
+                    .map(Some)
+                    .map_err(|err| invalid(format!("values[{row}] is not valid UTF-8: {err}")))
             })
             .collect::<natsbridge::Result<Vec<Option<&str>>>>()?;
         Ok(Arc::new(StringArray::from(strings)) as ArrayRef)

@@ -16,6 +16,12 @@ mutable struct Bridge
     url::Union{String,Nothing}
     subscriptions::Vector{Any}   # open Subscriptions, closed before the client
     lock::ReentrantLock
+    # Woken by the library when a send started by `nb_client_send_notify`
+    # completes after that call returned; made on first use. Never closed
+    # explicitly: a send in flight holds the Bridge (and so this), and its
+    # pending send is freed before that frame ends, after which nothing
+    # notifies it; its own finalizer closes it.
+    send_cond::Union{Base.AsyncCondition,Nothing}
     function Bridge(nats_url::Union{AbstractString,Nothing} = nothing; kwargs...)
         url = nats_url === nothing ? nothing : String(nats_url)
         url === nothing || !occursin('\0', url) ||
@@ -31,7 +37,7 @@ mutable struct Bridge
             free!(options)
         end
         check(status, err)
-        bridge = new(out[], url, Any[], ReentrantLock())
+        bridge = new(out[], url, Any[], ReentrantLock(), nothing)
         finalizer(finalize_bridge, bridge)
         return bridge
     end
@@ -179,15 +185,74 @@ end
 
 function smartsend(b::Bridge, subject::AbstractString, data; kwargs...)
     with_send(data, kwargs) do payloads, options
-        out = Ref{Ptr{UInt8}}(C_NULL)
-        err = Ref{Ptr{Cvoid}}(C_NULL)
-        status = @blocking(nb_client_send, Int32,
-            (Ptr{Cvoid}, Cstring, Ptr{SendPayload}, Csize_t, Ptr{Cvoid}, Ptr{Ptr{UInt8}}, Ptr{Ptr{Cvoid}}),
-            client(b), String(subject), payloads.descriptors, length(payloads.descriptors),
-            options.ptr, out, err)
-        check(status, err; cause = first_cause(options.service))
-        return sent_envelope(out[])
+        # A send whose upload handler is a Julia function keeps the pool
+        # thread: cancelling it (an exception while it waits) must wait for
+        # the handler's C callback, which waits for Julia's thread.
+        options.service === nothing || return blocking_send(b, subject, payloads, options)
+        return notify_send(b, subject, payloads, options)
     end
+end
+
+"The Bridge's send condition (see `Bridge`), made on first use."
+function send_condition(b::Bridge)
+    cond = b.send_cond
+    cond === nothing || return cond
+    cond = Base.AsyncCondition()
+    b.send_cond = cond
+    return cond
+end
+
+"""
+A send that never blocks Julia's thread: `nb_client_send_notify` runs it
+on this thread as far as it goes without waiting (a direct send usually
+completes right there); otherwise it completes on the library's runtime,
+which wakes `b.send_cond` (`uv_async_send`), and this task waits on the
+condition meanwhile, so other tasks run. No Julia code runs on a library
+thread.
+"""
+function notify_send(b::Bridge, subject::AbstractString, payloads::OutgoingPayloads, options)
+    cond = send_condition(b)
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    status = ccall((:nb_client_send_notify, libnatsbridge), Int32,
+        (Ptr{Cvoid}, Cstring, Ptr{SendPayload}, Csize_t, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+         Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}),
+        client(b), String(subject), payloads.descriptors, length(payloads.descriptors), options.ptr,
+        uv_async_send_ptr(), cond.handle, out, err)
+    check(status, err)
+    pending = out[]
+    done = Ref{Bool}(false)
+    json = Ref{Ptr{UInt8}}(C_NULL)
+    len = Ref{Csize_t}(0)
+    try
+        while true
+            status = ccall((:nb_pending_send_result, libnatsbridge), Int32,
+                           (Ptr{Cvoid}, Ref{Bool}, Ref{Ptr{UInt8}}, Ref{Csize_t}, Ptr{Ptr{Cvoid}}),
+                           pending, done, json, len, err)
+            check(status, err)
+            # The JSON bytes belong to the pending send: parsed before it is freed.
+            done[] && return parse_json(json[], len[])
+            # Single-threaded between the check and the wait: the library's
+            # wake-up is handled by the event loop only once this task waits.
+            wait(cond)
+        end
+    finally
+        # Cancels the send if it has not completed (an exception while
+        # waiting); with no Julia handler this never waits on Julia.
+        ccall((:nb_pending_send_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), pending)
+    end
+end
+
+"A send on a libuv pool thread (`@threadcall`), for sends with a Julia upload handler."
+function blocking_send(b::Bridge, subject::AbstractString, payloads::OutgoingPayloads, options)
+    out = Ref{Ptr{UInt8}}(C_NULL)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    status = @blocking(nb_client_send, Int32,
+        (Ptr{Cvoid}, Cstring, Ptr{SendPayload}, Csize_t, Ptr{Cvoid}, Ptr{Ptr{UInt8}}, Ptr{Ptr{Cvoid}}),
+        client(b), String(subject), payloads.descriptors, length(payloads.descriptors),
+        options.ptr, out, err)
+    check(status, err; cause = first_cause(options.service))
+    return sent_envelope(out[])
 end
 
 # ------------------------------------------------------------------ receives

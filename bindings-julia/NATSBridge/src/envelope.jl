@@ -119,6 +119,13 @@ const HEADER_FIELDS = ("correlation_id", "msg_id", "timestamp", "send_to", "msg_
                        "sender_name", "sender_id", "receiver_name", "receiver_id", "reply_to",
                        "reply_to_msg_id", "broker_url")
 
+"A metadata JSON object text (a C string) as a Dict; the usual `{}` without a parse."
+function metadata_dict(ptr::Ptr{UInt8})
+    unsafe_load(ptr, 1) == UInt8('{') && unsafe_load(ptr, 2) == UInt8('}') &&
+        unsafe_load(ptr, 3) == 0x00 && return Dict{String,Any}()
+    return parse_json(unsafe_string(ptr))
+end
+
 """
     envelope_dict(envelope_handle) -> Dict{String,Any}
 
@@ -135,8 +142,8 @@ function envelope_dict(env::Ptr{Cvoid})
                                           (Ptr{Cvoid}, Cstring), env, field))
     end
     dict["version"] = Int(ccall((:nb_envelope_version, libnatsbridge), UInt32, (Ptr{Cvoid},), env))
-    dict["metadata"] = parse_json(unsafe_string(ccall((:nb_envelope_metadata_json, libnatsbridge),
-                                                      Cstring, (Ptr{Cvoid},), env)))
+    dict["metadata"] = metadata_dict(ccall((:nb_envelope_metadata_json, libnatsbridge),
+                                           Ptr{UInt8}, (Ptr{Cvoid},), env))
     subject = cstring_or_nothing(ccall((:nb_envelope_subject, libnatsbridge), Ptr{UInt8},
                                        (Ptr{Cvoid},), env))
     subject === nothing || (dict["subject"] = subject)
@@ -174,7 +181,7 @@ function envelope_dict(env::Ptr{Cvoid})
         infos[i] = Dict{String,Any}("id" => unsafe_string(v.id), "dataname" => dataname,
                                     "type" => type, "transport" => unsafe_string(v.transport),
                                     "size" => Int(v.size), "sha256" => cstring_or_nothing(v.sha256),
-                                    "metadata" => parse_json(unsafe_string(v.metadata_json)),
+                                    "metadata" => metadata_dict(v.metadata_json),
                                     "file_path" => file_path)
     end
     dict["payloads"] = payloads

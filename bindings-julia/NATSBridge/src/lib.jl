@@ -10,6 +10,8 @@
 # `@threadcall` runs a tiny generated wrapper on the pool thread, which must
 # not look anything up in Julia: it calls through a function pointer read
 # from a `const Ref`, resolved once in `__init__` from the jll's handle.
+# `smartsend` without a Julia upload handler does not block at all: it uses
+# `nb_client_send_notify` (see `notify_send` in bridge.jl).
 
 "The major version of libnatsbridge this package is written for."
 const LIBRARY_MAJOR = 0

@@ -13,7 +13,9 @@
 # NamedTuple. A numeric column of a one-batch table without nulls is a view of
 # the Arrow buffer (no copy) when the buffer is aligned; the Arrow array is
 # then released only when every such vector is garbage. Columns with nulls
-# are `Vector{Union{T,Missing}}`; bool, string and binary columns are copied.
+# are `Vector{Union{T,Missing}}`; bool and binary columns are copied; a
+# string column is read in one pass: one `String` with the column's bytes and
+# a `Vector{SubString{String}}` of its cells (no allocation per cell).
 
 "`struct ArrowSchema` of the Arrow C data interface."
 struct ArrowSchema
@@ -153,12 +155,10 @@ function add_column!(builder::Ptr{Cvoid}, name::String, column::AbstractVector, 
             (Ptr{Cvoid}, Cstring, Ptr{Float64}, Ptr{UInt8}, Csize_t, Ptr{Ptr{Cvoid}}),
             builder, name, values, validptr(valid), n, err)
     elseif T <: Union{AbstractString,Symbol}
-        strings = Union{String,Nothing}[ismissing(x) ? nothing : String(string(x)) for x in column]
-        for s in strings
-            s !== nothing && occursin('\0', s) && throw(border_error(:INVALID_ARGUMENT,
-                "table column $(repr(name)) holds a string with a NUL character"; dataname = dataname))
-        end
-        ptrs = Ptr{UInt8}[s === nothing ? C_NULL : pointer(s) for s in strings]
+        # A Vector{String} is passed as it is (no copy of its strings).
+        strings = column isa Vector{String} ? column :
+                  Union{String,Nothing}[ismissing(x) ? nothing : String(string(x)) for x in column]
+        ptrs = string_pointers(strings, name, dataname)
         status = GC.@preserve strings ptrs ccall((:nb_table_builder_add_utf8, libnatsbridge), Int32,
             (Ptr{Cvoid}, Cstring, Ptr{Ptr{UInt8}}, Csize_t, Ptr{Ptr{Cvoid}}),
             builder, name, ptrs, n, err)
@@ -168,6 +168,22 @@ function add_column!(builder::Ptr{Cvoid}, name::String, column::AbstractVector, 
             "columns may hold integers, floats, Bool or strings (and missing)"; dataname = dataname))
     end
     check(status, err)
+end
+
+"The C string pointers of a string column (NULL for `nothing`); refuses NUL characters."
+function string_pointers(strings::AbstractVector, name::String, dataname)
+    ptrs = Vector{Ptr{UInt8}}(undef, length(strings))
+    for (i, s) in enumerate(strings)
+        if s === nothing
+            ptrs[i] = C_NULL
+            continue
+        end
+        ccall(:memchr, Ptr{Cvoid}, (Ptr{UInt8}, Cint, Csize_t), s, 0, sizeof(s)) == C_NULL ||
+            throw(border_error(:INVALID_ARGUMENT,
+                "table column $(repr(name)) holds a string with a NUL character"; dataname = dataname))
+        ptrs[i] = pointer(s)
+    end
+    return ptrs
 end
 
 # ---------------------------------------------------------------- receiving
@@ -221,11 +237,14 @@ function read_column(schema::ArrowSchema, array::ArrowArray, owner, zero_copy::B
             out[i] = has_nulls && !is_valid(bits, off + i - 1) ? missing : bit_set(data, off + i - 1)
         end
         return out
-    elseif format in ("u", "U", "z", "Z")
-        O = format in ("u", "z") ? Int32 : Int64
+    elseif format in ("u", "U")
+        return read_strings(format == "u" ? Int32 : Int64, Ptr{UInt8}(buffer(2)),
+                            Ptr{UInt8}(buffer(3)), bits, has_nulls, off, n)
+    elseif format in ("z", "Z")
+        O = format == "z" ? Int32 : Int64
         offsets = Ptr{O}(buffer(2))
         data = Ptr{UInt8}(buffer(3))
-        S = format in ("u", "U") ? String : Vector{UInt8}
+        S = Vector{UInt8}
         out = has_nulls ? Vector{Union{S,Missing}}(undef, n) : Vector{S}(undef, n)
         for i in 1:n
             if has_nulls && !is_valid(bits, off + i - 1)
@@ -235,8 +254,7 @@ function read_column(schema::ArrowSchema, array::ArrowArray, owner, zero_copy::B
             start = unsafe_load(offsets, off + i)
             stop = unsafe_load(offsets, off + i + 1)
             bytes = data + start
-            out[i] = S === String ? unsafe_string(bytes, stop - start) :
-                     copy(unsafe_wrap(Array, bytes, stop - start; own = false))
+            out[i] = copy(unsafe_wrap(Array, bytes, stop - start; own = false))
         end
         return out
     elseif format == "n"
@@ -248,11 +266,41 @@ function read_column(schema::ArrowSchema, array::ArrowArray, owner, zero_copy::B
     end
 end
 
+"""
+    read_strings(O, offsets, data, bits, has_nulls, off, n) -> Vector{SubString{String}}
+
+A utf8 column (offsets of type `O`) in one pass: its bytes are copied once
+into one `String`, and each cell is a `SubString` of it (no allocation per
+cell; the vector stores the SubStrings inline). Null cells are `missing`.
+"""
+function read_strings(::Type{O}, offsets_ptr::Ptr{UInt8}, data::Ptr{UInt8}, bits::Ptr{UInt8},
+                      has_nulls::Bool, off::Int, n::Int) where {O}
+    offsets = Ptr{O}(offsets_ptr)
+    out = has_nulls ? Vector{Union{SubString{String},Missing}}(undef, n) :
+                      Vector{SubString{String}}(undef, n)
+    n == 0 && return out
+    base = Int(unsafe_load(offsets, off + 1))
+    whole = unsafe_string(data + base, Int(unsafe_load(offsets, off + n + 1)) - base)
+    for i in 1:n
+        if has_nulls && !is_valid(bits, off + i - 1)
+            out[i] = missing
+            continue
+        end
+        start = Int(unsafe_load(offsets, off + i)) - base
+        stop = Int(unsafe_load(offsets, off + i + 1)) - base
+        # The core checked the column is UTF-8: cell bounds are character
+        # boundaries; `thisind` finds the start of the cell's last character.
+        out[i] = start == stop ? SubString(whole, 1, 0) :
+                 SubString(whole, start + 1, thisind(whole, stop))
+    end
+    return out
+end
+
 "An empty vector of the type a column of this format reads as."
 function empty_column(format::String)
     haskey(PRIMITIVE_FORMATS, format) && return PRIMITIVE_FORMATS[format][]
     format == "b" && return Bool[]
-    format in ("u", "U") && return String[]
+    format in ("u", "U") && return SubString{String}[]
     format in ("z", "Z") && return Vector{UInt8}[]
     return Missing[]
 end

@@ -1,0 +1,307 @@
+//! Sends that never block the caller's thread: `nb_client_send_notify`
+//! starts a send and reports its completion through the notify mechanism of
+//! `notify.rs` (a function with the signature of libuv's `uv_async_send`),
+//! for hosts whose thread must not block (Julia's event loop).
+//!
+//! The send is polled once on the caller's thread, inside the core's
+//! runtime: a send that needs no I/O wait (serialize, encode, hand the
+//! message to the connection) completes right there, with no thread hop and
+//! no notification. Otherwise it moves to the core's runtime and, when it
+//! completes, the library calls `notify(notify_arg)` once from its own
+//! thread; the caller then reads the outcome with `nb_pending_send_result`,
+//! which never blocks. Nothing here decides anything about messages: the
+//! send is the core's `Bridge::smartsend`, as for `nb_client_send`.
+
+use std::ffi::{c_char, c_void};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use natsbridge::{Error, SentEnvelope, runtime};
+use tokio::task::AbortHandle;
+
+use crate::args;
+use crate::client::nb_client;
+use crate::error::{boundary, nb_error, nb_status};
+use crate::handlers::InFlight;
+use crate::notify::{Notifier, nb_notify_fn};
+use crate::options::{nb_send_options, send_options};
+use crate::payload::{self, nb_send_payload};
+
+/// What a pending send shares with the task that completes it.
+struct State {
+    /// The send's outcome, once it has completed.
+    outcome: Option<natsbridge::Result<SentEnvelope>>,
+    /// Whom to wake on completion; cleared by `nb_pending_send_free`, so no
+    /// notification comes after it returns.
+    notifier: Option<Notifier>,
+    /// The send's task has ended (completed or cancelled) and its handler
+    /// callbacks have returned.
+    finished: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    finished: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the outcome and wakes the caller (unless it freed the send).
+    fn complete(&self, outcome: natsbridge::Result<SentEnvelope>) {
+        let mut state = self.lock();
+        state.outcome = Some(outcome);
+        state.finished = true;
+        // Notified under the lock: nb_pending_send_free, which clears the
+        // notifier under the same lock, returns only after this call.
+        if let Some(notifier) = state.notifier.take() {
+            notifier.notify();
+        }
+        self.finished.notify_all();
+    }
+}
+
+/// A send started by `nb_client_send_notify`: its outcome once it has
+/// completed. Read with `nb_pending_send_result`; release with
+/// `nb_pending_send_free` (which cancels it if it has not completed). May be
+/// read from any thread.
+pub struct nb_pending_send {
+    shared: Arc<Shared>,
+    /// The send's task on the core's runtime; None when it completed within
+    /// `nb_client_send_notify`.
+    task: Option<AbortHandle>,
+    /// Handler callbacks the send started.
+    inflight: Arc<InFlight>,
+}
+
+/// Starts sending `payloads` as one envelope on `subject`, as
+/// `nb_client_send` does, without blocking the calling thread on I/O.
+/// `options` may be NULL; the descriptors, strings and options are read (and
+/// copied as needed) during this call, so they may be released as soon as it
+/// returns (handler callbacks and handler queues the options name must stay
+/// alive until the send has completed or is freed).
+///
+/// Bad arguments (NULL client or out-parameter, NULL `notify`, invalid
+/// descriptors) fail right away with their error and start nothing.
+/// Otherwise writes a pending send to `*out_send` (free with
+/// `nb_pending_send_free`) and returns `NB_OK`; the send's own outcome,
+/// success or its error, is read with `nb_pending_send_result`.
+///
+/// When the send completes within this call (a send that does not wait on
+/// I/O: no link upload, no JetStream acknowledgement, room in the
+/// connection's buffer), `nb_pending_send_result` reports it done at once and
+/// `notify` is never called. Otherwise the library calls `notify(notify_arg)`
+/// once, from one of its threads, when the send has completed (see
+/// `nb_notify_fn`). So: read the result first, and wait for the notification
+/// only when it is not done. `notify` and `notify_arg` must stay valid until
+/// the send has completed or `nb_pending_send_free` has returned.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_client_send_notify(
+    client: *const nb_client,
+    subject: *const c_char,
+    payloads: *const nb_send_payload,
+    payload_count: usize,
+    options: *const nb_send_options,
+    notify: nb_notify_fn,
+    notify_arg: *mut c_void,
+    out_send: *mut *mut nb_pending_send,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or live handles, strings and descriptors per the header.
+        let client = unsafe { args::required(client, "client") }?;
+        let subject = unsafe { args::text(subject, "subject") }?.to_owned();
+        let payloads = unsafe { payload::from_c(payloads, payload_count) }?;
+        args::out_param(out_send, "out_send")?;
+        let notifier = Notifier::new(notify, notify_arg)?;
+        let inflight = InFlight::new();
+        // SAFETY: NULL or live options.
+        let options = unsafe { send_options(options, &inflight) };
+        let bridge = client.bridge.clone();
+        let send = async move { bridge.smartsend(&subject, payloads, &options).await };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                outcome: None,
+                notifier: Some(notifier),
+                finished: false,
+            }),
+            finished: Condvar::new(),
+        });
+
+        let rt = runtime::global();
+        // Timers, I/O and spawned work of the send belong to the core's
+        // runtime, also while it is polled on this thread.
+        let _entered = rt.enter();
+        let mut send = Box::pin(send);
+        let task = match send.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(outcome) if inflight.is_idle() => {
+                drop(send);
+                let mut state = shared.lock();
+                state.outcome = Some(outcome);
+                state.finished = true;
+                state.notifier = None;
+                None
+            }
+            polled => {
+                // Either still running, or done while a handler callback it
+                // abandoned still runs: complete once that has returned.
+                let send = match polled {
+                    Poll::Ready(outcome) => {
+                        drop(send);
+                        rt.spawn(async move { outcome })
+                    }
+                    Poll::Pending => rt.spawn(send),
+                };
+                let abort = send.abort_handle();
+                let completer = shared.clone();
+                let callbacks = inflight.clone();
+                rt.spawn(async move {
+                    let outcome = send
+                        .await
+                        .unwrap_or_else(|err| Err(Error::from_join(err, "a natsbridge send")));
+                    if !callbacks.is_idle() {
+                        let _ = tokio::task::spawn_blocking(move || callbacks.wait_idle()).await;
+                    }
+                    completer.complete(outcome);
+                });
+                Some(abort)
+            }
+        };
+        let pending = Box::new(nb_pending_send {
+            shared,
+            task,
+            inflight,
+        });
+        // SAFETY: checked non-NULL above.
+        unsafe { args::write(out_send, Box::into_raw(pending)) };
+        Ok(())
+    })
+}
+
+/// The outcome of a pending send, without blocking.
+///
+/// Not completed yet: writes `false` to `*out_done` and returns `NB_OK`
+/// (wait for the notification). Completed: writes `true` to `*out_done`
+/// and, when the pointers are not NULL, the envelope as published (its exact
+/// JSON bytes, not NUL-terminated; owned by the pending send, valid until
+/// `nb_pending_send_free`) to `*out_envelope` and its length to `*out_len`,
+/// and returns `NB_OK`. A failed send returns its error (`NB_ERR_*`, details
+/// in `*out_error`) and writes nothing; if it failed before publishing,
+/// nothing was published. May be called any number of times. Fails with
+/// `NB_ERR_INVALID_ARGUMENT` for a NULL `send` or `out_done`. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_pending_send_result(
+    send: *const nb_pending_send,
+    out_done: *mut bool,
+    out_envelope: *mut *const u8,
+    out_len: *mut usize,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or a live pending send.
+        let send = unsafe { args::required(send, "send") }?;
+        args::out_param(out_done, "out_done")?;
+        let state = send.shared.lock();
+        match state.outcome.as_ref() {
+            None => {
+                // SAFETY: checked non-NULL above.
+                unsafe { args::write(out_done, false) };
+                Ok(())
+            }
+            Some(Ok(sent)) => {
+                let wire = sent.wire_bytes();
+                // SAFETY: each NULL or storage for one value; the bytes live
+                // in the pending send's state until it is freed.
+                unsafe {
+                    args::write(out_done, true);
+                    args::write(out_envelope, wire.as_ptr());
+                    args::write(out_len, wire.len());
+                }
+                Ok(())
+            }
+            Some(Err(err)) => {
+                let copy = Error::new(err.kind(), err.full_message());
+                Err(match err.dataname() {
+                    Some(name) => copy.with_dataname(name),
+                    None => copy,
+                })
+            }
+        }
+    })
+}
+
+/// Releases a pending send. NULL is accepted and ignored. A send that has
+/// not completed is cancelled: it may or may not have been published. Waits
+/// until its task has stopped and the handler callbacks it started have
+/// returned (so a handler callback must not need this thread to return:
+/// answer handler-queue requests before freeing, or from another thread);
+/// once it returns, `notify` is never called for this send. Must not be
+/// called from a handler callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_pending_send_free(send: *mut nb_pending_send) {
+    if send.is_null() {
+        return;
+    }
+    crate::error::value_boundary((), || {
+        // SAFETY: a pointer from Box::into_raw in nb_client_send_notify,
+        // freed once.
+        let send = unsafe { Box::from_raw(send) };
+        let mut state = send.shared.lock();
+        state.notifier = None;
+        if let Some(task) = &send.task {
+            task.abort();
+            while !state.finished {
+                state = send
+                    .shared
+                    .finished
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        drop(state);
+        send.inflight.wait_idle();
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_arguments_are_refused() {
+        let mut out: *mut nb_pending_send = std::ptr::null_mut();
+        let mut done = false;
+        // SAFETY: NULLs are part of the contract.
+        unsafe {
+            assert_eq!(
+                nb_client_send_notify(
+                    std::ptr::null(),
+                    c"s".as_ptr(),
+                    std::ptr::null(),
+                    0,
+                    std::ptr::null(),
+                    None,
+                    std::ptr::null_mut(),
+                    &mut out,
+                    std::ptr::null_mut(),
+                ),
+                crate::error::NB_ERR_INVALID_ARGUMENT
+            );
+            assert!(out.is_null());
+            assert_eq!(
+                nb_pending_send_result(
+                    std::ptr::null(),
+                    &mut done,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                ),
+                crate::error::NB_ERR_INVALID_ARGUMENT
+            );
+            nb_pending_send_free(std::ptr::null_mut());
+        }
+    }
+}
