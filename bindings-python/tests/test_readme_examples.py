@@ -176,6 +176,15 @@ def capture(nats_url: str, subject: str, action, count: int = 1) -> list:
         nc = await nats.connect(nats_url)
         sub = await nc.subscribe(subject)
         await nc.flush()
+        # nats-py's flush (PING/PONG) alone was not enough: under CPU load
+        # about 1 in 150 pooled publishes right after it were lost (never
+        # delivered, not late). A message through the server to our own inbox
+        # (what Bridge.flush does) made it 0 in 1,200; see docs/notes/ci-green.md.
+        inbox = nc.new_inbox()
+        echo = await nc.subscribe(inbox)
+        await nc.publish(inbox, b"")
+        await echo.next_msg(timeout=WAIT)
+        await echo.unsubscribe()
         await asyncio.to_thread(action)
         msgs = [await sub.next_msg(timeout=WAIT) for _ in range(count)]
         await nc.close()
