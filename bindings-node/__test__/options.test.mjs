@@ -108,8 +108,8 @@ describe('option schema parity: index.d.ts', () => {
 
   it('each call declares the option interfaces of its scopes', () => {
     const signatures = {
-      'smartsend(': 'options?: SendOptions & NatsUrlOption',
-      'smartreceive(': 'options?: ReceiveOptions & NatsUrlOption',
+      'function smartsend(': 'options?: SendOptions & NatsUrlOption',
+      'function smartreceive(': 'options?: ReceiveOptions & NatsUrlOption',
       'static connect(': 'natsUrl?: string | null, options?: ConnectOptions',
       '  send(': 'options?: SendOptions)',
       '  subscribe(': 'options?: ReceiveOptions & SubscribeOptions',
@@ -247,7 +247,8 @@ describe('the drifts the option schema fixed (Node)', () => {
       await bridge.close()
     `
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, NATS_URL: servers.natsUrl },
+      // Not a test-runner child (NODE_TEST_CONTEXT would make it one).
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')), NATS_URL: servers.natsUrl },
       stdio: ['ignore', 'inherit', 'inherit'],
     })
     const code = await withTimeout(new Promise((ok) => child.once('exit', ok)), 20_000, 'the child process')
