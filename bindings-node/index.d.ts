@@ -18,10 +18,11 @@ export interface Subscription extends AsyncIterable<ReceivedEnvelope> {}
  */
 export declare class Bridge {
   /**
-   * Connects to `natsUrl` (default `nats://localhost:4222`; several URLs
-   * separated by commas for a cluster).
+   * Connects to `natsUrl` (several URLs separated by commas for a
+   * cluster); without it, to `options.natsUrl`, else `$NATS_URL`, else
+   * `nats://localhost:4222` (the core resolves it).
    */
-  static connect(natsUrl?: string, options?: ConnectOptions): Promise<Bridge>
+  static connect(natsUrl?: string | null, options?: ConnectOptions): Promise<Bridge>
   /** Sends `payloads` as one envelope on `subject`; resolves to the envelope as sent. */
   send(subject: string, payloads: Array<PayloadInput>, options?: SendOptions): Promise<SentEnvelope>
   /**
@@ -89,35 +90,65 @@ export declare class Subscription {
   drain(): Promise<void>
 }
 
-/** How `Bridge.connect` connects. */
+/** Options of a connection (`Bridge.connect`). */
 export interface ConnectOptions {
-  /** The connection name the server shows in its monitoring. */
+  /**
+   * The NATS server: one URL or several separated by commas (a cluster). Credentials in a
+   * URL are used, never written into envelopes. Default: $NATS_URL, else
+   * nats://localhost:4222.
+   */
+  natsUrl?: string
+  /** The connection name the server shows in its monitoring. Default: unset. */
   name?: string
+  /** Authenticate with this token. Default: unset. */
   token?: string
+  /** Authenticate as this user; needs password. Default: unset. */
   user?: string
+  /** The password of user; needs user. Default: unset. */
   password?: string
-  /** A `.creds` file (JWT and nkey seed). */
+  /** Authenticate with this .creds file (JWT and nkey seed). Default: unset. */
   credentialsFile?: string
-  /** An nkey seed (`SU...`). */
+  /** Authenticate with this nkey seed (SU...). Default: unset. */
   nkey?: string
-  /** A PEM file of CA certificates to trust. */
+  /** Trust the server certificates signed by this CA file (PEM). Default: unset. */
   tlsCaFile?: string
-  /** Client certificate (PEM) for mutual TLS; needs `tlsKeyFile`. */
-  tlsCertFile?: string
-  tlsKeyFile?: string
+  /**
+   * Present this client certificate (PEM) for mutual TLS; needs tls_client_key. Default:
+   * unset.
+   */
+  tlsClientCert?: string
+  /** The private key (PEM) of tls_client_cert; needs tls_client_cert. Default: unset. */
+  tlsClientKey?: string
+  /** Refuse to talk to the server without TLS. Default: false. */
   requireTls?: boolean
-  /** In ms (default 5000). */
+  /** How long connecting may take. Unit: ms. Default: 5000 ms. */
   connectTimeout?: number
-  /** Default wait of `request`, in ms (default 10000). */
+  /**
+   * How long a request waits for its reply, and a JetStream publish for its acknowledgement.
+   * Unit: ms. Default: 10000 ms.
+   */
   requestTimeout?: number
-  /** Messages a subscription buffers before the server sees a slow consumer. */
+  /**
+   * How many messages a subscription buffers before the server treats it as a slow consumer.
+   * Default: async-nats' default (65,536 messages).
+   */
   subscriptionCapacity?: number
-  /** Default file server of this bridge's sends. */
+  /**
+   * The HTTP file server every send of this connection uploads link payloads to (a send's
+   * own fileserver_url wins); unset: the JetStream Object Store. Default: unset.
+   */
   fileserverUrl?: string
+  /** The bearer token for uploads to fileserver_url. Default: unset. */
   fileserverToken?: string
-  /** JetStream Object Store bucket for link payloads (default `natsbridge`). */
+  /**
+   * The JetStream Object Store bucket link payloads go to when no file server is set.
+   * Default: "natsbridge".
+   */
   objectStoreBucket?: string
-  /** Lifetime of stored objects when natsbridge creates the bucket, in ms (default 24 h). */
+  /**
+   * How long objects are kept in that bucket (used when the bucket is created). Unit: ms.
+   * Default: 86400000 ms.
+   */
   objectStoreTtl?: number
 }
 
@@ -141,12 +172,14 @@ export declare function errorKinds(): Array<ErrorKindInfo>
 
 /**
  * The NATS server of the function-style API (`smartsend`, `smartreceive`):
- * one pooled connection per URL, made on first use.
+ * one pooled connection per URL, made on first use (the other connect
+ * options need a `Bridge`).
  */
 export interface NatsUrlOption {
   /**
-   * Default `nats://localhost:4222`. For `smartreceive` it is only needed
-   * for `nats-object://` links (default: the envelope's `brokerUrl`).
+   * The NATS server: one URL or several separated by commas (a cluster). Credentials in a
+   * URL are used, never written into envelopes. Default: $NATS_URL, else
+   * nats://localhost:4222.
    */
   natsUrl?: string
 }
@@ -208,75 +241,136 @@ export interface ReceivedPayload {
   metadata: Record<string, any>
 }
 
-/** Options of a receive: how link payloads are fetched and checked. */
+/**
+ * Options of a receive (`smartreceive`, `Bridge.receive`, `Bridge.subscribe`,
+ * the reply of `Bridge.request`): how link payloads are fetched and checked.
+ */
 export interface ReceiveOptions {
-  /** Fetches a link payload instead of the built-in HTTP / Object Store fetch. */
-  fileserverDownloadHandler?: (url: string, maxRetries: number, baseDelay: number, maxDelay: number) => Buffer | Uint8Array | Promise<Buffer | Uint8Array>
-  /** Retries of a failed download (default 5). */
+  /**
+   * Retries of a failed download (connection errors, time-outs, 5xx and 429 only). Default:
+   * 5.
+   */
   maxRetries?: number
-  /** First retry delay in ms (default 100); doubles each try, with jitter. */
+  /** The first retry delay; each next one doubles, with jitter. Unit: ms. Default: 100 ms. */
   baseDelay?: number
-  /** Longest retry delay in ms (default 5000). */
+  /** The longest delay between two tries. Unit: ms. Default: 5000 ms. */
   maxDelay?: number
   /**
-   * Time one download attempt may take, in ms (default 30000): the whole
-   * HTTP request, or the wait for each Object Store chunk.
+   * The time one download attempt may take (HTTP: the whole request; Object Store: the wait
+   * for each chunk). Unit: ms. Default: 30000 ms.
    */
-  requestTimeout?: number
-  /** Largest link payload downloaded, in bytes (default 1 GiB). */
+  downloadTimeout?: number
+  /** The largest link payload that is downloaded. Unit: bytes. Default: 1073741824 bytes. */
   maxDownloadSize?: number
-  /** When set, only links to these origins (`scheme://host[:port]`) are fetched. */
-  allowedOrigins?: Array<string>
-  /** Whether links may point at private and loopback addresses (default true). */
+  /**
+   * The most bytes the link payloads of one envelope may declare together. Unit: bytes.
+   * Default: 4 x max_download_size.
+   */
+  maxEnvelopeDownloadSize?: number
+  /** The most link payloads one envelope may carry. Default: 256. */
+  maxLinkPayloads?: number
+  /** How many link payloads of one envelope are downloaded at once. Default: 4. */
+  maxConcurrentDownloads?: number
+  /** The most rows a received table may have. Default: 16777216. */
+  maxTableRows?: number
+  /**
+   * When set, only links to these origins (scheme://host[:port]) are fetched. Default:
+   * unset.
+   */
+  allowedOrigins?: string | Array<string>
+  /**
+   * Whether links may point at private and loopback addresses (link-local and metadata
+   * addresses are refused either way). Default: true.
+   */
   allowPrivateAddresses?: boolean
-  /** Write link payloads into this directory; they arrive as `{path}`. */
-  saveDir?: string
-  /** Bearer tokens sent only to these exact origins: `{ origin: token }`. */
+  /** Bearer tokens sent only when fetching links of exactly these origins. Default: unset. */
   storeTokens?: Record<string, string>
+  /**
+   * Write link payloads into this directory (streamed) and deliver them as file paths.
+   * Default: unset.
+   */
+  saveDir?: string
+  /**
+   * Send HTTP(S) downloads through this proxy; proxies from the environment are never used.
+   * Default: unset.
+   */
+  proxy?: string
+  /**
+   * The longest one call of fileserver_download_handler may take. Unit: ms. Default:
+   * download_timeout x (max_retries + 1) + max_delay x max_retries.
+   */
+  handlerTimeout?: number
+  /**
+   * Fetches a link payload instead of the built-in fetch: (url, max_retries, base_delay,
+   * max_delay) -> bytes. Default: unset.
+   */
+  fileserverDownloadHandler?: (url: string, maxRetries: number, baseDelay: number, maxDelay: number) => Buffer | Uint8Array | Promise<Buffer | Uint8Array>
 }
 
-/** Extra options of `Bridge.request`. */
+/** The own argument of `Bridge.request` (not an option of the schema). */
 export interface RequestOptions {
-  /** How long to wait for the reply, in ms (default: the bridge's `requestTimeout`). */
+  /**
+   * How long this request waits for its reply, in ms. Default: the
+   * connection's requestTimeout.
+   */
   timeout?: number
 }
 
 /** Options of a send (`smartsend`, `Bridge.send`, `Bridge.reply`, `Bridge.request`). */
 export interface SendOptions {
   /**
-   * HTTP file server for link payloads: PUT `<fileserverUrl>/<id>/<dataname>`.
-   * Without it (and without an upload handler), link payloads go to the
-   * JetStream Object Store of the NATS server.
+   * Payloads of at least this many serialized bytes travel by link (claim-check). Unit:
+   * bytes. Default: 1000000 bytes.
+   */
+  sizeThreshold?: number
+  /**
+   * The id that ties a conversation together across messages. Default: a new UUID per
+   * message.
+   */
+  correlationId?: string
+  /**
+   * The message id; JetStream drops a resend with the same id. Default: a new UUID per
+   * message.
+   */
+  msgId?: string
+  /**
+   * What the message is for (chat, command, telemetry; replies are response). Default:
+   * "chat".
+   */
+  msgPurpose?: string
+  /** Who sends. Default: "NATSBridge". */
+  senderName?: string
+  /** The sender's id. Default: a UUID drawn once per process. */
+  senderId?: string
+  /** Who should receive (empty: broadcast). Default: "". */
+  receiverName?: string
+  /** The receiver's id (empty: broadcast). Default: "". */
+  receiverId?: string
+  /** The subject the receiver should answer on (empty: none). Default: "". */
+  replyTo?: string
+  /** In a reply: the msg_id being answered. Default: "". */
+  replyToMsgId?: string
+  /** The envelope's free-form metadata object. Default: unset. */
+  metadata?: Record<string, unknown>
+  /** Publish through JetStream and wait for the stream's acknowledgement. Default: false. */
+  jetstream?: boolean
+  /** Also write sha256 for direct payloads (link payloads always carry it). Default: false. */
+  directSha256?: boolean
+  /**
+   * The HTTP file server link payloads are uploaded to (PUT <url>/<payload id>/<dataname>).
+   * Default: the connection's fileserver_url, else the JetStream Object Store.
    */
   fileserverUrl?: string
-  /** Bearer token for uploads to `fileserverUrl`. */
+  /**
+   * The bearer token for uploads to fileserver_url. Default: the connection's
+   * fileserver_token.
+   */
   fileserverToken?: string
-  /** Uploads a link payload and returns its URL; replaces the built-in stores. */
+  /**
+   * Uploads a link payload and returns its URL, replacing the built-in stores:
+   * (fileserver_url, dataname, bytes) -> url. Default: unset.
+   */
   fileserverUploadHandler?: (fileserverUrl: string, dataname: string, data: Buffer) => string | Promise<string>
-  /** Payloads of at least this many serialized bytes go by link (default 1,000,000). */
-  sizeThreshold?: number
-  /** Tracing id (default: a new UUID). */
-  correlationId?: string
-  /** Message id (default: a new UUID); JetStream drops a resend with the same id. */
-  msgId?: string
-  /** Default `chat` (`response` for replies). */
-  msgPurpose?: string
-  /** Default `NATSBridge`. */
-  senderName?: string
-  /** Default: a UUID drawn once per process. */
-  senderId?: string
-  /** Empty means broadcast. */
-  receiverName?: string
-  /** Empty means broadcast. */
-  receiverId?: string
-  /** The subject the receiver should answer on. */
-  replyTo?: string
-  /** In a reply: the `msgId` being answered. */
-  replyToMsgId?: string
-  /** The envelope's free-form `metadata` object. */
-  metadata?: Record<string, unknown>
-  /** Publish through JetStream and wait for the stream's acknowledgement. */
-  jetstream?: boolean
 }
 
 /** An envelope as it was published (wire-v1 section 2, camelCase). */
@@ -323,8 +417,8 @@ export interface SentPayload {
  * Decodes a received message: verifies every payload (size, sha256) and
  * fetches link payloads, with retries and backoff. `msg` is the envelope's
  * bytes or text, or a nats.js message. `nats-object://` links are fetched
- * over the pooled connection to `options.natsUrl` (default: the envelope's
- * `brokerUrl`).
+ * over the pooled connection to `options.natsUrl` (default `$NATS_URL`,
+ * else `nats://localhost:4222`; never the envelope's `brokerUrl`).
  *
  * ```js
  * const envelope = await smartreceive(msg)
@@ -335,7 +429,7 @@ export declare function smartreceive(msg: Buffer | Uint8Array | string | { data:
 
 /**
  * Sends `payloads` as one envelope on `subject` over the pooled connection to
- * `options.natsUrl` (default `nats://localhost:4222`); resolves to the
+ * `options.natsUrl` (default `$NATS_URL`, else `nats://localhost:4222`); resolves to the
  * envelope as sent. Payloads at or above `sizeThreshold` bytes, or that do
  * not fit the server's `max_payload`, travel by link: to `fileserverUrl`,
  * through `fileserverUploadHandler`, or to the JetStream Object Store.
@@ -348,13 +442,13 @@ export declare function smartreceive(msg: Buffer | Uint8Array | string | { data:
  */
 export declare function smartsend(subject: string, payloads: Array<PayloadInput>, options?: SendOptions & NatsUrlOption): Promise<SentEnvelope>
 
-/** Extra options of `Bridge.subscribe`. */
+/** Options of a subscription (`Bridge.subscribe`). */
 export interface SubscribeOptions {
-  /** Join this queue group: each message goes to one member. */
+  /** Join this queue group: each message goes to one member. Default: unset. */
   queue?: string
   /**
-   * How many envelopes are decoded at once (default 1); they are still
-   * delivered in arrival order.
+   * How many envelopes are decoded (and their links fetched) at once; they are still
+   * delivered in arrival order. Default: 1.
    */
   concurrentReceives?: number
 }

@@ -74,26 +74,145 @@ function guard(call) {
   }
 }
 
-const DEFAULTS = {
-  maxRetries: 5,
-  baseDelay: 100,
-  maxDelay: 5000,
-  requestTimeout: 30_000,
-  connectTimeout: 5000,
-  bridgeRequestTimeout: 10_000,
-  objectStoreBucket: 'natsbridge',
-  objectStoreTtl: 24 * 3600 * 1000,
+// ---------------------------------------------------------------- options
+
+/** The core's option schema (the wasm module's `optionSchema()`), read once. */
+let schemaCache = null
+function schemaRows() {
+  schemaCache ??= codec.optionSchema()
+  return schemaCache.options
 }
 
-/** Options a browser cannot honour: they name files on a disk. */
-const FILE_OPTIONS = ['credentialsFile', 'tlsCaFile', 'tlsCertFile', 'tlsKeyFile', 'saveDir']
+/**
+ * The core's option schema: `{ options: [{ name, camel, scope, kind, unit,
+ * default, doc }] }`, as `docs/options.json` publishes it. Durations are
+ * milliseconds and sizes bytes.
+ */
+export async function optionSchema() {
+  await init()
+  return codec.optionSchema()
+}
 
-function refuseFileOptions(options) {
-  for (const key of FILE_OPTIONS) {
-    if (options?.[key] !== undefined) {
-      throw natsbridgeError('INVALID_ARGUMENT', `option ${key} names a local file, which a browser page cannot read`)
-    }
+/** The core's default of option `camel` of `scope` (never a literal here). */
+function defaultOf(scope, camel) {
+  const row = schemaRows().find((o) => o.scope === scope && o.camel === camel)
+  if (row === undefined || row.default === null || typeof row.default === 'object') {
+    throw natsbridgeError('INTERNAL', `the option schema has no plain default for ${scope} option ${camel}`)
   }
+  return row.default
+}
+
+/**
+ * Options of the schema a browser page cannot honour, and why; giving one
+ * (not undefined or null) is INVALID_ARGUMENT.
+ */
+export const UNAVAILABLE_OPTIONS = Object.freeze({
+  credentialsFile: 'it names a local file, which a browser page cannot read',
+  nkey: 'nkey signing is not in the browser build (use token or user and password)',
+  tlsCaFile: "it names a local file; the browser's own certificate store decides (use wss://)",
+  tlsClientCert: "it names a local file; client certificates are the browser's own",
+  tlsClientKey: "it names a local file; client certificates are the browser's own",
+  subscriptionCapacity: 'nats.js over WebSocket has no per-subscription buffer bound to set',
+  saveDir: 'it names a local directory, which a browser page cannot write',
+  proxy: "fetch goes through the browser's own proxy settings",
+  maxEnvelopeDownloadSize: "a receive limit of the core's client layer, which the browser build (the codec) lacks",
+  maxLinkPayloads: "a receive limit of the core's client layer, which the browser build (the codec) lacks",
+  maxConcurrentDownloads: "a receive limit of the core's client layer, which the browser build (the codec) lacks",
+  maxTableRows: "a receive limit of the core's client layer, which the browser build (the codec) lacks",
+  handlerTimeout: "a receive limit of the core's client layer, which the browser build (the codec) lacks",
+})
+
+/** What each call's option object may hold: schema scopes, plus its own arguments. */
+const CALLS = {
+  smartsend: { scopes: ['send'], natsUrl: true },
+  smartreceive: { scopes: ['receive'], natsUrl: true },
+  encodeDirect: { scopes: ['send'], extra: { brokerUrl: 'string', maxPayload: 'number' } },
+  'Bridge.connect': { scopes: ['connect'] },
+  'Bridge.send': { scopes: ['send'] },
+  'Bridge.reply': { scopes: ['send'] },
+  'Bridge.request': { scopes: ['send', 'receive'], extra: { timeout: 'number' } },
+  'Bridge.subscribe': { scopes: ['receive', 'subscribe'] },
+  'Bridge.receive': { scopes: ['receive'] },
+}
+
+const EXPECTED = {
+  bool: 'true or false',
+  count: 'a whole number >= 0',
+  bytes: 'a whole number of bytes >= 0',
+  milliseconds: 'a whole number of milliseconds >= 0',
+  string: 'a string',
+  secret: 'a string (a secret)',
+  url: 'a URL string',
+  path: 'a path string',
+  strings: 'a string or a list of strings',
+  token_map: 'a map of origin to token strings',
+  object: 'a JSON object',
+  callback: 'a function',
+}
+
+const isPlainObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v)
+const isWholeNumber = (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+
+/** `value` checked against option `row`'s kind (a lone string for a list becomes a list). */
+function checkValue(row, value) {
+  let ok
+  switch (row.kind) {
+    case 'bool': ok = typeof value === 'boolean'; break
+    case 'count': case 'bytes': case 'milliseconds': ok = isWholeNumber(value); break
+    case 'string': case 'secret': case 'url': case 'path': ok = typeof value === 'string'; break
+    case 'strings':
+      if (typeof value === 'string') return [value]
+      ok = Array.isArray(value) && value.every((v) => typeof v === 'string')
+      break
+    case 'token_map': ok = isPlainObject(value) && Object.values(value).every((v) => typeof v === 'string'); break
+    case 'object': ok = isPlainObject(value); break
+    case 'callback': ok = typeof value === 'function'; break
+    default: ok = false
+  }
+  if (ok) return value
+  const shown = row.kind === 'secret' ? typeof value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : Array.isArray(value) ? 'an array' : typeof value
+  throw natsbridgeError('INVALID_ARGUMENT', `option ${row.camel} takes ${EXPECTED[row.kind] ?? row.kind}, got ${shown}`)
+}
+
+/**
+ * The option object of `call`, checked against the schema: every key must
+ * be an option of the call's scopes (or one of its own arguments), every
+ * value of the option's kind. Keys whose value is undefined or null are
+ * dropped (not given: the core's default applies).
+ */
+function checkOptions(call, options) {
+  if (options === undefined || options === null) return {}
+  if (!isPlainObject(options)) throw natsbridgeError('INVALID_ARGUMENT', `the options of ${call} must be an object`)
+  const { scopes, natsUrl = false, extra = {} } = CALLS[call]
+  const rows = schemaRows()
+  const takes = (o) => scopes.includes(o.scope) || (natsUrl && o.scope === 'connect' && o.name === 'nats_url')
+  const checked = {}
+  for (const key of Object.keys(options)) {
+    const value = options[key]
+    const row = rows.find((o) => o.camel === key && takes(o))
+    if (row === undefined && !(key in extra)) {
+      const known = [...rows.filter(takes).map((o) => o.camel), ...Object.keys(extra)]
+      const snake = rows.find((o) => o.name === key && o.camel !== key && takes(o))
+      const other = rows.find((o) => o.camel === key)
+      const hint = snake ? ` (JavaScript names are camelCase: '${snake.camel}')` : other ? ` ('${key}' is a ${other.scope} option)` : ''
+      throw natsbridgeError('INVALID_ARGUMENT', `unknown option '${key}' of ${call}${hint}; known: ${known.join(', ')}`)
+    }
+    if (value === undefined || value === null) continue
+    if (row === undefined) {
+      if (!isWholeNumber(value) && extra[key] === 'number') throw natsbridgeError('INVALID_ARGUMENT', `option ${key} takes a whole number >= 0, got ${String(value)}`)
+      if (typeof value !== 'string' && extra[key] === 'string') throw natsbridgeError('INVALID_ARGUMENT', `option ${key} takes a string, got ${typeof value}`)
+      checked[key] = value
+      continue
+    }
+    if (key in UNAVAILABLE_OPTIONS) throw natsbridgeError('INVALID_ARGUMENT', `option ${key} is not available in a browser: ${UNAVAILABLE_OPTIONS[key]}`)
+    checked[key] = checkValue(row, value)
+  }
+  return checked
+}
+
+/** `options` without `natsUrl` (handed on to a Bridge call after the pool took it). */
+function withoutNatsUrl({ natsUrl, ...rest }) {
+  return rest
 }
 
 // ---------------------------------------------------------------- payloads
@@ -231,10 +350,10 @@ async function uploadHttp(url, body, token, dataname) {
 
 /** GET a link with the receive options' retries, timeout and policy. */
 async function downloadHttp(url, dataname, options, policy) {
-  const retries = options.maxRetries ?? DEFAULTS.maxRetries
-  const base = options.baseDelay ?? DEFAULTS.baseDelay
-  const max = options.maxDelay ?? DEFAULTS.maxDelay
-  const timeout = options.requestTimeout ?? DEFAULTS.requestTimeout
+  const retries = options.maxRetries ?? defaultOf('receive', 'maxRetries')
+  const base = options.baseDelay ?? defaultOf('receive', 'baseDelay')
+  const max = options.maxDelay ?? defaultOf('receive', 'maxDelay')
+  const timeout = options.downloadTimeout ?? defaultOf('receive', 'downloadTimeout')
   return withBackoff(retries, base, max, 'DOWNLOAD', async () => {
     const token = bearerFor(url, options.storeTokens)
     let response
@@ -293,19 +412,19 @@ function valueOf(incoming, index, kind) {
 /**
  * Decodes a message: the codec verifies every direct payload; link payloads
  * are fetched (`objectStore(bucket)` opens an Object Store for nats-object
- * links) and verified by the codec too.
+ * links) and verified by the codec too. `options` are checked receive
+ * options (checkOptions).
  */
-async function decodeMessage(msg, options = {}, objectStore) {
+async function decodeMessage(msg, options, objectStore) {
   await init()
-  refuseFileOptions(options)
   const bytes = toMessageBytes(msg)
   const incoming = guard(() => codec.decode(bytes))
   try {
     const envelope = JSON.parse(incoming.describe())
     const policy = JSON.stringify({
       allowedOrigins: options.allowedOrigins ?? [],
-      allowPrivateAddresses: options.allowPrivateAddresses ?? true,
-      maxDownloadSize: options.maxDownloadSize ?? 2 ** 30,
+      allowPrivateAddresses: options.allowPrivateAddresses ?? defaultOf('receive', 'allowPrivateAddresses'),
+      maxDownloadSize: options.maxDownloadSize ?? defaultOf('receive', 'maxDownloadSize'),
     })
     for (let index = 0; index < envelope.payloads.length; index++) {
       const payload = envelope.payloads[index]
@@ -320,9 +439,9 @@ async function decodeMessage(msg, options = {}, objectStore) {
             fetched = asBytes(
               await options.fileserverDownloadHandler(
                 url,
-                options.maxRetries ?? DEFAULTS.maxRetries,
-                options.baseDelay ?? DEFAULTS.baseDelay,
-                options.maxDelay ?? DEFAULTS.maxDelay,
+                options.maxRetries ?? defaultOf('receive', 'maxRetries'),
+                options.baseDelay ?? defaultOf('receive', 'baseDelay'),
+                options.maxDelay ?? defaultOf('receive', 'maxDelay'),
               ),
             )
           } catch (err) {
@@ -353,7 +472,10 @@ async function downloadObject(url, dataname, options, objectStore) {
     throw natsbridgeError('DOWNLOAD', `payload '${dataname}' is in the JetStream Object Store (${url}); reading it needs a NATS connection (natsUrl or a Bridge)`, undefined, dataname)
   }
   const { bucket, name } = parseObjectUrl(url)
-  return withBackoff(options.maxRetries ?? DEFAULTS.maxRetries, options.baseDelay ?? DEFAULTS.baseDelay, options.maxDelay ?? DEFAULTS.maxDelay, 'DOWNLOAD', async () => {
+  const retries = options.maxRetries ?? defaultOf('receive', 'maxRetries')
+  const base = options.baseDelay ?? defaultOf('receive', 'baseDelay')
+  const max = options.maxDelay ?? defaultOf('receive', 'maxDelay')
+  return withBackoff(retries, base, max, 'DOWNLOAD', async () => {
     let store
     try {
       store = await objectStore(bucket, false)
@@ -402,18 +524,16 @@ function requestError(err, subject, timeout) {
  * it was waiting for is the next one returned.
  */
 export class Subscription {
-  #bridge
+  #receive
   #sub
   #iterator
   #pending = null
-  #options
   #ended = false
 
-  constructor(bridge, sub, options) {
-    this.#bridge = bridge
+  constructor(receive, sub) {
+    this.#receive = receive
     this.#sub = sub
     this.#iterator = sub[Symbol.asyncIterator]()
-    this.#options = options
   }
 
   /** The next envelope, or `null` once the subscription ended. With `timeoutMs`, rejects with code `TIMEOUT` when nothing arrives in time. */
@@ -435,7 +555,7 @@ export class Subscription {
       this.#ended = true
       return null
     }
-    return this.#bridge.receive(step.value, this.#options)
+    return this.#receive(step.value)
   }
 
   /** Stops the subscription; a pending and every later `next()` resolves to `null`. */
@@ -490,17 +610,31 @@ export class Bridge {
 
   static #token = Symbol('Bridge')
 
-  /** Connects to `natsUrl` (`ws://` or `wss://`; several separated by commas). */
-  static async connect(natsUrl, options = {}) {
+  /**
+   * Connects to `natsUrl` (`ws://` or `wss://`; several separated by
+   * commas), or `options.natsUrl`: a page has no `$NATS_URL` and no TCP, so
+   * one of them is required.
+   */
+  static async connect(natsUrl, options) {
     await init()
-    refuseFileOptions(options)
+    options = checkOptions('Bridge.connect', options)
+    if (natsUrl !== undefined && natsUrl !== null && options.natsUrl !== undefined && natsUrl !== options.natsUrl) {
+      throw natsbridgeError('INVALID_ARGUMENT', 'natsUrl given twice (as the first argument and in options), differently')
+    }
+    natsUrl = natsUrl ?? options.natsUrl
     if (typeof natsUrl !== 'string' || natsUrl.trim() === '') {
       throw natsbridgeError('INVALID_ARGUMENT', 'a browser needs the NATS WebSocket URL, e.g. ws://127.0.0.1:8080')
+    }
+    if ((options.user === undefined) !== (options.password === undefined)) {
+      throw natsbridgeError('INVALID_ARGUMENT', 'user and password go together: set both or neither')
     }
     const servers = natsUrl.split(',').map((s) => s.trim()).filter(Boolean)
     for (const server of servers) {
       if (!/^wss?:\/\//i.test(server)) {
         throw natsbridgeError('INVALID_ARGUMENT', `${codec.stripCredentials(server)} is not a WebSocket URL: a browser reaches NATS over ws:// or wss:// (the server's websocket listener)`)
+      }
+      if (options.requireTls && !/^wss:\/\//i.test(server)) {
+        throw natsbridgeError('INVALID_ARGUMENT', `requireTls: ${codec.stripCredentials(server)} is not a wss:// URL`)
       }
     }
     let nc
@@ -510,8 +644,8 @@ export class Bridge {
         name: options.name,
         token: options.token,
         user: options.user,
-        pass: options.user !== undefined ? (options.password ?? '') : options.password,
-        timeout: options.connectTimeout ?? DEFAULTS.connectTimeout,
+        pass: options.password,
+        timeout: options.connectTimeout ?? defaultOf('connect', 'connectTimeout'),
         maxReconnectAttempts: 10,
       })
     } catch (err) {
@@ -537,7 +671,7 @@ export class Bridge {
       const opening = create
         ? this.#objm.create(bucket, {
             description: 'natsbridge claim-check payloads',
-            ttl: (this.#options.objectStoreTtl ?? DEFAULTS.objectStoreTtl) * 1_000_000,
+            ttl: (this.#options.objectStoreTtl ?? defaultOf('connect', 'objectStoreTtl')) * 1_000_000,
           })
         : this.#objm.open(bucket)
       this.#stores.set(key, opening)
@@ -566,7 +700,7 @@ export class Bridge {
       return [kind, (outgoing, index) => uploadHttp(outgoing.linkUrl(index, kind), outgoing.body(index), token, outgoing.dataname(index))]
     }
     if (this.#nc.info?.jetstream) {
-      const bucket = this.#options.objectStoreBucket ?? DEFAULTS.objectStoreBucket
+      const bucket = this.#options.objectStoreBucket ?? defaultOf('connect', 'objectStoreBucket')
       const kind = `object:${bucket}`
       return [kind, async (outgoing, index) => {
         const dataname = outgoing.dataname(index)
@@ -617,7 +751,12 @@ export class Bridge {
   }
 
   /** Sends `payloads` as one envelope on `subject`; resolves to the envelope as sent. */
-  async send(subject, payloads, options = {}) {
+  async send(subject, payloads, options) {
+    await init()
+    return this.#send(subject, payloads, checkOptions('Bridge.send', options))
+  }
+
+  async #send(subject, payloads, options) {
     const sent = await this.#build(subject, payloads, options)
     try {
       const wire = sent.wire()
@@ -643,21 +782,28 @@ export class Bridge {
   }
 
   /** Subscribes to `subject` (wildcards allowed); `{ queue }` joins a queue group. */
-  async subscribe(subject, options = {}) {
+  async subscribe(subject, options) {
     await init()
+    const { queue, concurrentReceives, ...receive } = checkOptions('Bridge.subscribe', options)
+    if (concurrentReceives === 0) throw natsbridgeError('INVALID_ARGUMENT', 'concurrentReceives must be at least 1')
     this.#checkOpen()
     guard(() => codec.validateSubscribeSubject(subject))
-    const sub = this.#nc.subscribe(subject, options.queue ? { queue: options.queue } : {})
+    const sub = this.#nc.subscribe(subject, queue ? { queue } : {})
     await this.#nc.flush()
-    return new Subscription(this, sub, options)
+    // Envelopes are decoded one at a time, in arrival order (any
+    // concurrentReceives >= 1 gives the same results).
+    return new Subscription((msg) => this.#receive(msg, receive), sub)
   }
 
   /** Sends a request and resolves to the reply envelope; `timeout` in ms. */
-  async request(subject, payloads, options = {}) {
+  async request(subject, payloads, options) {
+    await init()
+    options = checkOptions('Bridge.request', options)
     this.#checkOpen()
     const inbox = this.#nc.options?.inboxPrefix ? `${this.#nc.options.inboxPrefix}.${crypto.randomUUID().replaceAll('-', '')}` : `_INBOX.${crypto.randomUUID().replaceAll('-', '')}`
-    const timeout = options.timeout ?? this.#options.requestTimeout ?? DEFAULTS.bridgeRequestTimeout
-    const sendOptions = { ...options, replyTo: options.replyTo || inbox }
+    const timeout = options.timeout ?? this.#options.requestTimeout ?? defaultOf('connect', 'requestTimeout')
+    const { timeout: _, ...rest } = options
+    const sendOptions = { ...rest, replyTo: options.replyTo || inbox }
     const sent = await this.#build(subject, payloads, sendOptions)
     let reply
     try {
@@ -683,14 +829,15 @@ export class Bridge {
     } finally {
       sent.free()
     }
-    return this.receive(reply, options)
+    return this.#receive(reply, rest)
   }
 
   /** Answers `request` (an envelope this bridge received), as every front end does. */
-  async reply(request, payloads, options = {}) {
+  async reply(request, payloads, options) {
     await init()
+    options = checkOptions('Bridge.reply', options)
     const subject = guard(() => codec.replySubject(request?.msgId ?? '', request?.replyTo ?? '', request?.natsReply || undefined))
-    return this.send(subject, payloads, {
+    return this.#send(subject, payloads, {
       msgPurpose: 'response',
       ...options,
       replyToMsgId: request.msgId,
@@ -699,7 +846,12 @@ export class Bridge {
   }
 
   /** Decodes a message received some other way, fetching `nats-object://` links over this connection. */
-  async receive(msg, options = {}) {
+  async receive(msg, options) {
+    await init()
+    return this.#receive(msg, checkOptions('Bridge.receive', options))
+  }
+
+  async #receive(msg, options) {
     this.#checkOpen()
     return decodeMessage(msg, options, (bucket, create) => this.#objectStore(bucket, create))
   }
@@ -768,9 +920,11 @@ async function pooledBridge(natsUrl) {
  * Sends `payloads` as one envelope on `subject` over the pooled connection
  * to `options.natsUrl` (a ws:// URL); resolves to the envelope as sent.
  */
-export async function smartsend(subject, payloads, options = {}) {
+export async function smartsend(subject, payloads, options) {
+  await init()
+  options = checkOptions('smartsend', options)
   const bridge = await pooledBridge(options.natsUrl)
-  return bridge.send(subject, payloads, options)
+  return bridge.send(subject, payloads, withoutNatsUrl(options))
 }
 
 /**
@@ -778,10 +932,12 @@ export async function smartsend(subject, payloads, options = {}) {
  * text): verifies every payload and fetches link payloads with retries.
  * `nats-object://` links need `options.natsUrl` (a ws:// URL).
  */
-export async function smartreceive(msg, options = {}) {
+export async function smartreceive(msg, options) {
+  await init()
+  options = checkOptions('smartreceive', options)
   if (options.natsUrl) {
     const bridge = await pooledBridge(options.natsUrl)
-    return bridge.receive(msg, options)
+    return bridge.receive(msg, withoutNatsUrl(options))
   }
   return decodeMessage(msg, options, undefined)
 }
@@ -793,8 +949,9 @@ export async function smartreceive(msg, options = {}) {
  * `sizeThreshold`, or over `options.maxPayload`, default 1 MiB) fails with
  * code `PAYLOAD_TOO_LARGE`.
  */
-export async function encodeDirect(subject, payloads, options = {}) {
+export async function encodeDirect(subject, payloads, options) {
   await init()
+  options = checkOptions('encodeDirect', options)
   if (!Array.isArray(payloads)) throw natsbridgeError('INVALID_ARGUMENT', 'payloads must be an array of { dataname, data, type }')
   const outgoing = guard(() => new codec.Outgoing(subject, headerOptions(options), options.brokerUrl ?? ''))
   try {

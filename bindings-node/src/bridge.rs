@@ -16,9 +16,7 @@ use natsbridge::{Error, ErrorKind};
 
 use crate::envelope::{ReceivedEnvelope, SentEnvelope, reply_target};
 use crate::message::{incoming, string_arg};
-use crate::options::{
-    self, ConnectOptions, ReceiveOptions, RequestOptions, SendOptions, SubscribeOptions,
-};
+use crate::options::{self, is_nullish};
 use crate::payload::payloads_from_js;
 use crate::promise::{offload_if_large, run};
 
@@ -38,11 +36,12 @@ pub struct Bridge {
 
 #[napi]
 impl Bridge {
-    /// Connects to `natsUrl` (default `nats://localhost:4222`; several URLs
-    /// separated by commas for a cluster).
+    /// Connects to `natsUrl` (several URLs separated by commas for a
+    /// cluster); without it, to `options.natsUrl`, else `$NATS_URL`, else
+    /// `nats://localhost:4222` (the core resolves it).
     #[napi(
         catch_unwind,
-        ts_args_type = "natsUrl?: string, options?: ConnectOptions",
+        ts_args_type = "natsUrl?: string | null, options?: ConnectOptions",
         ts_return_type = "Promise<Bridge>"
     )]
     pub fn connect<'env>(
@@ -51,11 +50,20 @@ impl Bridge {
         options: Option<Unknown<'_>>,
     ) -> napi::Result<PromiseRaw<'env, Bridge>> {
         let prepared = (|| {
-            let url = match &nats_url {
-                Some(url) if !is_nullish(url) => string_arg(env, url, "natsUrl")?,
-                _ => options::DEFAULT_NATS_URL.to_owned(),
+            let given = options::read(env, options.as_ref(), &options::CONNECT)?;
+            let positional = match &nats_url {
+                Some(url) if !is_nullish(url) => Some(string_arg(env, url, "natsUrl")?),
+                _ => None,
             };
-            options::read::<ConnectOptions>(env, options.as_ref(), "options")?.into_core(url)
+            let url = match (positional, given.nats_url()?) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(crate::error::invalid(
+                        "natsUrl given twice (as the first argument and in options), differently",
+                    ));
+                }
+                (a, b) => a.or(b),
+            };
+            given.connect(natsbridge::ConnectOptions::resolve_nats_url(url.as_deref()))
         })();
         run(env, async move { prepared?.connect().await }, |_, inner| {
             Ok(Bridge { inner })
@@ -78,8 +86,7 @@ impl Bridge {
         let prepared = (|| {
             let subject = string_arg(env, &subject, "subject")?;
             let payloads = payloads_from_js(env, payloads)?;
-            let options =
-                options::read::<SendOptions>(env, options.as_ref(), "options")?.into_core(env)?;
+            let options = options::read(env, options.as_ref(), &options::SEND)?.send()?;
             Ok::<_, Error>((subject, payloads, options))
         })();
         let bridge = self.inner.clone();
@@ -110,11 +117,9 @@ impl Bridge {
     ) -> napi::Result<PromiseRaw<'env, Subscription>> {
         let prepared = (|| {
             let subject = string_arg(env, &subject, "subject")?;
-            let receive =
-                options::read::<ReceiveOptions>(env, options.as_ref(), "options")?.into_core()?;
-            let subscribe = options::read::<SubscribeOptions>(env, options.as_ref(), "options")?;
-            let concurrency = subscribe.concurrency()?;
-            Ok::<_, Error>((subject, receive, subscribe.queue, concurrency))
+            let given = options::read(env, options.as_ref(), &options::SUBSCRIBE)?;
+            let (queue, concurrency) = given.subscribe()?;
+            Ok::<_, Error>((subject, given.receive()?, queue, concurrency))
         })();
         let bridge = self.inner.clone();
         run(
@@ -125,7 +130,10 @@ impl Bridge {
                     Some(group) => bridge.queue_subscribe(&subject, &group, receive).await?,
                     None => bridge.subscribe(&subject, receive).await?,
                 };
-                Ok(subscription.concurrent_receives(concurrency))
+                Ok(match concurrency {
+                    Some(n) => subscription.concurrent_receives(n),
+                    None => subscription,
+                })
             },
             |_, subscription| {
                 Ok(Subscription {
@@ -153,12 +161,9 @@ impl Bridge {
         let prepared = (|| {
             let subject = string_arg(env, &subject, "subject")?;
             let payloads = payloads_from_js(env, payloads)?;
-            let send =
-                options::read::<SendOptions>(env, options.as_ref(), "options")?.into_core(env)?;
-            let receive =
-                options::read::<ReceiveOptions>(env, options.as_ref(), "options")?.into_core()?;
-            let timeout =
-                options::read::<RequestOptions>(env, options.as_ref(), "options")?.timeout()?;
+            let given = options::read(env, options.as_ref(), &options::REQUEST)?;
+            let (send, receive) = (given.send()?, given.receive()?);
+            let timeout = given.request_timeout()?;
             Ok::<_, Error>((subject, payloads, send, receive, timeout))
         })();
         let bridge = self.inner.clone();
@@ -194,8 +199,7 @@ impl Bridge {
         let prepared = (|| {
             let request = reply_target(env, request)?;
             let payloads = payloads_from_js(env, payloads)?;
-            let options =
-                options::read::<SendOptions>(env, options.as_ref(), "options")?.into_core(env)?;
+            let options = options::read(env, options.as_ref(), &options::REPLY)?.send()?;
             Ok::<_, Error>((request, payloads, options))
         })();
         let bridge = self.inner.clone();
@@ -226,8 +230,7 @@ impl Bridge {
     ) -> napi::Result<PromiseRaw<'env, ReceivedEnvelope>> {
         let prepared = (|| {
             let message = incoming(env, &msg)?;
-            let options =
-                options::read::<ReceiveOptions>(env, options.as_ref(), "options")?.into_core()?;
+            let options = options::read(env, options.as_ref(), &options::RECEIVE)?.receive()?;
             Ok::<_, Error>((message, options))
         })();
         let bridge = self.inner.clone();
@@ -284,13 +287,6 @@ impl Bridge {
 
 fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the bridge is closed")
-}
-
-fn is_nullish(value: &Unknown<'_>) -> bool {
-    matches!(
-        value.get_type(),
-        Ok(napi::ValueType::Undefined | napi::ValueType::Null)
-    )
 }
 
 /// Envelopes arriving on a subject, in order. Iterate it with `for await`,

@@ -17,7 +17,7 @@ use natsbridge::Error;
 
 use crate::envelope::{ReceivedEnvelope, SentEnvelope};
 use crate::message::{incoming, string_arg};
-use crate::options::{self, NatsUrlOption, ReceiveOptions, SendOptions};
+use crate::options;
 use crate::payload::payloads_from_js;
 use crate::promise::{offload_if_large, run};
 
@@ -63,7 +63,7 @@ fn flush_pooled() {
 }
 
 /// Sends `payloads` as one envelope on `subject` over the pooled connection to
-/// `options.natsUrl` (default `nats://localhost:4222`); resolves to the
+/// `options.natsUrl` (default `$NATS_URL`, else `nats://localhost:4222`); resolves to the
 /// envelope as sent. Payloads at or above `sizeThreshold` bytes, or that do
 /// not fit the server's `max_payload`, travel by link: to `fileserverUrl`,
 /// through `fileserverUploadHandler`, or to the JetStream Object Store.
@@ -87,11 +87,9 @@ pub fn smartsend<'env>(
     let prepared = (|| {
         let subject = string_arg(env, &subject, "subject")?;
         let payloads = payloads_from_js(env, payloads)?;
-        let url = options::read::<NatsUrlOption>(env, options.as_ref(), "options")?
-            .nats_url
-            .unwrap_or_else(|| options::DEFAULT_NATS_URL.to_owned());
-        let send =
-            options::read::<SendOptions>(env, options.as_ref(), "options")?.into_core(env)?;
+        let given = options::read(env, options.as_ref(), &options::SMARTSEND)?;
+        let url = natsbridge::ConnectOptions::resolve_nats_url(given.nats_url()?.as_deref());
+        let send = given.send()?;
         Ok::<_, Error>((url, subject, payloads, send))
     })();
     register_exit_flush(env);
@@ -115,8 +113,8 @@ pub fn smartsend<'env>(
 /// Decodes a received message: verifies every payload (size, sha256) and
 /// fetches link payloads, with retries and backoff. `msg` is the envelope's
 /// bytes or text, or a nats.js message. `nats-object://` links are fetched
-/// over the pooled connection to `options.natsUrl` (default: the envelope's
-/// `brokerUrl`).
+/// over the pooled connection to `options.natsUrl` (default `$NATS_URL`,
+/// else `nats://localhost:4222`; never the envelope's `brokerUrl`).
 ///
 /// ```js
 /// const envelope = await smartreceive(msg)
@@ -134,9 +132,8 @@ pub fn smartreceive<'env>(
 ) -> napi::Result<PromiseRaw<'env, ReceivedEnvelope>> {
     let prepared = (|| {
         let message = incoming(env, &msg)?;
-        let url = options::read::<NatsUrlOption>(env, options.as_ref(), "options")?.nats_url;
-        let receive =
-            options::read::<ReceiveOptions>(env, options.as_ref(), "options")?.into_core()?;
+        let given = options::read(env, options.as_ref(), &options::SMARTRECEIVE)?;
+        let (url, receive) = (given.nats_url()?, given.receive()?);
         Ok::<_, Error>((message, url, receive))
     })();
     run(

@@ -34,6 +34,20 @@ pub fn version() -> String {
     natsbridge::VERSION.to_owned()
 }
 
+/// The option schema of the core (`natsbridge::schema::to_json()`, what
+/// `docs/options.json` holds) as a JS object `{ options: [{ name, camel,
+/// scope, kind, unit, default, doc }, ...] }`: the ESM layer checks option
+/// objects against it and takes its defaults from it.
+#[wasm_bindgen(js_name = optionSchema)]
+pub fn option_schema() -> JsResult<JsValue> {
+    js_sys::JSON::parse(&natsbridge::schema::to_json()).map_err(|_| {
+        to_js_error(Error::new(
+            ErrorKind::Internal,
+            "the option schema is not JSON",
+        ))
+    })
+}
+
 /// The envelope fields a send may set, camelCase as the Node package names them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -91,10 +105,10 @@ impl HeaderOptions {
             options.metadata = v;
         }
         if let Some(v) = parsed.size_threshold {
-            if !(v.is_finite() && v >= 1.0 && v.fract() == 0.0) {
+            if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
-                    format!("sizeThreshold must be a positive whole number of bytes, not {v}"),
+                    format!("option sizeThreshold takes a whole number of bytes >= 0, got {v}"),
                 ));
             }
             options.size_threshold = v as usize;
