@@ -89,8 +89,8 @@ try {
     for (const [name, wire] of Object.entries(envelopes)) {
       const r = {}
       // --- wasm codec
-      r['wasm: decode (copy in, JSON, base64, checks)'] = per(() => codec.decode(wire).free())
-      const inc = codec.decode(wire)
+      r['wasm: decode (copy in, JSON, base64, checks)'] = per(() => codec.decode(wire, true).free())
+      const inc = codec.decode(wire, true)
       const described = JSON.parse(inc.describe())
       r['wasm: describe + JSON.parse'] = per(() => JSON.parse(inc.describe()))
       let kind = described.payloads[0].kind
@@ -98,7 +98,7 @@ try {
         r['wasm: host sha256 (SubtleCrypto on a wasm memory view)'] = await perAsync(() => crypto.subtle.digest('SHA-256', inc.digestView(0)))
         const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', inc.digestView(0)))
         r['wasm: confirmDigest (compare, deserialize)'] = per(() => {
-          const again = codec.decode(wire)
+          const again = codec.decode(wire, true)
           again.confirmDigest(0, digest)
           again.free()
         }) - r['wasm: decode (copy in, JSON, base64, checks)']
