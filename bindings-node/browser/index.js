@@ -409,28 +409,46 @@ function valueOf(incoming, index, kind) {
   }
 }
 
+/** WebCrypto's SHA-256 (native); missing outside secure contexts. */
+const subtle = globalThis.crypto?.subtle
+
+/** The SHA-256 of `bytes` by the page, for the codec to compare. */
+async function hostDigest(bytes) {
+  try {
+    return new Uint8Array(await subtle.digest('SHA-256', bytes))
+  } catch (err) {
+    throw natsbridgeError('INTERNAL', `crypto.subtle.digest failed: ${err?.message ?? err}`, err)
+  }
+}
+
 /**
- * Decodes a message: the codec verifies every direct payload; link payloads
- * are fetched (`objectStore(bucket)` opens an Object Store for nats-object
+ * Decodes a message: the codec verifies every direct payload (large ones
+ * against the digest the page computes, kind `digest`); link payloads are
+ * fetched (`objectStore(bucket)` opens an Object Store for nats-object
  * links) and verified by the codec too. `options` are checked receive
  * options (checkOptions).
  */
 async function decodeMessage(msg, options, objectStore) {
   await init()
   const bytes = toMessageBytes(msg)
-  const incoming = guard(() => codec.decode(bytes))
+  const incoming = guard(() => codec.decode(bytes, subtle !== undefined))
   try {
     const envelope = JSON.parse(incoming.describe())
-    const policy = JSON.stringify({
-      allowedOrigins: options.allowedOrigins ?? [],
-      allowPrivateAddresses: options.allowPrivateAddresses ?? defaultOf('receive', 'allowPrivateAddresses'),
-      maxDownloadSize: options.maxDownloadSize ?? defaultOf('receive', 'maxDownloadSize'),
-    })
+    let policy
     for (let index = 0; index < envelope.payloads.length; index++) {
       const payload = envelope.payloads[index]
       let kind = payload.kind
       delete payload.kind
-      if (kind === 'link') {
+      if (kind === 'digest') {
+        // digestView is a view of wasm memory: digest() copies it at once.
+        const digest = await hostDigest(incoming.digestView(index))
+        kind = guard(() => incoming.confirmDigest(index, digest))
+      } else if (kind === 'link') {
+        policy ??= JSON.stringify({
+          allowedOrigins: options.allowedOrigins ?? [],
+          allowPrivateAddresses: options.allowPrivateAddresses ?? defaultOf('receive', 'allowPrivateAddresses'),
+          maxDownloadSize: options.maxDownloadSize ?? defaultOf('receive', 'maxDownloadSize'),
+        })
         const url = incoming.linkUrl(index)
         const target = guard(() => incoming.checkLink(index, policy))
         let fetched
@@ -453,7 +471,12 @@ async function decodeMessage(msg, options, objectStore) {
         } else {
           fetched = await downloadHttp(url, payload.dataname, options, policy)
         }
-        kind = guard(() => incoming.finishLink(index, fetched))
+        if (subtle) {
+          const digest = await hostDigest(fetched)
+          kind = guard(() => incoming.finishLinkDigest(index, fetched, digest))
+        } else {
+          kind = guard(() => incoming.finishLink(index, fetched))
+        }
       }
       payload.data = valueOf(incoming, index, kind)
     }

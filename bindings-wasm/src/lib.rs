@@ -11,7 +11,9 @@
 //!
 //! A send is [`Outgoing`]: add payloads, [`Outgoing::plan`], upload the link
 //! payloads, [`Outgoing::set_link`], [`Outgoing::finish`]. A receive is
-//! [`decode`], then [`Incoming::finish_link`] for each fetched link payload.
+//! [`decode`], then [`Incoming::confirm_digest`] for each payload waiting for
+//! the page's SHA-256 (WebCrypto, native) and [`Incoming::finish_link`] for
+//! each fetched link payload.
 
 mod error;
 mod link;
@@ -486,7 +488,8 @@ pub fn strip_credentials(urls: &str) -> String {
     codec::strip_credentials(urls)
 }
 
-/// A received envelope, decoded and with its direct payloads verified.
+/// A received envelope, decoded and with its direct payloads verified (or
+/// waiting for the page's digest, see [`Incoming::confirm_digest`]).
 #[wasm_bindgen]
 pub struct Incoming {
     header: natsbridge::EnvelopeHeader,
@@ -496,22 +499,43 @@ pub struct Incoming {
 
 enum Content {
     Value(PayloadValue),
+    /// Size checked; waiting for the SHA-256 the page computes.
+    Digest(Bytes),
     Link(String),
 }
 
-/// Parses an envelope and decodes and verifies its direct payloads (size,
-/// sha256 when present, UTF-8, JSON, Arrow IPC). Throws an `Error` with the
-/// kind's `code` (`MALFORMED_ENVELOPE`, `INTEGRITY`, ...).
+/// Direct payloads from this size on that declare a `sha256` are hashed by
+/// the page (WebCrypto, native code with the CPU's SHA instructions) instead
+/// of the `sha2` crate in wasm; below it, handing the bytes out and awaiting
+/// the host's promise costs more than hashing here. Measured in
+/// `benchmarks/browser/RESULTS.md`.
+const HOST_DIGEST_MIN_SIZE: usize = 16 * 1024;
+
+/// Parses an envelope and decodes and checks its direct payloads (size,
+/// sha256 when present, UTF-8, JSON, Arrow IPC). Payloads of at least
+/// `HOST_DIGEST_MIN_SIZE` bytes that declare a sha256 come back with kind
+/// `digest`: hash [`Incoming::digest_view`] with `crypto.subtle.digest`
+/// and pass the result to [`Incoming::confirm_digest`], which compares it
+/// and decodes the payload; with `host_digest` false (a page without
+/// `crypto.subtle`: not a secure context) the codec hashes every payload
+/// itself. Throws an `Error` with the kind's `code` (`MALFORMED_ENVELOPE`,
+/// `INTEGRITY`, ...).
 #[wasm_bindgen]
-pub fn decode(message: &[u8]) -> JsResult<Incoming> {
-    let decoded = codec::decode(message).map_err(to_js_error)?;
+pub fn decode(message: &[u8], host_digest: bool) -> JsResult<Incoming> {
+    let min_size = if host_digest {
+        HOST_DIGEST_MIN_SIZE
+    } else {
+        usize::MAX
+    };
+    let decoded = codec::decode_deferred(message, min_size).map_err(to_js_error)?;
     let mut infos = Vec::with_capacity(decoded.payloads.len());
     let mut contents = Vec::with_capacity(decoded.payloads.len());
     for payload in decoded.payloads {
         infos.push(payload.info);
         contents.push(match payload.content {
-            codec::Content::Ready(value) => Content::Value(value),
-            codec::Content::Link(url) => Content::Link(url),
+            codec::Deferred::Ready(value) => Content::Value(value),
+            codec::Deferred::Digest(bytes) => Content::Digest(bytes),
+            codec::Deferred::Link(url) => Content::Link(url),
         });
     }
     Ok(Incoming {
@@ -521,28 +545,74 @@ pub fn decode(message: &[u8]) -> JsResult<Incoming> {
     })
 }
 
+fn kind_of(value: &PayloadValue) -> &'static str {
+    match value {
+        PayloadValue::Text(_) => "text",
+        PayloadValue::Dictionary(_) => "json",
+        PayloadValue::Table(_) => "table",
+        _ => "bytes",
+    }
+}
+
 #[wasm_bindgen]
 impl Incoming {
     /// The header (camelCase) and each payload's description, with a `kind`
     /// per payload saying which accessor holds its value: `text`, `json`,
-    /// `table`, `bytes` or `link` (call `finishLink` first). JSON text.
+    /// `table`, `bytes`, `digest` (call `confirmDigest` first) or `link`
+    /// (call `finishLink` first). JSON text.
     pub fn describe(&self) -> String {
         names::incoming_to_js_json(&self.header, &self.infos, |index| {
             match &self.contents[index] {
                 Content::Link(_) => "link",
-                Content::Value(PayloadValue::Text(_)) => "text",
-                Content::Value(PayloadValue::Dictionary(_)) => "json",
-                Content::Value(PayloadValue::Table(_)) => "table",
-                Content::Value(_) => "bytes",
+                Content::Digest(_) => "digest",
+                Content::Value(value) => kind_of(value),
             }
         })
     }
 
-    /// The string of a `text` payload.
-    pub fn text(&self, index: usize) -> String {
+    /// The bytes of payload `index` waiting for their digest, as a view of
+    /// the module's memory (no copy): valid only until the next call into
+    /// the module, so hand it straight to `crypto.subtle.digest`, which
+    /// copies its input before it returns. Empty for any other payload.
+    #[wasm_bindgen(js_name = digestView)]
+    pub fn digest_view(&self, index: usize) -> js_sys::Uint8Array {
         match self.contents.get(index) {
-            Some(Content::Value(PayloadValue::Text(text))) => text.clone(),
-            _ => String::new(),
+            // SAFETY: the view is read by the caller before wasm memory can
+            // grow or this buffer be freed (the doc above; the ESM layer
+            // passes it to crypto.subtle.digest at once).
+            Some(Content::Digest(bytes)) => unsafe { js_sys::Uint8Array::view(bytes) },
+            _ => js_sys::Uint8Array::new_with_length(0),
+        }
+    }
+
+    /// Compares the SHA-256 `digest` the page computed of
+    /// [`Incoming::digest_view`] with the payload's declared `sha256`
+    /// (`INTEGRITY` on a mismatch, decided by the codec) and decodes the
+    /// payload. Returns its kind, as [`Incoming::finish_link`] does.
+    #[wasm_bindgen(js_name = confirmDigest)]
+    pub fn confirm_digest(&mut self, index: usize, digest: &[u8]) -> JsResult<String> {
+        let info = self.info(index)?;
+        let bytes = match self.contents.get(index) {
+            Some(Content::Digest(bytes)) => bytes.clone(),
+            _ => {
+                return Err(to_js_error(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("payload #{index} is not waiting for a digest"),
+                )));
+            }
+        };
+        let value = codec::finish_digest(info, bytes, digest).map_err(to_js_error)?;
+        let kind = kind_of(&value);
+        self.contents[index] = Content::Value(value);
+        Ok(kind.to_owned())
+    }
+
+    /// The string of a `text` payload (decoded straight from the module's
+    /// memory, no copy on the Rust side).
+    pub fn text(&self, index: usize) -> js_sys::JsString {
+        match self.contents.get(index) {
+            Some(Content::Value(PayloadValue::Text(text))) => js_sys::JsString::from(text.as_str()),
+            _ => js_sys::JsString::from(""),
         }
     }
 
@@ -556,12 +626,17 @@ impl Incoming {
     }
 
     /// The bytes of a binary-like payload, or the Arrow IPC stream of a
-    /// `table` (validated).
-    pub fn bytes(&self, index: usize) -> Vec<u8> {
+    /// `table` (validated): one copy, from the module's memory into a new
+    /// `Uint8Array` the page owns.
+    pub fn bytes(&self, index: usize) -> js_sys::Uint8Array {
         match self.contents.get(index) {
-            Some(Content::Value(PayloadValue::Bytes(bytes))) => bytes.to_vec(),
-            Some(Content::Value(PayloadValue::Table(table))) => table.ipc_bytes().to_vec(),
-            _ => Vec::new(),
+            Some(Content::Value(PayloadValue::Bytes(bytes))) => {
+                js_sys::Uint8Array::from(&bytes[..])
+            }
+            Some(Content::Value(PayloadValue::Table(table))) => {
+                js_sys::Uint8Array::from(&table.ipc_bytes()[..])
+            }
+            _ => js_sys::Uint8Array::new_with_length(0),
         }
     }
 
@@ -594,12 +669,30 @@ impl Incoming {
     pub fn finish_link(&mut self, index: usize, bytes: Vec<u8>) -> JsResult<String> {
         let info = self.info(index)?;
         let value = codec::finish_link(info, Bytes::from(bytes)).map_err(to_js_error)?;
-        let kind = match &value {
-            PayloadValue::Text(_) => "text",
-            PayloadValue::Dictionary(_) => "json",
-            PayloadValue::Table(_) => "table",
-            _ => "bytes",
-        };
+        let kind = kind_of(&value);
+        self.contents[index] = Content::Value(value);
+        Ok(kind.to_owned())
+    }
+
+    /// [`Incoming::finish_link`] with the SHA-256 `digest` the page computed
+    /// of `bytes` (WebCrypto): the codec compares it with the declared
+    /// `sha256` instead of hashing in wasm, checks the size and decodes.
+    #[wasm_bindgen(js_name = finishLinkDigest)]
+    pub fn finish_link_digest(
+        &mut self,
+        index: usize,
+        bytes: Vec<u8>,
+        digest: &[u8],
+    ) -> JsResult<String> {
+        let info = self.info(index)?;
+        if !matches!(self.contents.get(index), Some(Content::Link(_))) {
+            return Err(to_js_error(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("payload #{index} is not a link payload"),
+            )));
+        }
+        let value = codec::finish_digest(info, Bytes::from(bytes), digest).map_err(to_js_error)?;
+        let kind = kind_of(&value);
         self.contents[index] = Content::Value(value);
         Ok(kind.to_owned())
     }

@@ -382,6 +382,63 @@ describe('errors carry the core codes', () => {
     })
   })
 
+  test('large direct payloads are hashed by the page and checked by the codec: a wrong digest is INTEGRITY', async () => {
+    const results = await run(async (nb) => {
+      // Over the codec's host-digest size (16 KiB): WebCrypto hashes, the codec compares.
+      const big = new Uint8Array(20_000).map((_, i) => (i * 7) % 256)
+      const text = 'é'.repeat(10_000)
+      const wire = (await nb.encodeDirect('digest.test', [
+        { dataname: 'b', data: big, type: 'binary' },
+        { dataname: 't', data: text, type: 'text' },
+      ], { directSha256: true })).wire
+      const back = await nb.smartreceive(wire)
+      const out = {
+        same: back.payloads[0].data.length === big.length && back.payloads[0].data.every((b, i) => b === big[i]) && back.payloads[1].data === text,
+        sha256: back.payloads.map((p) => p.sha256.length),
+      }
+      const codeOf = async (body) => {
+        try {
+          await nb.smartreceive(body)
+          return 'no error'
+        } catch (err) {
+          return `${err.code}${err.dataname ? `:${err.dataname}` : ''}`
+        }
+      }
+      const env = JSON.parse(new TextDecoder().decode(wire))
+      // A sender's sha256 that does not match the bytes.
+      const badSha = structuredClone(env)
+      badSha.payloads[1].sha256 = '0'.repeat(64)
+      out.badSha = await codeOf(JSON.stringify(badSha))
+      // Bytes changed after hashing (the first byte of the base64 text).
+      const tampered = structuredClone(env)
+      tampered.payloads[0].data = (tampered.payloads[0].data[0] === 'A' ? 'B' : 'A') + tampered.payloads[0].data.slice(1)
+      out.tampered = await codeOf(JSON.stringify(tampered))
+      // Invalid UTF-8 whose sha256 is right: the digest passes, the text does not.
+      const badUtf8 = new Uint8Array(20_000).fill(0xff)
+      const sha = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', badUtf8)), (b) => b.toString(16).padStart(2, '0')).join('')
+      out.badUtf8 = await codeOf(JSON.stringify({ payloads: [{ dataname: 'u', type: 'text', transport: 'direct', size: 20_000, sha256: sha, data: btoa(String.fromCharCode(...badUtf8)) }] }))
+      // The host itself giving a wrong digest is still the codec's INTEGRITY.
+      const digest = crypto.subtle.digest
+      crypto.subtle.digest = async () => new ArrayBuffer(32)
+      try {
+        out.wrongHostDigest = await codeOf(wire)
+      } finally {
+        crypto.subtle.digest = digest
+      }
+      out.afterRestore = (await nb.smartreceive(wire)).payloads.length
+      return out
+    })
+    assert.deepEqual(results, {
+      same: true,
+      sha256: [64, 64],
+      badSha: 'INTEGRITY:t',
+      tampered: 'INTEGRITY:b',
+      badUtf8: 'INVALID_UTF8:u',
+      wrongHostDigest: 'INTEGRITY:b',
+      afterRestore: 2,
+    })
+  })
+
   test('a link whose bytes were changed on the file server fails with INTEGRITY; a missing one with DOWNLOAD', async () => {
     const subj = subject('tamper')
     const sent = await run(

@@ -85,7 +85,115 @@ fn malformed(message: impl Into<String>) -> Error {
 /// is a distinct [`ErrorKind`]; nothing here panics or allocates more than
 /// the input's size, whatever `size` fields declare.
 pub fn decode(message: &[u8]) -> Result<DecodedEnvelope> {
-    let wire: WireEnvelope<'_> = serde_json::from_slice(message).map_err(|err| {
+    let (header, payloads) = parse_envelope(message, |index, wire| {
+        let (info, data) = check_payload(index, wire)?;
+        let content = match info.transport {
+            Transport::Link => Content::Link(data.into_owned()),
+            Transport::Direct => {
+                let bytes = direct_bytes(&info, &data)?;
+                Content::Ready(finish_link(&info, bytes)?)
+            }
+        };
+        Ok(DecodedPayload { info, content })
+    })?;
+    Ok(DecodedEnvelope { header, payloads })
+}
+
+/// A received envelope whose large direct payloads wait for a digest the
+/// caller computes ([`decode_deferred`]).
+#[derive(Debug, Clone)]
+pub struct DeferredEnvelope {
+    /// The envelope's fields.
+    pub header: EnvelopeHeader,
+    /// The payloads, in order.
+    pub payloads: Vec<DeferredPayload>,
+}
+
+/// One payload of a [`DeferredEnvelope`].
+#[derive(Debug, Clone)]
+pub struct DeferredPayload {
+    /// Its description.
+    pub info: PayloadInfo,
+    /// Its value, its bytes waiting for their digest, or the URL to fetch.
+    pub content: Deferred,
+}
+
+/// A payload's content after [`decode_deferred`].
+#[derive(Debug, Clone)]
+pub enum Deferred {
+    /// Decoded and verified, as [`decode`] gives it.
+    Ready(PayloadValue),
+    /// A direct payload that declares a `sha256`: base64-decoded and its
+    /// size checked, not yet hashed nor deserialized. Hash the bytes and
+    /// pass the digest to [`finish_digest`], which compares and decodes.
+    Digest(Bytes),
+    /// A link payload: fetch the URL, then call [`finish_link`] (or hash
+    /// the bytes and call [`finish_digest`]).
+    Link(String),
+}
+
+/// [`decode`] for a caller with a faster SHA-256 of its own (a browser's
+/// WebCrypto): every check is the same, except that a direct payload of at
+/// least `digest_min_size` bytes that declares a `sha256` is left as
+/// [`Deferred::Digest`] for the caller to hash; [`finish_digest`] then
+/// compares the digest (the codec still decides: a mismatch is
+/// [`ErrorKind::Integrity`]) and deserializes. Smaller payloads, where
+/// handing the bytes out costs more than hashing them, are hashed here.
+pub fn decode_deferred(message: &[u8], digest_min_size: usize) -> Result<DeferredEnvelope> {
+    let (header, payloads) = parse_envelope(message, |index, wire| {
+        let (info, data) = check_payload(index, wire)?;
+        let content = match info.transport {
+            Transport::Link => Deferred::Link(data.into_owned()),
+            Transport::Direct => {
+                let bytes = direct_bytes(&info, &data)?;
+                if info.sha256.is_some() && bytes.len() >= digest_min_size {
+                    check_size(&info, &bytes)?;
+                    Deferred::Digest(bytes)
+                } else {
+                    Deferred::Ready(finish_link(&info, bytes)?)
+                }
+            }
+        };
+        Ok(DeferredPayload { info, content })
+    })?;
+    Ok(DeferredEnvelope { header, payloads })
+}
+
+/// Verifies a payload's serialized bytes against its `size` and against
+/// `digest`, the SHA-256 the caller computed of exactly these bytes (32
+/// bytes), then turns them into the value its type calls for, as
+/// [`finish_link`] does. A payload that declares no `sha256` has nothing to
+/// compare the digest with: only its size is checked.
+pub fn finish_digest(info: &PayloadInfo, bytes: Bytes, digest: &[u8]) -> Result<PayloadValue> {
+    check_size(info, &bytes)?;
+    if digest.len() != 32 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "the SHA-256 digest given for payload '{}' is {} bytes, not 32",
+                info.dataname,
+                digest.len()
+            ),
+        )
+        .with_dataname(info.dataname.clone()));
+    }
+    if let Some(expected) = &info.sha256 {
+        let actual = hex::encode(digest);
+        if &actual != expected {
+            return Err(sha_mismatch(info, &actual));
+        }
+    }
+    deserialize(info, bytes)
+}
+
+/// Parses the envelope's JSON and header fields and hands each payload
+/// object to `payload` (with its index), in order.
+fn parse_envelope<'a, P>(
+    message: &'a [u8],
+    payload: impl FnMut(usize, WirePayload<'a>) -> Result<P>,
+) -> Result<(EnvelopeHeader, Vec<P>)> {
+    let mut payload = payload;
+    let wire: WireEnvelope<'a> = serde_json::from_slice(message).map_err(|err| {
         malformed(format!(
             "the message is not a natsbridge envelope: invalid JSON ({err})"
         ))
@@ -126,7 +234,7 @@ pub fn decode(message: &[u8]) -> Result<DecodedEnvelope> {
         }
         Some(raw) => raw,
     };
-    let wire_payloads: Vec<WirePayload<'_>> =
+    let wire_payloads: Vec<WirePayload<'a>> =
         serde_json::from_str(raw_payloads.get()).map_err(|err| {
             malformed(format!("a payload object is malformed: {err}")).with_source(err)
         })?;
@@ -149,12 +257,14 @@ pub fn decode(message: &[u8]) -> Result<DecodedEnvelope> {
     let payloads = wire_payloads
         .into_iter()
         .enumerate()
-        .map(|(index, payload)| decode_payload(index, payload))
+        .map(|(index, wire)| payload(index, wire))
         .collect::<Result<Vec<_>>>()?;
-    Ok(DecodedEnvelope { header, payloads })
+    Ok((header, payloads))
 }
 
-fn decode_payload(index: usize, wire: WirePayload<'_>) -> Result<DecodedPayload> {
+/// Checks one payload object's fields (wire-v1 section 3): its description
+/// and its `data` field, not decoded yet.
+fn check_payload(index: usize, wire: WirePayload<'_>) -> Result<(PayloadInfo, Cow<'_, str>)> {
     let dataname = wire.dataname.unwrap_or_default();
     let label = if dataname.is_empty() {
         format!("payload #{index}")
@@ -217,26 +327,41 @@ fn decode_payload(index: usize, wire: WirePayload<'_>) -> Result<DecodedPayload>
         sha256,
         metadata: wire.metadata.unwrap_or_default(),
     };
-    let content = match transport {
-        Transport::Link => Content::Link(data.into_owned()),
-        Transport::Direct => {
-            let bytes = base64_decode(data.as_bytes()).map_err(|err| {
-                Error::new(
-                    ErrorKind::InvalidBase64,
-                    format!("{label}: data is not valid base64 ({err})"),
-                )
-                .with_dataname(info.dataname.clone())
-                .with_source(err)
-            })?;
-            Content::Ready(finish_link(&info, Bytes::from(bytes))?)
-        }
-    };
-    Ok(DecodedPayload { info, content })
+    Ok((info, data))
+}
+
+/// The bytes of a direct payload's base64 `data`.
+fn direct_bytes(info: &PayloadInfo, data: &str) -> Result<Bytes> {
+    base64_decode(data.as_bytes())
+        .map(Bytes::from)
+        .map_err(|err| {
+            Error::new(
+                ErrorKind::InvalidBase64,
+                format!(
+                    "payload '{}': data is not valid base64 ({err})",
+                    info.dataname
+                ),
+            )
+            .with_dataname(info.dataname.clone())
+            .with_source(err)
+        })
 }
 
 /// Checks `bytes` against the payload's `size` and `sha256`, failing with
 /// [`ErrorKind::Integrity`] on a mismatch.
 pub fn verify(info: &PayloadInfo, bytes: &[u8]) -> Result<()> {
+    check_size(info, bytes)?;
+    if let Some(expected) = &info.sha256 {
+        let actual = sha256_hex(bytes);
+        if &actual != expected {
+            return Err(sha_mismatch(info, &actual));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `bytes` against the payload's `size` ([`ErrorKind::Integrity`]).
+fn check_size(info: &PayloadInfo, bytes: &[u8]) -> Result<()> {
     if bytes.len() as u64 != info.size {
         return Err(Error::new(
             ErrorKind::Integrity,
@@ -248,12 +373,6 @@ pub fn verify(info: &PayloadInfo, bytes: &[u8]) -> Result<()> {
             ),
         )
         .with_dataname(info.dataname.clone()));
-    }
-    if let Some(expected) = &info.sha256 {
-        let actual = sha256_hex(bytes);
-        if &actual != expected {
-            return Err(sha_mismatch(info, &actual));
-        }
     }
     Ok(())
 }

@@ -267,6 +267,115 @@ mod tests {
         );
     }
 
+    /// Decodes with `decode_deferred`, hashing deferred payloads as a host
+    /// would (`digest` of the bytes), then `finish_digest`.
+    fn decode_via_host(
+        input: &[u8],
+        digest: impl Fn(&[u8]) -> Vec<u8>,
+    ) -> crate::error::Result<Vec<PayloadValue>> {
+        let deferred = decode_deferred(input, 0)?;
+        let mut values = Vec::new();
+        for payload in deferred.payloads {
+            values.push(match payload.content {
+                Deferred::Ready(value) => value,
+                Deferred::Digest(bytes) => {
+                    let d = digest(&bytes);
+                    finish_digest(&payload.info, bytes, &d)?
+                }
+                Deferred::Link(url) => panic!("unexpected link {url}"),
+            });
+        }
+        Ok(values)
+    }
+
+    fn sha256_bytes(bytes: &[u8]) -> Vec<u8> {
+        hex::decode(crate::encoding::sha256_hex(bytes)).unwrap()
+    }
+
+    #[test]
+    fn deferred_digests_decide_as_decode_does() {
+        let table = Table::from_json_rows(json!([{"a": 1}]).as_array().unwrap()).unwrap();
+        let sent = encode_one(vec![
+            Payload::text("t", "héllo"),
+            Payload::dictionary("d", json!({"k": [1, 2.5]})),
+            Payload::table("tb", table),
+            Payload::bytes("b", PayloadType::Binary, vec![7u8; 3000]),
+        ]);
+        let wire = sent.wire_bytes();
+        // Every payload declares a sha256, so with no minimum all are deferred.
+        let deferred = decode_deferred(wire, 0).unwrap();
+        assert!(
+            deferred
+                .payloads
+                .iter()
+                .all(|p| matches!(p.content, Deferred::Digest(_)))
+        );
+        // Only the 3000-byte one is deferred with a 1 KiB minimum.
+        let kinds: Vec<bool> = decode_deferred(wire, 1024)
+            .unwrap()
+            .payloads
+            .iter()
+            .map(|p| matches!(p.content, Deferred::Digest(_)))
+            .collect();
+        assert_eq!(kinds, [false, false, false, true]);
+        let values = decode_via_host(wire, sha256_bytes).unwrap();
+        let direct = decode(wire).unwrap();
+        assert_eq!(values.len(), 4);
+        for (value, payload) in values.iter().zip(&direct.payloads) {
+            match (value, ready(payload)) {
+                (PayloadValue::Text(a), PayloadValue::Text(b)) => assert_eq!(a, b),
+                (PayloadValue::Dictionary(a), PayloadValue::Dictionary(b)) => assert_eq!(a, b),
+                (PayloadValue::Table(a), PayloadValue::Table(b)) => {
+                    assert_eq!(a.ipc_bytes(), b.ipc_bytes());
+                    assert_eq!(a.num_rows(), 1);
+                }
+                (PayloadValue::Bytes(a), PayloadValue::Bytes(b)) => assert_eq!(a, b),
+                (a, b) => panic!("{a:?} differs from {b:?}"),
+            }
+        }
+
+        // A wrong digest is an integrity error for the payload it names.
+        let err = decode_via_host(wire, |_| vec![0u8; 32]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity);
+        assert_eq!(err.dataname(), Some("t"));
+        // A digest of the wrong length is the caller's bug, not the sender's.
+        let err = decode_via_host(wire, |_| vec![0u8; 31]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+
+        // The same bad inputs give the same kinds as decode.
+        let good = String::from_utf8(
+            encode_one(vec![Payload::text("t", "hello")])
+                .wire_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        for (input, kind) in [
+            (
+                good.replace("aGVsbG8=", "aGVsbG8*"),
+                ErrorKind::InvalidBase64,
+            ),
+            (
+                good.replace("\"size\":5", "\"size\":6"),
+                ErrorKind::Integrity,
+            ),
+            (good.replace("aGVsbG8=", "SGVsbG8="), ErrorKind::Integrity),
+            ("{}".to_owned(), ErrorKind::MalformedEnvelope),
+        ] {
+            let err = decode_via_host(input.as_bytes(), sha256_bytes).unwrap_err();
+            assert_eq!(err.kind(), kind, "input {input}: {err}");
+            assert_eq!(decode(input.as_bytes()).unwrap_err().kind(), kind);
+        }
+        // Bad UTF-8 whose digest matches: the digest passes, the text does not.
+        let bytes = [0xc3u8, 0x28];
+        let bad_utf8 = format!(
+            r#"{{"payloads":[{{"dataname":"t","type":"text","transport":"direct","size":2,"sha256":"{}","data":"{}"}}]}}"#,
+            crate::encoding::sha256_hex(&bytes),
+            base64_encode(&bytes)
+        );
+        let err = decode_via_host(bad_utf8.as_bytes(), sha256_bytes).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidUtf8);
+    }
+
     #[test]
     fn huge_declared_size_does_not_allocate() {
         let input = br#"{"payloads":[{"dataname":"x","type":"binary","transport":"direct","size":1000000000000000,"data":"AAAA"}]}"#;
