@@ -859,7 +859,11 @@ export class Bridge {
   async reply(request, payloads, options) {
     await init()
     options = checkOptions('Bridge.reply', options)
-    const subject = guard(() => codec.replySubject(request?.msgId ?? '', request?.replyTo ?? '', request?.natsReply || undefined))
+    // The core's rule (wire-v1 section 6): the NATS reply subject first, never a
+    // `$` system subject, only the connection's replySubjectPrefixes when set.
+    const prefixes = this.#options.replySubjectPrefixes
+    const allowed = prefixes == null ? undefined : [].concat(prefixes)
+    const subject = guard(() => codec.replySubject(request?.msgId ?? '', request?.replyTo ?? '', request?.natsReply || undefined, allowed))
     return this.#send(subject, payloads, {
       msgPurpose: 'response',
       ...options,

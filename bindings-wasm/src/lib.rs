@@ -777,39 +777,32 @@ pub fn check_url(url: &str, dataname: String, policy_json: &str) -> JsResult<Str
 }
 
 /// Where a reply to a received envelope goes (wire-v1 section 6), by the
-/// core's rule: from its `replyTo` and the NATS reply subject of its
-/// message. Throws `INVALID_ARGUMENT` when there is nowhere to reply.
+/// core's rule: the NATS reply subject of its message, else its `replyTo`
+/// (`natsbridge::envelope::choose_reply_subject`), checked like
+/// `Bridge::reply` checks it (`check_reply_subject`): a `$`-prefixed system
+/// subject, or one outside `prefixes` (the connect option
+/// `replySubjectPrefixes`; empty or absent: any other subject), throws
+/// `INVALID_ARGUMENT` naming it, as does having nowhere to reply.
 #[wasm_bindgen(js_name = replySubject)]
-pub fn reply_subject(msg_id: &str, reply_to: &str, nats_reply: Option<String>) -> JsResult<String> {
-    let header = natsbridge::EnvelopeHeader {
-        version: 1,
-        correlation_id: String::new(),
-        msg_id: msg_id.to_owned(),
-        timestamp: String::new(),
-        send_to: String::new(),
-        msg_purpose: String::new(),
-        sender_name: String::new(),
-        sender_id: String::new(),
-        receiver_name: String::new(),
-        receiver_id: String::new(),
-        reply_to: reply_to.to_owned(),
-        reply_to_msg_id: String::new(),
-        broker_url: String::new(),
-        metadata: Map::new(),
-    };
-    let envelope = natsbridge::ReceivedEnvelope {
-        header,
-        payloads: Vec::new(),
-        subject: None,
-        nats_reply,
-    };
-    match envelope.reply_subject() {
-        Some(subject) => Ok(subject.to_owned()),
-        None => Err(to_js_error(Error::new(
+pub fn reply_subject(
+    msg_id: &str,
+    reply_to: &str,
+    nats_reply: Option<String>,
+    prefixes: Option<Vec<String>>,
+) -> JsResult<String> {
+    let subject = natsbridge::envelope::choose_reply_subject(reply_to, nats_reply.as_deref());
+    if subject.is_empty() {
+        return Err(to_js_error(Error::new(
             ErrorKind::InvalidArgument,
             format!(
                 "message {msg_id} has neither replyTo nor a NATS reply subject; there is nowhere to reply"
             ),
-        ))),
+        )));
     }
+    natsbridge::envelope::check_reply_subject(subject, prefixes.as_deref().unwrap_or_default())
+        .map_err(|err| {
+            let message = format!("cannot answer message {msg_id}: {}", err.message());
+            to_js_error(Error::new(err.kind(), message))
+        })?;
+    Ok(subject.to_owned())
 }

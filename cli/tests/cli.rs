@@ -338,6 +338,57 @@ fn respond_keeps_serving_after_a_request_it_cannot_answer() {
     );
 }
 
+/// Issue 16 item 1: a request naming a system subject (`$JS.API...`) or a
+/// subject outside `--reply-subject-prefixes` as its reply_to is refused,
+/// logged with the subject, and skipped; the next request is answered.
+#[test]
+fn respond_refuses_system_and_unlisted_reply_subjects_and_goes_on() {
+    let server = NatsServer::start();
+    let (responder, lines) = spawn_logged(
+        "respond",
+        &[
+            "/svc",
+            "-s",
+            &server.url(),
+            "--count",
+            "1",
+            "--reply-subject-prefixes",
+            "_INBOX.",
+            "--text",
+            "answer=42",
+        ],
+        "answering requests",
+    );
+    for reply_to in ["$JS.API.STREAM.PURGE.X", "orders.delete"] {
+        run(natsbridge().args([
+            "send",
+            "/svc",
+            "-s",
+            &server.url(),
+            "--reply-to",
+            reply_to,
+            "--text",
+            "q=1",
+        ]));
+        let line = wait_for_line(&lines, reply_to);
+        assert!(line.contains("cannot answer"), "{line}");
+    }
+    let output = run(natsbridge().args([
+        "request",
+        "/svc",
+        "-s",
+        &server.url(),
+        "--text",
+        "q=2",
+        "--json",
+        "--timeout",
+        "10",
+    ]));
+    let reply: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(reply["payloads"][0]["value"], "42");
+    assert!(finish(responder).status.success());
+}
+
 /// Issue 16 item 4: `listen` goes on when saving a message fails.
 #[test]
 fn listen_keeps_going_when_a_message_cannot_be_saved() {

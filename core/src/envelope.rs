@@ -184,14 +184,15 @@ impl ReceivedEnvelope {
         self.payloads.iter().find(|p| p.info.dataname == dataname)
     }
 
-    /// Where a reply to this envelope goes (wire-v1 section 6): `reply_to`,
-    /// or the NATS reply inbox of the message when `reply_to` is empty.
+    /// Where a reply to this envelope goes (wire-v1 section 6): the NATS
+    /// reply subject of its message, else its `reply_to`
+    /// ([`choose_reply_subject`]). `None` when there is nowhere to reply.
+    /// The subject is not checked yet: [`check_reply_subject`] (which
+    /// `Bridge::reply` applies) refuses system subjects and subjects outside
+    /// the responder's allow-list.
     pub fn reply_subject(&self) -> Option<&str> {
-        if !self.header.reply_to.is_empty() {
-            Some(&self.header.reply_to)
-        } else {
-            self.nats_reply.as_deref().filter(|s| !s.is_empty())
-        }
+        let subject = choose_reply_subject(&self.header.reply_to, self.nats_reply.as_deref());
+        (!subject.is_empty()).then_some(subject)
     }
 
     /// The envelope as JSON, each payload's value in its JSON form: text as a
@@ -227,6 +228,88 @@ impl ReceivedEnvelope {
     }
 }
 
+/// Whether `subject` is a NATS system subject (`$JS.`, `$KV.`, `$O.`,
+/// `$SYS.`, `$SRV.`, ...): every subject starting with `$`. A reply is never
+/// published to one (wire-v1 section 6).
+///
+/// ```
+/// assert!(natsbridge::envelope::is_system_subject("$JS.API.STREAM.PURGE.ORDERS"));
+/// assert!(!natsbridge::envelope::is_system_subject("_INBOX.abc"));
+/// ```
+pub fn is_system_subject(subject: &str) -> bool {
+    subject.starts_with('$')
+}
+
+/// The subject a reply goes to (wire-v1 section 6): the NATS reply subject
+/// of the request's message when it has one that is not a system subject
+/// (the requester's connection set it, and a `$JS.ACK.` subject of a
+/// JetStream delivery is not an answer address), else the envelope's
+/// `reply_to`; empty when there is neither. When the only candidate is a
+/// system subject it is returned, so [`check_reply_subject`] refuses it by
+/// name.
+///
+/// ```
+/// use natsbridge::envelope::choose_reply_subject;
+/// assert_eq!(choose_reply_subject("orders.replies", Some("_INBOX.1")), "_INBOX.1");
+/// assert_eq!(choose_reply_subject("orders.replies", None), "orders.replies");
+/// assert_eq!(choose_reply_subject("orders.replies", Some("$JS.ACK.S.C.1.2.3.4.5")), "orders.replies");
+/// assert_eq!(choose_reply_subject("", Some("")), "");
+/// ```
+pub fn choose_reply_subject<'a>(reply_to: &'a str, nats_reply: Option<&'a str>) -> &'a str {
+    let candidates = [nats_reply.unwrap_or_default(), reply_to];
+    let mut given = candidates.into_iter().filter(|s| !s.is_empty());
+    let first = given.clone().next().unwrap_or_default();
+    given.find(|s| !is_system_subject(s)).unwrap_or(first)
+}
+
+/// Refuses a reply subject a responder must not publish to (wire-v1
+/// section 6): a system subject (`$`-prefixed: the JetStream, KV, Object
+/// Store and system APIs, which a requester could otherwise make the
+/// responder call with the responder's permissions), and, when
+/// `allowed_prefixes` is not empty (the connect option
+/// `reply_subject_prefixes`), a subject that starts with none of them.
+/// The error is `InvalidArgument` naming the subject: the reply target the
+/// caller passed to `reply` is unusable, as an empty one is.
+///
+/// ```
+/// use natsbridge::envelope::check_reply_subject;
+/// assert!(check_reply_subject("_INBOX.abc", &[]).is_ok());
+/// let err = check_reply_subject("$JS.API.STREAM.PURGE.X", &[]).unwrap_err();
+/// assert_eq!(err.kind(), natsbridge::ErrorKind::InvalidArgument);
+/// assert!(err.message().contains("$JS.API.STREAM.PURGE.X"));
+/// let only = ["_INBOX.".to_owned(), "replies.".to_owned()];
+/// assert!(check_reply_subject("replies.7", &only).is_ok());
+/// assert!(check_reply_subject("orders.delete", &only).is_err());
+/// ```
+pub fn check_reply_subject(subject: &str, allowed_prefixes: &[String]) -> crate::Result<()> {
+    use crate::{Error, ErrorKind};
+    if is_system_subject(subject) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "refusing to reply on {subject:?}: replies are never published to system \
+                 subjects ($-prefixed), which a requester could use to make this responder \
+                 call the JetStream or system API"
+            ),
+        ));
+    }
+    if !allowed_prefixes.is_empty()
+        && !allowed_prefixes
+            .iter()
+            .any(|prefix| subject.starts_with(prefix.as_str()))
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "refusing to reply on {subject:?}: it starts with none of this connection's \
+                 reply_subject_prefixes ({})",
+                allowed_prefixes.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// What a reply needs to know about the message it answers (wire-v1
 /// section 6): the subject to publish on, and the request's `msg_id` and
 /// `correlation_id`, which the reply carries as `reply_to_msg_id` and
@@ -235,13 +318,17 @@ impl ReceivedEnvelope {
 /// has to rebuild a whole envelope to answer one.
 ///
 /// An empty `subject` means there is nowhere to reply; `Bridge::reply` then
-/// fails with `InvalidArgument`.
+/// fails with `InvalidArgument`, as it does for a subject that
+/// [`check_reply_subject`] refuses.
 ///
 /// ```
 /// use natsbridge::ReplyTarget;
 /// let target = ReplyTarget::from_fields("", Some("_INBOX.abc"), "m-1", "c-1");
 /// assert_eq!(target.subject, "_INBOX.abc");
+/// // The NATS reply subject wins over the body's reply_to.
 /// let target = ReplyTarget::from_fields("/device/response", Some("_INBOX.abc"), "m-1", "c-1");
+/// assert_eq!(target.subject, "_INBOX.abc");
+/// let target = ReplyTarget::from_fields("/device/response", None, "m-1", "c-1");
 /// assert_eq!(target.subject, "/device/response");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -269,20 +356,19 @@ impl ReplyTarget {
     }
 
     /// From the request's raw fields, choosing the subject as wire-v1
-    /// section 6 says: its `reply_to`, or, when that is empty, the NATS reply
-    /// subject (inbox) of its message.
+    /// section 6 says ([`choose_reply_subject`]): the NATS reply subject
+    /// (inbox) of its message, else its `reply_to`.
     pub fn from_fields(
         reply_to: &str,
         nats_reply: Option<&str>,
         msg_id: impl Into<String>,
         correlation_id: impl Into<String>,
     ) -> ReplyTarget {
-        let subject = if reply_to.is_empty() {
-            nats_reply.unwrap_or_default()
-        } else {
-            reply_to
-        };
-        ReplyTarget::new(subject, msg_id, correlation_id)
+        ReplyTarget::new(
+            choose_reply_subject(reply_to, nats_reply),
+            msg_id,
+            correlation_id,
+        )
     }
 }
 
@@ -334,16 +420,51 @@ mod tests {
     #[test]
     fn reply_target_follows_section_6() {
         let to = |r, n| ReplyTarget::from(&received(r, n));
+        // The NATS reply subject wins over the body's reply_to.
         assert_eq!(
             to("resp", Some("_INBOX.1")),
-            ReplyTarget::new("resp", "m-1", "c-1")
+            ReplyTarget::new("_INBOX.1", "m-1", "c-1")
         );
+        assert_eq!(to("resp", None).subject, "resp");
+        assert_eq!(to("resp", Some("")).subject, "resp");
         assert_eq!(to("", Some("_INBOX.1")).subject, "_INBOX.1");
+        // A system subject is never preferred; alone, it is returned to be refused.
+        assert_eq!(to("resp", Some("$JS.ACK.S.C.1.1.1.1.0")).subject, "resp");
+        assert_eq!(
+            to("", Some("$JS.API.STREAM.PURGE.X")).subject,
+            "$JS.API.STREAM.PURGE.X"
+        );
+        assert_eq!(
+            to("$JS.API.STREAM.PURGE.X", Some("$KV.b.k")).subject,
+            "$KV.b.k"
+        );
         assert_eq!(to("", Some("")).subject, "");
         assert_eq!(to("", None).subject, "");
         assert_eq!(
             ReplyTarget::from_fields("", None, "m", "c"),
             ReplyTarget::new("", "m", "c")
         );
+    }
+
+    #[test]
+    fn system_subjects_and_subjects_outside_the_allow_list_are_refused() {
+        for subject in [
+            "$JS.API.STREAM.PURGE.X",
+            "$KV.config.k",
+            "$O.b.C.x",
+            "$SYS.REQ.SERVER.PING",
+            "$",
+        ] {
+            let err = check_reply_subject(subject, &[]).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(err.message().contains(subject), "{}", err.message());
+            // An allow-list cannot let one through either.
+            assert!(check_reply_subject(subject, &["$".to_owned()]).is_err());
+        }
+        assert!(check_reply_subject("JS.API.x", &[]).is_ok());
+        let only = vec!["_INBOX.".to_owned()];
+        assert!(check_reply_subject("_INBOX.x.y", &only).is_ok());
+        let err = check_reply_subject("orders.delete", &only).unwrap_err();
+        assert!(err.message().contains("orders.delete") && err.message().contains("_INBOX."));
     }
 }

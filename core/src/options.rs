@@ -444,6 +444,8 @@ pub(crate) struct ReceiveLimits {
     pub(crate) max_table_rows: u64,
     pub(crate) handler_timeout: Option<Duration>,
     pub(crate) proxy: Option<String>,
+    pub(crate) download_connect_timeout: Duration,
+    pub(crate) envelope_timeout: Duration,
 }
 
 impl Default for ReceiveLimits {
@@ -455,6 +457,10 @@ impl Default for ReceiveLimits {
             max_table_rows: DEFAULT_MAX_TABLE_ROWS,
             handler_timeout: None,
             proxy: None,
+            download_connect_timeout: Duration::from_millis(
+                schema::DEFAULT_DOWNLOAD_CONNECT_TIMEOUT_MS,
+            ),
+            envelope_timeout: Duration::from_millis(schema::DEFAULT_ENVELOPE_TIMEOUT_MS),
         }
     }
 }
@@ -529,6 +535,50 @@ impl ReceiveOptions {
     pub fn proxy(mut self, url: impl Into<String>) -> ReceiveOptions {
         self.limits.proxy = Some(url.into());
         self
+    }
+
+    /// The time an HTTP(S) download may take to connect to a link's server
+    /// (TCP and TLS; default 5 s), apart from [`ReceiveOptions::download_timeout`],
+    /// which bounds the whole attempt. A server that never completes the
+    /// connection costs this much per attempt, not the whole download timeout.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new()
+    ///     .download_connect_timeout(std::time::Duration::from_secs(2));
+    /// assert_eq!(options.get_download_connect_timeout().as_millis(), 2000);
+    /// ```
+    pub fn download_connect_timeout(mut self, timeout: Duration) -> ReceiveOptions {
+        self.limits.download_connect_timeout = timeout;
+        self
+    }
+
+    /// The most time the link payloads of one envelope may take together,
+    /// retries, delays and custom download handlers included (default 60 s).
+    /// Past it the envelope fails with [`ErrorKind::Timeout`] naming a payload
+    /// still being fetched, and its downloads are cancelled. This bounds what
+    /// one link that accepts and never answers costs a receiver: without it,
+    /// `download_timeout × (max_retries + 1)` plus the delays. A subscription
+    /// with `concurrent_receives(n)` decodes the messages behind such a
+    /// message meanwhile and delivers them (in order) as soon as it fails.
+    ///
+    /// ```
+    /// let options = natsbridge::ReceiveOptions::new()
+    ///     .envelope_timeout(std::time::Duration::from_secs(20));
+    /// assert_eq!(options.get_envelope_timeout().as_secs(), 20);
+    /// ```
+    pub fn envelope_timeout(mut self, timeout: Duration) -> ReceiveOptions {
+        self.limits.envelope_timeout = timeout;
+        self
+    }
+
+    /// The time an HTTP(S) download may take to connect.
+    pub fn get_download_connect_timeout(&self) -> Duration {
+        self.limits.download_connect_timeout
+    }
+
+    /// The most time the link payloads of one envelope may take together.
+    pub fn get_envelope_timeout(&self) -> Duration {
+        self.limits.envelope_timeout
     }
 
     /// The largest link payload that will be downloaded, in bytes; a custom
@@ -681,6 +731,8 @@ impl ReceiveOptions {
             ("save_dir", Text(dir)) => self.save_dir(dir),
             ("proxy", Text(url)) => self.proxy(url),
             ("handler_timeout", Number(n)) => self.handler_timeout(ms(n)),
+            ("download_connect_timeout", Number(n)) => self.download_connect_timeout(ms(n)),
+            ("envelope_timeout", Number(n)) => self.envelope_timeout(ms(n)),
             _ => return Err(not_by_value(spec)),
         })
     }

@@ -44,6 +44,26 @@ where
         .map_err(|err| Error::from_join(err, "a natsbridge background task"))
 }
 
+/// Like [`spawn`], but the task is aborted when the returned future is
+/// dropped before it finishes (a caller's timeout, a cancelled receive), so
+/// nothing keeps running for a caller that stopped waiting.
+pub async fn spawn_cancellable<F>(future: F) -> Result<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let task = global().spawn(future);
+    let _guard = AbortOnDrop(task.abort_handle());
+    task.await
+        .map_err(|err| Error::from_join(err, "a natsbridge background task"))
+}
+
 /// Blocks the calling thread on `future`, with the shared runtime's I/O
 /// and timers. For synchronous bindings (C, Python, Julia). Refuses to run on
 /// a thread that is already inside a tokio runtime, where blocking would

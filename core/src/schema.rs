@@ -38,6 +38,14 @@ pub const DEFAULT_BASE_DELAY_MS: u64 = 100;
 pub const DEFAULT_MAX_DELAY_MS: u64 = 5_000;
 /// The time one download attempt may take, in milliseconds.
 pub const DEFAULT_DOWNLOAD_TIMEOUT_MS: u64 = 30_000;
+/// The time an HTTP(S) download may take to connect, in milliseconds.
+pub const DEFAULT_DOWNLOAD_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// The most time the link payloads of one envelope may take together, in
+/// milliseconds: two full download attempts. It bounds what one hostile link
+/// (a server that accepts and never answers) costs a receiver, which the
+/// retries alone would let grow to `download_timeout x (max_retries + 1)`
+/// plus the delays (over three minutes by default).
+pub const DEFAULT_ENVELOPE_TIMEOUT_MS: u64 = 60_000;
 /// The largest link payload a receiver downloads: 1 GiB.
 pub const DEFAULT_MAX_DOWNLOAD_SIZE: u64 = 1 << 30;
 /// The most link payloads one received envelope may carry.
@@ -240,6 +248,8 @@ options! {
         "The JetStream Object Store bucket link payloads go to when no file server is set."
     Connect "object_store_ttl" / "objectStoreTtl": Millis = Number(DEFAULT_OBJECT_STORE_TTL_MS);
         "How long objects are kept in that bucket (used when the bucket is created)."
+    Connect "reply_subject_prefixes" / "replySubjectPrefixes": TextList = Unset;
+        "When set, replies go only to subjects starting with one of these prefixes (e.g. _INBOX.); $-prefixed system subjects are refused either way."
 
     // ---- one send ----------------------------------------------------------
     Send "size_threshold" / "sizeThreshold": Bytes = Number(DEFAULT_SIZE_THRESHOLD as u64);
@@ -284,6 +294,10 @@ options! {
         "The longest delay between two tries."
     Receive "download_timeout" / "downloadTimeout": Millis = Number(DEFAULT_DOWNLOAD_TIMEOUT_MS);
         "The time one download attempt may take (HTTP: the whole request; Object Store: the wait for each chunk)."
+    Receive "download_connect_timeout" / "downloadConnectTimeout": Millis = Number(DEFAULT_DOWNLOAD_CONNECT_TIMEOUT_MS);
+        "The time an HTTP(S) download may take to connect to a link's server (TCP and TLS), within download_timeout."
+    Receive "envelope_timeout" / "envelopeTimeout": Millis = Number(DEFAULT_ENVELOPE_TIMEOUT_MS);
+        "The most time the link payloads of one envelope may take together, retries included; past it the envelope fails with TIMEOUT naming the payload."
     Receive "max_download_size" / "maxDownloadSize": Bytes = Number(DEFAULT_MAX_DOWNLOAD_SIZE);
         "The largest link payload that is downloaded."
     Receive "max_envelope_download_size" / "maxEnvelopeDownloadSize": Bytes = Derived("4 x max_download_size");
@@ -305,7 +319,7 @@ options! {
     Receive "proxy" / "proxy": Url = Unset;
         "Send HTTP(S) downloads through this proxy; proxies from the environment are never used."
     Receive "handler_timeout" / "handlerTimeout": Millis = Derived("download_timeout x (max_retries + 1) + max_delay x max_retries");
-        "The longest one call of fileserver_download_handler may take."
+        "The longest one call of fileserver_download_handler may take (envelope_timeout still bounds the whole envelope)."
     Receive "fileserver_download_handler" / "fileserverDownloadHandler": Callback = Unset;
         "Fetches a link payload instead of the built-in fetch: (url, max_retries, base_delay, max_delay) -> bytes."
 

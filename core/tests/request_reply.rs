@@ -5,7 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{WAIT, server_and_bridge, subscribe};
-use natsbridge::{ErrorKind, Payload, ReceiveOptions, ReplyTarget, SendOptions};
+use natsbridge::schema::OptionValue;
+use natsbridge::{ConnectOptions, ErrorKind, Payload, ReceiveOptions, ReplyTarget, SendOptions};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,7 +105,7 @@ async fn reply_to_a_target_built_from_raw_fields() {
     // answer it: no envelope has to be rebuilt.
     let (_server, bridge) = server_and_bridge().await;
     let mut responses = subscribe(&bridge, "/raw/response").await;
-    let target = ReplyTarget::from_fields("/raw/response", Some("_INBOX.unused"), "m-42", "c-42");
+    let target = ReplyTarget::from_fields("/raw/response", None, "m-42", "c-42");
     let sent = bridge
         .reply(
             target,
@@ -268,4 +269,215 @@ async fn a_closed_bridge_refuses_further_calls() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Closed);
     assert!(clone.subscribe("x", ReceiveOptions::new()).await.is_err());
+}
+
+// ---- issue 16 item 1: replies as a confused deputy -------------------------
+
+/// A raw envelope (as any NATS client could publish it) naming `reply_to`.
+fn raw_request(reply_to: &str) -> bytes::Bytes {
+    serde_json::json!({"version": 1, "msg_id": "m-evil", "correlation_id": "c-evil",
+                       "reply_to": reply_to, "payloads": []})
+    .to_string()
+    .into()
+}
+
+async fn stream_messages(bridge: &natsbridge::Bridge, stream: &str) -> u64 {
+    let js = natsbridge::async_nats::jetstream::new(bridge.client().clone());
+    let mut stream = js.get_stream(stream).await.unwrap();
+    stream.info().await.unwrap().state.messages
+}
+
+/// Issue 16 item 1: a request whose body names the JetStream purge API as
+/// its reply_to, with or without a NATS reply subject, or whose NATS reply
+/// subject is that API, does not make the responder purge a real stream.
+/// Fails on the code before the fix (the reply was published to the body's
+/// `$JS.API.STREAM.PURGE.ORDERS` and emptied the stream).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_to_naming_the_jetstream_api_purges_nothing() {
+    use futures::StreamExt as _;
+    let (_server, bridge) = server_and_bridge().await;
+    bridge.ensure_stream("ORDERS", &["orders.>"]).await.unwrap();
+    bridge
+        .smartsend(
+            "orders.new",
+            vec![Payload::text("o", "keep me")],
+            &SendOptions::new().jetstream(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stream_messages(&bridge, "ORDERS").await, 1);
+    let purge = "$JS.API.STREAM.PURGE.ORDERS";
+    let mut requests = subscribe(&bridge, "svc").await;
+    let client = bridge.client().clone();
+
+    // 1. In the body only, no NATS reply subject: refused, naming the subject.
+    client.publish("svc", raw_request(purge)).await.unwrap();
+    let request = requests.next_timeout(WAIT).await.unwrap().unwrap();
+    let err = bridge
+        .reply(&request, vec![Payload::text("a", "x")], &SendOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains(purge), "{}", err.message());
+
+    // 2. In the body, with a NATS reply subject: the NATS one wins.
+    let mut inbox = client.subscribe("_INBOX.requester").await.unwrap();
+    client
+        .publish_with_reply("svc", "_INBOX.requester", raw_request(purge))
+        .await
+        .unwrap();
+    let request = requests.next_timeout(WAIT).await.unwrap().unwrap();
+    let sent = bridge
+        .reply(
+            &request,
+            vec![Payload::text("a", "ok")],
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.header.send_to, "_INBOX.requester");
+    let answer = tokio::time::timeout(WAIT, inbox.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.subject.as_str(), "_INBOX.requester");
+
+    // 3. As the NATS reply subject itself: refused too.
+    client
+        .publish_with_reply("svc", purge, raw_request(""))
+        .await
+        .unwrap();
+    let request = requests.next_timeout(WAIT).await.unwrap().unwrap();
+    let err = bridge
+        .reply(&request, vec![Payload::text("a", "x")], &SendOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains(purge), "{}", err.message());
+
+    bridge.flush().await.unwrap();
+    assert_eq!(
+        stream_messages(&bridge, "ORDERS").await,
+        1,
+        "the stream was purged"
+    );
+}
+
+/// Issue 16 item 1: the NATS reply subject wins over the body's reply_to.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_nats_reply_subject_wins_over_the_body() {
+    use futures::StreamExt as _;
+    let (_server, bridge) = server_and_bridge().await;
+    let mut requests = subscribe(&bridge, "svc").await;
+    let mut elsewhere = subscribe(&bridge, "elsewhere.replies").await;
+    let client = bridge.client().clone();
+    let mut inbox = client.subscribe("_INBOX.mine").await.unwrap();
+    client
+        .publish_with_reply("svc", "_INBOX.mine", raw_request("elsewhere.replies"))
+        .await
+        .unwrap();
+    let request = requests.next_timeout(WAIT).await.unwrap().unwrap();
+    assert_eq!(request.reply_subject(), Some("_INBOX.mine"));
+    bridge
+        .reply(
+            &request,
+            vec![Payload::text("a", "ok")],
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(WAIT, inbox.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = bridge
+        .smartreceive(&answer, &ReceiveOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(answer.header.reply_to_msg_id, "m-evil");
+    assert!(
+        elsewhere
+            .next_timeout(Duration::from_millis(300))
+            .await
+            .is_err(),
+        "nothing goes to the body's reply_to"
+    );
+}
+
+/// Issue 16 item 1: with `reply_subject_prefixes` (set by name, as every
+/// front end does), a reply goes only to a listed prefix; a `$` prefix is
+/// refused at connect.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reply_allow_list_refuses_other_subjects() {
+    let server = natsbridge_testkit::NatsServer::start();
+    let responder = ConnectOptions::new(server.url())
+        .set(
+            "replySubjectPrefixes",
+            OptionValue::TextList(vec!["_INBOX.".into()]),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let requester = natsbridge::Bridge::connect(&server.url()).await.unwrap();
+    let mut requests = subscribe(&responder, "svc").await;
+    let mut deleted = subscribe(&requester, "orders.delete").await;
+
+    requester
+        .smartsend(
+            "svc",
+            vec![Payload::text("q", "x")],
+            &SendOptions::new().reply_to("orders.delete"),
+        )
+        .await
+        .unwrap();
+    let request = requests.next_timeout(WAIT).await.unwrap().unwrap();
+    let err = responder
+        .reply(&request, vec![Payload::text("a", "x")], &SendOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("orders.delete"), "{}", err.message());
+    assert!(
+        deleted
+            .next_timeout(Duration::from_millis(300))
+            .await
+            .is_err()
+    );
+
+    // A request's inbox is listed: answered.
+    let serve = tokio::spawn(async move {
+        let request = requests.next_timeout(WAIT).await.unwrap().unwrap();
+        responder
+            .reply(
+                &request,
+                vec![Payload::text("a", "ok")],
+                &SendOptions::new(),
+            )
+            .await
+            .unwrap();
+        // The last handle of this bridge ends here: flush before it closes.
+        responder.flush().await.unwrap();
+    });
+    let reply = requester
+        .request(
+            "svc",
+            vec![Payload::text("q", "y")],
+            &SendOptions::new(),
+            Some(WAIT),
+            &ReceiveOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.payloads[0].value.as_text(), Some("ok"));
+    serve.await.unwrap();
+
+    for bad in ["$JS.", ""] {
+        let err = ConnectOptions::new(server.url())
+            .reply_subject_prefix(bad)
+            .connect()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    }
 }

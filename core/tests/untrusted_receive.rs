@@ -444,3 +444,192 @@ async fn download_handlers_see_only_urls_that_pass_the_checks_and_are_bounded() 
     );
     assert_eq!(defaults.get_max_download_size(), 1 << 30);
 }
+
+// ---- issue 16 item 10: one hostile link must not stall a subscription -----
+
+/// A link server that accepts the connection, reads the request and never
+/// answers (a tarpit).
+fn tarpit() -> FaultServer {
+    FaultServer::start(vec![Reply::delay(
+        Duration::from_secs(3600),
+        Reply::status(200),
+    )])
+}
+
+/// The next result of a subscription (an envelope or its message's error).
+async fn next_item(
+    sub: &mut natsbridge::Subscription,
+) -> natsbridge::Result<natsbridge::ReceivedEnvelope> {
+    tokio::time::timeout(common::WAIT, sub.next())
+        .await
+        .expect("a result in time")
+        .expect("the subscription is open")
+}
+
+/// Slack for timing assertions on a loaded machine.
+const SLACK: Duration = Duration::from_millis(2000);
+
+/// Issue 16 item 10: a tarpit link fails its envelope with TIMEOUT naming
+/// the payload within `envelope_timeout`, although `download_timeout` (30 s)
+/// times `max_retries + 1` (6) would be three minutes; and the download is
+/// cancelled, not left retrying in the background. Fails on the code before
+/// the fix (no envelope_timeout: the option is unknown, the wait unbounded).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tarpit_link_fails_its_envelope_within_envelope_timeout() {
+    let (_server, bridge) = server_and_bridge().await;
+    let pit = tarpit();
+    let data = b"never sent";
+    let body = envelope(vec![link("p", "slow", &format!("{}/x", pit.url()), data)]);
+    let bound = Duration::from_millis(1500);
+    let options = ReceiveOptions::new()
+        .set(
+            "envelope_timeout",
+            natsbridge::schema::OptionValue::Number(1500),
+        )
+        .unwrap();
+    assert_eq!(options.get_download_timeout(), Duration::from_secs(30));
+    let started = Instant::now();
+    let err = bridge
+        .smartreceive_bytes(&body, &options)
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert_eq!(err.dataname(), Some("slow"));
+    assert!(
+        err.message().contains("envelope_timeout"),
+        "{}",
+        err.message()
+    );
+    assert!(took >= bound && took < bound + SLACK, "{took:?}");
+
+    // Short attempts, many retries: past the deadline nothing goes on.
+    let pit = tarpit();
+    let body = envelope(vec![link("p", "slow", &format!("{}/x", pit.url()), data)]);
+    let options = ReceiveOptions::new()
+        .download_timeout(Duration::from_millis(100))
+        .max_retries(1000)
+        .base_delay(Duration::from_millis(5))
+        .max_delay(Duration::from_millis(10))
+        .envelope_timeout(Duration::from_millis(800));
+    let err = bridge
+        .smartreceive_bytes(&body, &options)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    let hits = pit.hits();
+    assert!(hits >= 2, "{hits}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(pit.hits() <= hits + 1, "{hits} -> {}", pit.hits());
+}
+
+/// Issue 16 item 10: `download_connect_timeout` bounds a server that never
+/// completes the TCP handshake (its accept queue is full), apart from the
+/// 30 s download_timeout. Fails on the code before the fix (a hard-coded
+/// 10 s connect timeout).
+#[tokio::test(flavor = "multi_thread")]
+async fn download_connect_timeout_bounds_a_server_that_never_accepts() {
+    let (_server, bridge) = server_and_bridge().await;
+    // A listener with a backlog of 0 that never accepts: once its queue is
+    // full, the kernel drops further SYNs and connecting hangs.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(stream) => fillers.push(stream),
+            Err(_) => break,
+        }
+    }
+    let data = b"never sent";
+    let body = envelope(vec![link(
+        "p",
+        "blackhole",
+        &format!("http://{addr}/x"),
+        data,
+    )]);
+    let options = ReceiveOptions::new()
+        .max_retries(0)
+        .set(
+            "downloadConnectTimeout",
+            natsbridge::schema::OptionValue::Number(300),
+        )
+        .unwrap();
+    let started = Instant::now();
+    let err = bridge
+        .smartreceive_bytes(&body, &options)
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Download, "{err}");
+    assert!(took < Duration::from_millis(300) + SLACK, "{took:?}");
+    drop((listener, fillers));
+}
+
+/// Issue 16 item 10: with `concurrent_receives(4)`, three messages behind
+/// tarpit links and a good one after them are all delivered, in order,
+/// within one envelope_timeout (not three); with the default (one at a
+/// time) the tarpit message fails within its bound and the good one follows.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_behind_a_tarpit_arrive_within_the_bound() {
+    let (_server, bridge) = server_and_bridge().await;
+    let pit = tarpit();
+    let data = b"never sent";
+    let bound = Duration::from_millis(1500);
+    let options = || ReceiveOptions::new().envelope_timeout(bound);
+    let bad = |n: usize| {
+        envelope(vec![link(
+            &format!("p{n}"),
+            &format!("slow-{n}"),
+            &format!("{}/{n}", pit.url()),
+            data,
+        )])
+    };
+    let good = json!({"version": 1, "msg_id": "good", "payloads": [
+        {"id": "g", "dataname": "greeting", "type": "text", "transport": "direct",
+         "encoding": "base64", "size": 2, "data": "aGk=", "metadata": {}}]})
+    .to_string();
+    let client = bridge.client().clone();
+
+    let mut sub = bridge
+        .subscribe("tarpit.concurrent", options())
+        .await
+        .unwrap()
+        .concurrent_receives(4);
+    let started = Instant::now();
+    for n in 0..3 {
+        client
+            .publish("tarpit.concurrent", bad(n).into())
+            .await
+            .unwrap();
+    }
+    client
+        .publish("tarpit.concurrent", good.clone().into())
+        .await
+        .unwrap();
+    for n in 0..3 {
+        let err = next_item(&mut sub).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert_eq!(err.dataname(), Some(format!("slow-{n}").as_str()));
+    }
+    let envelope = next_item(&mut sub).await.unwrap();
+    assert_eq!(envelope.header.msg_id, "good");
+    let took = started.elapsed();
+    assert!(took >= bound && took < bound + SLACK, "{took:?}");
+
+    let mut sub = bridge.subscribe("tarpit.serial", options()).await.unwrap();
+    let started = Instant::now();
+    client
+        .publish("tarpit.serial", bad(9).into())
+        .await
+        .unwrap();
+    client.publish("tarpit.serial", good.into()).await.unwrap();
+    let err = next_item(&mut sub).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    let envelope = next_item(&mut sub).await.unwrap();
+    assert_eq!(envelope.header.msg_id, "good");
+    let took = started.elapsed();
+    assert!(took >= bound && took < bound + SLACK, "{took:?}");
+}

@@ -47,6 +47,7 @@ pub struct ConnectOptions {
     pub(crate) fileserver_token: Option<String>,
     pub(crate) object_store_bucket: String,
     pub(crate) object_store_ttl: Duration,
+    pub(crate) reply_subject_prefixes: Vec<String>,
 }
 
 /// The defaults of every option, and no servers yet: connecting without
@@ -72,6 +73,7 @@ impl Default for ConnectOptions {
             fileserver_token: None,
             object_store_bucket: schema::DEFAULT_OBJECT_STORE_BUCKET.to_owned(),
             object_store_ttl: Duration::from_millis(schema::DEFAULT_OBJECT_STORE_TTL_MS),
+            reply_subject_prefixes: Vec::new(),
         }
     }
 }
@@ -301,6 +303,30 @@ impl ConnectOptions {
         self
     }
 
+    /// Adds a prefix to the reply allow-list (option
+    /// `reply_subject_prefixes`). Once the list is non-empty, [`Bridge::reply`]
+    /// publishes only to subjects starting with one of its prefixes (plain
+    /// string prefixes: end one with `.` to match whole tokens) and refuses
+    /// any other with `InvalidArgument`. `$`-prefixed system subjects are
+    /// refused whatever the list says, so a `$` prefix, like an empty one, is
+    /// refused at connect.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://localhost:4222")
+    ///     .reply_subject_prefix("_INBOX.")
+    ///     .reply_subject_prefix("device.responses.");
+    /// assert_eq!(options.get_reply_subject_prefixes(), ["_INBOX.", "device.responses."]);
+    /// ```
+    pub fn reply_subject_prefix(mut self, prefix: impl Into<String>) -> ConnectOptions {
+        self.reply_subject_prefixes.push(prefix.into());
+        self
+    }
+
+    /// The reply allow-list (empty: any subject but system subjects).
+    pub fn get_reply_subject_prefixes(&self) -> &[String] {
+        &self.reply_subject_prefixes
+    }
+
     /// The NATS server to use when a caller may give none: `given` if
     /// non-empty, else `$NATS_URL` if non-empty, else
     /// `nats://localhost:4222` ([`schema::resolve_nats_url`]). Every front
@@ -346,6 +372,9 @@ impl ConnectOptions {
             ("fileserver_token", Text(s)) => self.fileserver_token(s),
             ("object_store_bucket", Text(s)) => self.object_store_bucket(s),
             ("object_store_ttl", Number(n)) => self.object_store_ttl(ms(n)),
+            ("reply_subject_prefixes", TextList(prefixes)) => prefixes
+                .into_iter()
+                .fold(self, |options, prefix| options.reply_subject_prefix(prefix)),
             _ => return Err(not_by_value(spec)),
         })
     }
@@ -386,6 +415,19 @@ impl ConnectOptions {
                 ));
             }
         };
+        if let Some(bad) = self
+            .reply_subject_prefixes
+            .iter()
+            .find(|prefix| prefix.is_empty() || crate::envelope::is_system_subject(prefix))
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "reply_subject_prefixes: {bad:?} cannot be allowed (an empty prefix would \
+                     allow everything, and $-prefixed system subjects are never replied to)"
+                ),
+            ));
+        }
         let explicit = self.token.is_some()
             || user_password.is_some()
             || self.nkey_seed.is_some()

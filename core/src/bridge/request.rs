@@ -104,10 +104,16 @@ impl Bridge {
     }
 
     /// Answers a request (wire-v1 section 6): publishes to the target's
-    /// subject (the request's `reply_to`, or the NATS reply inbox of its
-    /// message), with `reply_to_msg_id` set to its `msg_id` and its
+    /// subject (the NATS reply subject of the request's message, else its
+    /// `reply_to`), with `reply_to_msg_id` set to its `msg_id` and its
     /// `correlation_id`. `msg_purpose` is `response` unless `options` sets
     /// one. `to` is a [`ReplyTarget`] or a `&ReceivedEnvelope`.
+    ///
+    /// The subject is the requester's choice, so it is checked first
+    /// ([`crate::envelope::check_reply_subject`]): a `$`-prefixed system
+    /// subject (`$JS.API...`, `$KV...`), or one outside the connection's
+    /// `reply_subject_prefixes`, fails with `InvalidArgument` naming it and
+    /// nothing is published.
     pub async fn reply(
         &self,
         to: impl Into<ReplyTarget>,
@@ -127,6 +133,13 @@ impl Bridge {
                 ),
             ));
         }
+        // Never the JetStream or system API, never outside the allow-list:
+        // the subject comes from the requester (wire-v1 section 6).
+        crate::envelope::check_reply_subject(&subject, &self.inner.options.reply_subject_prefixes)
+            .map_err(|err| {
+                let message = format!("cannot answer message {msg_id}: {}", err.message());
+                Error::new(err.kind(), message)
+            })?;
         let mut options = options
             .clone()
             .reply_to_msg_id(msg_id)

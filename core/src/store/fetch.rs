@@ -79,7 +79,11 @@ pub async fn fetch_link(
     options: &ReceiveOptions,
 ) -> Result<PayloadValue> {
     check_declared_size(info, options).map_err(|err| err.with_dataname(info.dataname.clone()))?;
-    let fetched = fetch_raw(bridge, url, info, options).await?;
+    // One link alone is an envelope's worth of work: the same deadline.
+    let budget = options.limits.envelope_timeout;
+    let fetched = tokio::time::timeout(budget, fetch_raw(bridge, url, info, options))
+        .await
+        .map_err(|_| super::limits::envelope_timed_out(info, budget))??;
     into_value(info, fetched, options)
 }
 

@@ -35,36 +35,52 @@ pub fn encode_segment(segment: &str) -> String {
 /// by hand), refused addresses filtered at DNS resolution, and no proxy from
 /// the environment (`HTTP_PROXY` and friends would get host names unresolved,
 /// past the address rules).
-pub(crate) fn client(allow_private: bool) -> &'static reqwest::Client {
-    static LENIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    static STRICT: OnceLock<reqwest::Client> = OnceLock::new();
-    let cell = if allow_private { &LENIENT } else { &STRICT };
-    cell.get_or_init(|| {
-        client_builder()
-            .dns_resolver(resolver(allow_private))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new())
-    })
+///
+/// reqwest takes the connect timeout per client, so there is one client per
+/// `(allow_private, connect_timeout)` for the process (uploads use the
+/// default connect timeout); applications use one or two settings.
+pub(crate) fn client(allow_private: bool, connect_timeout: Duration) -> reqwest::Client {
+    type Key = (bool, Duration);
+    static CLIENTS: OnceLock<Mutex<HashMap<Key, reqwest::Client>>> = OnceLock::new();
+    let clients = CLIENTS.get_or_init(Default::default);
+    let mut clients = clients.lock().unwrap_or_else(|poison| poison.into_inner());
+    clients
+        .entry((allow_private, connect_timeout))
+        .or_insert_with(|| {
+            client_builder(connect_timeout)
+                .dns_resolver(resolver(allow_private))
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new())
+        })
+        .clone()
 }
 
-fn client_builder() -> reqwest::ClientBuilder {
+/// The connect timeout of uploads (and of downloads unless the receive
+/// options set `download_connect_timeout`).
+pub(crate) fn default_connect_timeout() -> Duration {
+    Duration::from_millis(crate::schema::DEFAULT_DOWNLOAD_CONNECT_TIMEOUT_MS)
+}
+
+fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .user_agent(concat!("natsbridge/", env!("CARGO_PKG_VERSION")))
 }
 
 /// A client sending every request through the explicit `proxy` of the
-/// receive options, one per proxy URL for the process. The proxy's own
-/// address is the receiver's choice and is not filtered; the targets are
-/// resolved and checked by [`check_resolved`] before each request.
-fn proxied_client(proxy: &str) -> Result<reqwest::Client> {
-    static CLIENTS: OnceLock<Mutex<HashMap<String, reqwest::Client>>> = OnceLock::new();
+/// receive options, one per proxy URL and connect timeout for the process.
+/// The proxy's own address is the receiver's choice and is not filtered; the
+/// targets are resolved and checked by [`check_resolved`] before each request.
+fn proxied_client(proxy: &str, connect_timeout: Duration) -> Result<reqwest::Client> {
+    type Key = (String, Duration);
+    static CLIENTS: OnceLock<Mutex<HashMap<Key, reqwest::Client>>> = OnceLock::new();
     let clients = CLIENTS.get_or_init(Default::default);
     let mut clients = clients.lock().unwrap_or_else(|poison| poison.into_inner());
-    if let Some(client) = clients.get(proxy) {
+    let key = (proxy.to_owned(), connect_timeout);
+    if let Some(client) = clients.get(&key) {
         return Ok(client.clone());
     }
     let invalid = |err: reqwest::Error| {
@@ -73,11 +89,11 @@ fn proxied_client(proxy: &str) -> Result<reqwest::Client> {
             format!("invalid proxy {proxy:?}: {err}"),
         )
     };
-    let client = client_builder()
+    let client = client_builder(connect_timeout)
         .proxy(reqwest::Proxy::all(proxy).map_err(invalid)?)
         .build()
         .map_err(invalid)?;
-    clients.insert(proxy.to_owned(), client.clone());
+    clients.insert(key, client.clone());
     Ok(client)
 }
 
@@ -136,7 +152,7 @@ impl HttpStore {
         body: reqwest::Body,
         len: u64,
     ) -> std::result::Result<(), Attempt> {
-        let mut request = client(true)
+        let mut request = client(true, default_connect_timeout())
             .put(url)
             .header(reqwest::header::CONTENT_LENGTH, len)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
@@ -267,7 +283,9 @@ pub(crate) async fn fetch(
 ) -> Result<Fetched> {
     let backoff = Backoff::new(options.max_retries, options.base_delay, options.max_delay);
     let label = info.dataname.clone();
-    crate::runtime::spawn(async move {
+    // Cancelled with the caller (an envelope past its envelope_timeout), so
+    // a hostile link does not keep a download retrying in the background.
+    crate::runtime::spawn_cancellable(async move {
         backoff
             .run(|_| fetch_once(&url, &info, &options, &sink))
             .await
@@ -284,18 +302,17 @@ async fn fetch_once(
     options: &ReceiveOptions,
     sink: &Sink,
 ) -> std::result::Result<Fetched, Attempt> {
-    let proxied = match &options.limits.proxy {
-        Some(proxy) => Some(proxied_client(proxy).map_err(Attempt::Fatal)?),
-        None => None,
+    let connect_timeout = options.limits.download_connect_timeout;
+    let client = match &options.limits.proxy {
+        Some(proxy) => proxied_client(proxy, connect_timeout).map_err(Attempt::Fatal)?,
+        None => client(options.allow_private_addresses, connect_timeout),
     };
-    let client = proxied
-        .as_ref()
-        .unwrap_or_else(|| client(options.allow_private_addresses));
+    let proxied = options.limits.proxy.is_some();
     let mut current = url.clone();
     let mut hops = 0;
     let response = loop {
         check_http_url(&current, options).map_err(Attempt::Fatal)?;
-        if proxied.is_some() {
+        if proxied {
             // The proxy resolves the host itself: check what it will reach first.
             check_resolved(&current, options.allow_private_addresses)
                 .await

@@ -147,9 +147,17 @@ pub(crate) async fn resolve_payloads(
         infos.push(payload.info);
     }
     let infos_ref = &infos;
+    // One deadline for the whole envelope: retries, delays and handlers of
+    // every link included. A link still being fetched when it passes fails
+    // the envelope with Timeout (its download cancelled).
+    let budget = options.limits.envelope_timeout;
+    let deadline = tokio::time::Instant::now() + budget;
     let fetched: Vec<(Vec<usize>, Fetched)> =
         futures::stream::iter(links.into_iter().map(|(url, members)| async move {
-            let fetched = fetch_raw(bridge, &url, &infos_ref[members[0]], options).await?;
+            let info = &infos_ref[members[0]];
+            let fetched = tokio::time::timeout_at(deadline, fetch_raw(bridge, &url, info, options))
+                .await
+                .map_err(|_| envelope_timed_out(info, budget))??;
             Ok::<_, Error>((members, fetched))
         }))
         .buffer_unordered(options.limits.max_concurrent_downloads.max(1))
@@ -183,6 +191,21 @@ pub(crate) async fn resolve_payloads(
             value: value.unwrap_or(PayloadValue::Bytes(bytes::Bytes::new())),
         })
         .collect())
+}
+
+/// The error of an envelope whose link payloads took longer than its
+/// `envelope_timeout`, naming the payload that was still being fetched.
+pub(crate) fn envelope_timed_out(info: &PayloadInfo, budget: std::time::Duration) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "payload '{}' was not fetched within this receiver's envelope_timeout of {} ms \
+             (the time all link payloads of one envelope may take together)",
+            info.dataname,
+            budget.as_millis()
+        ),
+    )
+    .with_dataname(info.dataname.clone())
 }
 
 /// Copies a saved payload for another payload of the same link, under that
