@@ -1059,6 +1059,14 @@ nb_status nb_connect_options_set_tls_ca_file(struct nb_connect_options *options,
                                              const char *path,
                                              struct nb_error **out_error);
 
+// Option `reply_subject_prefixes` (unset by default): adds a prefix (e.g.
+// `_INBOX.`) to the allow-list of reply subjects; once the list is
+// non-empty, replies go only to subjects starting with a listed prefix.
+// `$`-prefixed system subjects are refused either way. `prefix` is copied.
+nb_status nb_connect_options_add_reply_subject_prefix(struct nb_connect_options *options,
+                                                      const char *prefix,
+                                                      struct nb_error **out_error);
+
 // The older name of `nb_connect_options_set_tls_ca_file` (the same
 // function; kept for existing callers).
 nb_status nb_connect_options_add_tls_ca_file(struct nb_connect_options *options,
@@ -1330,6 +1338,21 @@ nb_status nb_receive_options_set_download_timeout_ms(struct nb_receive_options *
 nb_status nb_receive_options_set_request_timeout_ms(struct nb_receive_options *options,
                                                     uint64_t timeout_ms,
                                                     struct nb_error **out_error);
+
+// Option `download_connect_timeout`: how long an HTTP(S) download may take
+// to connect to a link's server (TCP and TLS), within download_timeout, in
+// milliseconds (default 5000 ms).
+nb_status nb_receive_options_set_download_connect_timeout_ms(struct nb_receive_options *options,
+                                                             uint64_t timeout_ms,
+                                                             struct nb_error **out_error);
+
+// Option `envelope_timeout`: the most time the link payloads of one
+// envelope may take together, retries included, in milliseconds (default
+// 60000 ms); past it the envelope fails with `NB_ERR_TIMEOUT` naming the
+// payload.
+nb_status nb_receive_options_set_envelope_timeout_ms(struct nb_receive_options *options,
+                                                     uint64_t timeout_ms,
+                                                     struct nb_error **out_error);
 
 // Option `max_download_size`: the largest link payload that is downloaded,
 // in bytes (default 1073741824 bytes, 1 GiB).

@@ -120,6 +120,8 @@ export const UNAVAILABLE_OPTIONS = Object.freeze({
   maxConcurrentDownloads: "a receive limit of the core's client layer, which the browser build (the codec) lacks",
   maxTableRows: "a receive limit of the core's client layer, which the browser build (the codec) lacks",
   handlerTimeout: "a receive limit of the core's client layer, which the browser build (the codec) lacks",
+  downloadConnectTimeout: "fetch has no connect timeout of its own; downloadTimeout bounds each attempt",
+  envelopeTimeout: "a receive limit of the core's client layer, which the browser build (the codec) lacks",
 })
 
 /** What each call's option object may hold: schema scopes, plus its own arguments. */

@@ -76,6 +76,10 @@ pub struct ConnectOptions {
     /// How long objects are kept in that bucket (used when the bucket is created). Unit: ms.
     /// Default: 86400000 ms.
     pub object_store_ttl: Option<f64>,
+    /// When set, replies go only to subjects starting with one of these prefixes (e.g. _INBOX.);
+    /// $-prefixed system subjects are refused either way. Default: unset.
+    #[napi(ts_type = "string | Array<string>")]
+    pub reply_subject_prefixes: Option<Vec<String>>,
 }
 
 /// Options of a send (`smartsend`, `Bridge.send`, `Bridge.reply`, `Bridge.request`).
@@ -142,6 +146,12 @@ pub struct ReceiveOptions<'a> {
     /// The time one download attempt may take (HTTP: the whole request; Object Store: the wait
     /// for each chunk). Unit: ms. Default: 30000 ms.
     pub download_timeout: Option<f64>,
+    /// The time an HTTP(S) download may take to connect to a link's server (TCP and TLS), within
+    /// download_timeout. Unit: ms. Default: 5000 ms.
+    pub download_connect_timeout: Option<f64>,
+    /// The most time the link payloads of one envelope may take together, retries included; past
+    /// it the envelope fails with TIMEOUT naming the payload. Unit: ms. Default: 60000 ms.
+    pub envelope_timeout: Option<f64>,
     /// The largest link payload that is downloaded. Unit: bytes. Default: 1073741824 bytes.
     pub max_download_size: Option<f64>,
     /// The most bytes the link payloads of one envelope may declare together. Unit: bytes.
@@ -169,8 +179,9 @@ pub struct ReceiveOptions<'a> {
     /// Send HTTP(S) downloads through this proxy; proxies from the environment are never used.
     /// Default: unset.
     pub proxy: Option<String>,
-    /// The longest one call of fileserver_download_handler may take. Unit: ms. Default:
-    /// download_timeout x (max_retries + 1) + max_delay x max_retries.
+    /// The longest one call of fileserver_download_handler may take (envelope_timeout still
+    /// bounds the whole envelope). Unit: ms. Default: download_timeout x (max_retries + 1) +
+    /// max_delay x max_retries.
     pub handler_timeout: Option<f64>,
     /// Fetches a link payload instead of the built-in fetch: (url, max_retries, base_delay,
     /// max_delay) -> bytes. Default: unset.

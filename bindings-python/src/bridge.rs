@@ -185,6 +185,8 @@ pub fn asmartsend<'py>(
 /// - `base_delay` (int, ms; default 100): The first retry delay; each next one doubles, with jitter.
 /// - `max_delay` (int, ms; default 5000): The longest delay between two tries.
 /// - `download_timeout` (int, ms; default 30000): The time one download attempt may take (HTTP: the whole request; Object Store: the wait for each chunk).
+/// - `download_connect_timeout` (int, ms; default 5000): The time an HTTP(S) download may take to connect to a link's server (TCP and TLS), within download_timeout.
+/// - `envelope_timeout` (int, ms; default 60000): The most time the link payloads of one envelope may take together, retries included; past it the envelope fails with TIMEOUT naming the payload.
 /// - `max_download_size` (int, bytes; default 1073741824): The largest link payload that is downloaded.
 /// - `max_envelope_download_size` (int, bytes; default 4 x max_download_size): The most bytes the link payloads of one envelope may declare together.
 /// - `max_link_payloads` (int; default 256): The most link payloads one envelope may carry.
@@ -195,7 +197,7 @@ pub fn asmartsend<'py>(
 /// - `store_tokens` (dict[str, str]; default unset): Bearer tokens sent only when fetching links of exactly these origins.
 /// - `save_dir` (str | PathLike; default unset): Write link payloads into this directory (streamed) and deliver them as file paths.
 /// - `proxy` (str; default unset): Send HTTP(S) downloads through this proxy; proxies from the environment are never used.
-/// - `handler_timeout` (int, ms; default download_timeout x (max_retries + 1) + max_delay x max_retries): The longest one call of fileserver_download_handler may take.
+/// - `handler_timeout` (int, ms; default download_timeout x (max_retries + 1) + max_delay x max_retries): The longest one call of fileserver_download_handler may take (envelope_timeout still bounds the whole envelope).
 /// - `fileserver_download_handler` (callable; default unset): Fetches a link payload instead of the built-in fetch: (url, max_retries, base_delay, max_delay) -> bytes.
 #[pyfunction]
 #[pyo3(signature = (msg, fileserver_download_handler = None, **options))]
@@ -273,6 +275,7 @@ fn receive_args(
 /// - `fileserver_token` (str; default unset): The bearer token for uploads to fileserver_url.
 /// - `object_store_bucket` (str; default 'natsbridge'): The JetStream Object Store bucket link payloads go to when no file server is set.
 /// - `object_store_ttl` (int, ms; default 86400000): How long objects are kept in that bucket (used when the bucket is created).
+/// - `reply_subject_prefixes` (str | list[str]; default unset): When set, replies go only to subjects starting with one of these prefixes (e.g. _INBOX.); $-prefixed system subjects are refused either way.
 ///
 /// ```python
 /// with natsbridge.Bridge("nats://localhost:4222") as bridge:

@@ -30,6 +30,8 @@ const NOT_APPLICABLE = {
   maxConcurrentDownloads: "a receive limit of the core's client layer, which the wasm build (codec only) lacks",
   maxTableRows: "a receive limit of the core's client layer, which the wasm build (codec only) lacks",
   handlerTimeout: "a receive limit of the core's client layer, which the wasm build (codec only) lacks",
+  downloadConnectTimeout: 'fetch has no connect timeout of its own; downloadTimeout bounds each attempt',
+  envelopeTimeout: "a receive limit of the core's client layer, which the wasm build (codec only) lacks",
 }
 // natsUrl applies, but not its default: a page has no $NATS_URL and no TCP
 // (nats://localhost:4222), so a ws:// URL is required.

@@ -479,6 +479,22 @@ pub unsafe extern "C" fn nb_connect_options_set_tls_ca_file(
     })
 }
 
+/// Option `reply_subject_prefixes` (unset by default): adds a prefix (e.g.
+/// `_INBOX.`) to the allow-list of reply subjects; once the list is
+/// non-empty, replies go only to subjects starting with a listed prefix.
+/// `$`-prefixed system subjects are refused either way. `prefix` is copied.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_connect_options_add_reply_subject_prefix(
+    options: *mut nb_connect_options,
+    prefix: *const c_char,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    // SAFETY: a NUL-terminated string per the header.
+    set_value(options, out_error, "reply_subject_prefixes", || unsafe {
+        text_value(prefix, "prefix")
+    })
+}
+
 /// The older name of `nb_connect_options_set_tls_ca_file` (the same
 /// function; kept for existing callers).
 #[unsafe(no_mangle)]
@@ -1074,6 +1090,35 @@ pub unsafe extern "C" fn nb_receive_options_set_request_timeout_ms(
 ) -> nb_status {
     // SAFETY: the same contract.
     unsafe { nb_receive_options_set_download_timeout_ms(options, timeout_ms, out_error) }
+}
+
+/// Option `download_connect_timeout`: how long an HTTP(S) download may take
+/// to connect to a link's server (TCP and TLS), within download_timeout, in
+/// milliseconds (default 5000 ms).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_download_connect_timeout_ms(
+    options: *mut nb_receive_options,
+    timeout_ms: u64,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "download_connect_timeout", || {
+        Ok(OptionValue::Number(timeout_ms))
+    })
+}
+
+/// Option `envelope_timeout`: the most time the link payloads of one
+/// envelope may take together, retries included, in milliseconds (default
+/// 60000 ms); past it the envelope fails with `NB_ERR_TIMEOUT` naming the
+/// payload.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_receive_options_set_envelope_timeout_ms(
+    options: *mut nb_receive_options,
+    timeout_ms: u64,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "envelope_timeout", || {
+        Ok(OptionValue::Number(timeout_ms))
+    })
 }
 
 /// Option `max_download_size`: the largest link payload that is downloaded,

@@ -185,6 +185,8 @@ class _ReceiveOptions(TypedDict, total=False):
     base_delay: int  # default 100, ms
     max_delay: int  # default 5000, ms
     download_timeout: int  # default 30000, ms
+    download_connect_timeout: int  # default 5000, ms
+    envelope_timeout: int  # default 60000, ms
     max_download_size: int  # default 1073741824, bytes
     max_envelope_download_size: int  # default derived, bytes
     max_link_payloads: int  # default 256
@@ -264,6 +266,8 @@ def smartreceive(
     base_delay: int = 100,  # ms
     max_delay: int = 5000,  # ms
     download_timeout: int = 30000,  # ms
+    download_connect_timeout: int = 5000,  # ms
+    envelope_timeout: int = 60000,  # ms
     max_download_size: int = 1073741824,  # bytes
     max_envelope_download_size: int | None = None,  # bytes
     max_link_payloads: int = 256,
@@ -292,6 +296,8 @@ def asmartreceive(
     base_delay: int = 100,  # ms
     max_delay: int = 5000,  # ms
     download_timeout: int = 30000,  # ms
+    download_connect_timeout: int = 5000,  # ms
+    envelope_timeout: int = 60000,  # ms
     max_download_size: int = 1073741824,  # bytes
     max_envelope_download_size: int | None = None,  # bytes
     max_link_payloads: int = 256,
@@ -359,6 +365,7 @@ class Bridge:
         fileserver_token: str | None = None,
         object_store_bucket: str = "natsbridge",
         object_store_ttl: int = 86400000,  # ms
+        reply_subject_prefixes: str | Sequence[str] | None = None,
         # end options
     ) -> None: ...
     @staticmethod
@@ -383,6 +390,7 @@ class Bridge:
         fileserver_token: str | None = None,
         object_store_bucket: str = "natsbridge",
         object_store_ttl: int = 86400000,  # ms
+        reply_subject_prefixes: str | Sequence[str] | None = None,
         # end options
     ) -> Awaitable[Bridge]: ...
     @property
@@ -449,6 +457,8 @@ class Bridge:
         base_delay: int = 100,  # ms
         max_delay: int = 5000,  # ms
         download_timeout: int = 30000,  # ms
+        download_connect_timeout: int = 5000,  # ms
+        envelope_timeout: int = 60000,  # ms
         max_download_size: int = 1073741824,  # bytes
         max_envelope_download_size: int | None = None,  # bytes
         max_link_payloads: int = 256,
@@ -475,6 +485,8 @@ class Bridge:
         base_delay: int = 100,  # ms
         max_delay: int = 5000,  # ms
         download_timeout: int = 30000,  # ms
+        download_connect_timeout: int = 5000,  # ms
+        envelope_timeout: int = 60000,  # ms
         max_download_size: int = 1073741824,  # bytes
         max_envelope_download_size: int | None = None,  # bytes
         max_link_payloads: int = 256,
@@ -501,6 +513,8 @@ class Bridge:
         base_delay: int = 100,  # ms
         max_delay: int = 5000,  # ms
         download_timeout: int = 30000,  # ms
+        download_connect_timeout: int = 5000,  # ms
+        envelope_timeout: int = 60000,  # ms
         max_download_size: int = 1073741824,  # bytes
         max_envelope_download_size: int | None = None,  # bytes
         max_link_payloads: int = 256,
