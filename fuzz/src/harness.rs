@@ -65,6 +65,9 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// A structure-aware mutation: (rng, input, the corpus for splicing) -> mutant.
+pub type Mutator = fn(&mut fastrand::Rng, &[u8], &[Vec<u8>]) -> Vec<u8>;
+
 /// One fuzz target: a sans-I/O entry point of the core and how to mutate its inputs.
 pub struct Target {
     /// Its name: the folder under `corpus/`, `regressions/` and `crashes/`.
@@ -74,7 +77,7 @@ pub struct Target {
     /// Bytes of multiplier per input byte for the memory budget.
     pub bytes_per_input_byte: usize,
     /// Structure-aware mutation of a corpus entry (`others` for splicing).
-    pub mutate: fn(&mut fastrand::Rng, &[u8], &[Vec<u8>]) -> Vec<u8>,
+    pub mutate: Mutator,
     /// The longest input the runner makes.
     pub max_len: usize,
 }
