@@ -28,6 +28,8 @@ ruff format --check bindings-micropython bindings-python benchmarks/python tests
 
 step "Rust: core, file server, harness, CLI (unit, integration, doc tests)"
 cargo test --release --workspace -q
+# Fuzzing on a budget (fuzz/README.md): 15 s for each of the four targets.
+cargo run --release -q -p natsbridge-fuzz -- --seconds 15 all
 
 # Everything above linted the whole workspace and ran its Rust tests: the
 # per-binding scripts below skip their own lint steps (each thing is checked once).

@@ -33,6 +33,11 @@ use crate::error::{Error, ErrorKind, Result};
 /// The default cap on the rows of a received table (16,777,216).
 pub const DEFAULT_MAX_TABLE_ROWS: u64 = 1 << 24;
 
+/// The cells a table's JSON conversions accept beyond eight per byte of its
+/// IPC stream: room for small null and zero-column tables (see
+/// [`Table::to_json_columns`]).
+pub const CONVERTIBLE_CELLS_FLOOR: u64 = 4096;
+
 /// A validated Arrow table: its IPC stream bytes and its record batches.
 ///
 /// ```
@@ -204,12 +209,34 @@ impl Table {
         Ok(())
     }
 
-    /// Conversions to rows or columns refuse implausible tables whatever
-    /// receive options let them in: materialising them could only exhaust
-    /// memory (or, with overcommit, time).
+    /// Conversions to rows or columns make one JSON value per cell (and one
+    /// object per row), so they refuse a table with more cells than eight
+    /// per byte of its IPC stream (one bit per cell, what a boolean column
+    /// takes) plus [`CONVERTIBLE_CELLS_FLOOR`] for null and zero-column
+    /// tables, whose cells take no bytes at all, whatever receive options
+    /// let it in. With the receive cap of 16,777,216 rows as the floor (as
+    /// before), a 224-byte stream of 5,000,000 nulls passed and
+    /// `to_json_rows` went for gigabytes (found by fuzzing,
+    /// `fuzz/regressions/table_json/`).
     fn check_convertible(&self) -> Result<()> {
         let rows = self.num_rows() as u64;
-        self.check_cells(rows, DEFAULT_MAX_TABLE_ROWS, ErrorKind::Serialization)
+        let columns = self.num_columns().max(1) as u64;
+        let cells = rows.saturating_mul(columns);
+        let plausible = (self.ipc.len() as u64)
+            .saturating_mul(8)
+            .saturating_add(CONVERTIBLE_CELLS_FLOOR);
+        if cells > plausible {
+            return Err(Error::new(
+                ErrorKind::Serialization,
+                format!(
+                    "a table of {} bytes declares {rows} rows of {columns} columns ({cells} \
+                     cells), more than its size can hold as values; read it with an Arrow \
+                     library (pyarrow, apache-arrow) instead",
+                    self.ipc.len()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The number of columns.
@@ -238,6 +265,9 @@ impl Table {
     /// numbers (NaN and infinities null), strings strings, dates
     /// `YYYY-MM-DD`, timestamps RFC 3339 UTC, binary base64. Other Arrow types
     /// fail with [`ErrorKind::Serialization`]: read those with an Arrow library.
+    /// So does a table with more cells than eight per byte of its IPC stream
+    /// plus [`CONVERTIBLE_CELLS_FLOOR`] (only null and zero-column tables
+    /// get there), since each cell becomes a JSON value.
     pub fn to_json_columns(&self) -> Result<Map<String, Value>> {
         Ok(self
             .json_columns()?
@@ -248,6 +278,23 @@ impl Table {
 
     fn json_columns(&self) -> Result<Vec<(String, Vec<Value>)>> {
         self.check_convertible()?;
+        // JSON objects keep one value per name: a received schema that names
+        // two columns alike would lose one silently (found by fuzzing).
+        let fields = self.schema.fields();
+        if let Some((index, field)) = fields
+            .iter()
+            .enumerate()
+            .find(|(index, field)| fields[..*index].iter().any(|f| f.name() == field.name()))
+        {
+            return Err(Error::new(
+                ErrorKind::Serialization,
+                format!(
+                    "table column {index} is named '{}' like an earlier one; its JSON form \
+                     would lose one of them: read the table with an Arrow library instead",
+                    field.name()
+                ),
+            ));
+        }
         let mut columns = Vec::new();
         try_reserve(&mut columns, self.num_columns())?;
         for (index, field) in self.schema.fields().iter().enumerate() {
@@ -278,6 +325,7 @@ fn try_reserve<T>(vec: &mut Vec<T>, additional: usize) -> Result<()> {
 }
 
 fn decode_stream(ipc: &Bytes) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+    check_framing(ipc)?;
     let mut buffer = Buffer::from(ipc.clone());
     let mut decoder = StreamDecoder::new();
     let mut batches = Vec::new();
@@ -291,6 +339,60 @@ fn decode_stream(ipc: &Bytes) -> std::result::Result<(SchemaRef, Vec<RecordBatch
         ArrowError::IpcError("the stream ends before its schema message".to_owned())
     })?;
     Ok((schema, batches))
+}
+
+/// Refuses a stream whose framing declares more bytes than it holds before
+/// arrow's decoder sees it: for a message longer than the bytes at hand the
+/// decoder reserves room for the whole of it (up to 64 MiB) and waits for
+/// more, so a payload of a few dozen bytes made every receiver allocate
+/// 64 MiB (found by fuzzing, `fuzz/regressions/payload/`). The whole stream
+/// is in memory here, so a message that does not fit is simply truncated.
+fn check_framing(ipc: &[u8]) -> std::result::Result<(), ArrowError> {
+    let truncated = |what: &str, declared: u64, at: usize, left: usize| {
+        ArrowError::IpcError(format!(
+            "the {what} at byte {at} declares {declared} bytes but only {left} remain"
+        ))
+    };
+    let mut at = 0usize;
+    while at < ipc.len() {
+        let rest = &ipc[at..];
+        let word = |from: usize| -> Option<u32> {
+            rest.get(from..from + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        // The continuation marker precedes the length since format 0.15;
+        // the decoder also reads the legacy form without it.
+        let (length, prefix) = match word(0) {
+            Some(u32::MAX) => (word(4), 8),
+            other => (other, 4),
+        };
+        let Some(length) = length else {
+            return Err(truncated("message prefix", prefix as u64, at, rest.len()));
+        };
+        if length == 0 {
+            // End of stream; the decoder refuses anything after it.
+            return Ok(());
+        }
+        let left = rest.len() - prefix;
+        if length as usize > left {
+            return Err(truncated("message header", u64::from(length), at, left));
+        }
+        let header = &rest[prefix..prefix + length as usize];
+        let message = arrow_ipc::root_as_message(header).map_err(|err| {
+            ArrowError::ParseError(format!("the message header at byte {at} is invalid: {err}"))
+        })?;
+        let body = u64::try_from(message.bodyLength()).map_err(|_| {
+            ArrowError::IpcError(format!(
+                "the message at byte {at} has a negative body length"
+            ))
+        })?;
+        let left = left - length as usize;
+        if body > left as u64 {
+            return Err(truncated("message body", body, at, left));
+        }
+        at += prefix + length as usize + body as usize;
+    }
+    Ok(())
 }
 
 fn invalid_table(ipc: &[u8], cause: Option<ArrowError>) -> Error {

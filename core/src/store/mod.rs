@@ -21,7 +21,7 @@ pub use handlers::{HandlerFetcher, HandlerStore};
 pub use http::HttpStore;
 pub use object_store::ObjectStoreStore;
 pub use plik::PlikStore;
-pub use policy::NATS_OBJECT_SCHEME;
+pub use policy::{NATS_OBJECT_SCHEME, check_link_url};
 pub use save::save_bytes;
 
 use std::fmt::Debug;

@@ -54,6 +54,24 @@ pub(crate) fn check_link(
     Ok(LinkTarget::Http(parsed))
 }
 
+/// The checks a received link URL gets before any DNS lookup or request:
+/// the scheme rule, no credentials, the origin allow-list, the bucket rule
+/// for `nats-object` links and the address rules for a literal IP host.
+/// The receive path runs the same checks (and then the resolved-address and
+/// redirect ones); this entry point exists so that fuzzing (`fuzz/`) and
+/// property tests can judge URLs without sockets.
+///
+/// ```
+/// use natsbridge::ReceiveOptions;
+/// use natsbridge::store::check_link_url;
+/// let options = ReceiveOptions::new();
+/// assert!(check_link_url("http://169.254.169.254/latest/meta-data/", &options, None).is_err());
+/// assert!(check_link_url("https://files.example.com/a", &options, None).is_ok());
+/// ```
+pub fn check_link_url(url: &str, options: &ReceiveOptions, own_bucket: Option<&str>) -> Result<()> {
+    check_link(url, options, own_bucket).map(|_| ())
+}
+
 /// Whether the Object Store bucket `bucket` may be read: one listed in the
 /// allow-list as `nats-object://<bucket>` when the list is non-empty (the
 /// list names every origin a receiver reads, buckets included), otherwise
