@@ -1359,22 +1359,52 @@ def smartsend(
     return env
 
 
+def _reply_subject(reply_to, nats_reply):
+    """The core's choice (spec section 6): the NATS reply subject unless it is
+    a system subject, else reply_to; a system subject only when it is all
+    there is (so reply refuses it by name)."""
+    given = [s for s in (nats_reply, reply_to) if s]
+    for subject in given:
+        if not subject.startswith("$"):
+            return subject
+    return given[0] if given else ""
+
+
 def reply(
     received_envelope,
     data,
     nats_url=DEFAULT_NATS_URL,
     client=None,
     msg_purpose="response",
+    reply_subject_prefixes=None,
     **kwargs,
 ):
-    """Answers a smartreceive'd envelope (spec section 6): publishes to its
-    reply_to, or to the NATS reply inbox it arrived with when reply_to is
-    empty, with reply_to_msg_id = its msg_id and its correlation_id. Other
-    keyword arguments are smartsend's."""
-    target = received_envelope.get("reply_to") or received_envelope.get("_nats_reply")
+    """Answers a smartreceive'd envelope (spec section 6): publishes to the
+    NATS reply inbox it arrived with, else to its reply_to, with
+    reply_to_msg_id = its msg_id and its correlation_id. Never to a
+    $-prefixed system subject (InvalidArgumentError: a requester could make
+    this device call the JetStream or system API); with
+    reply_subject_prefixes, only to subjects starting with one of them.
+    Other keyword arguments are smartsend's."""
+    target = _reply_subject(
+        received_envelope.get("reply_to") or "",
+        received_envelope.get("_nats_reply") or "",
+    )
     if not target:
         raise InvalidArgumentError(
             "the envelope has no reply_to and arrived without a NATS reply inbox"
+        )
+    if target.startswith("$"):
+        raise InvalidArgumentError(
+            "refusing to reply on %r: replies are never published to system subjects "
+            "($-prefixed)" % target
+        )
+    if reply_subject_prefixes and not any(
+        target.startswith(p) for p in reply_subject_prefixes
+    ):
+        raise InvalidArgumentError(
+            "refusing to reply on %r: it starts with none of reply_subject_prefixes"
+            % target
         )
     return smartsend(
         target,

@@ -99,3 +99,45 @@ def test_reply_without_anywhere_to_send_it():
     env = nb.smartreceive(json.dumps(spec_envelope("s", [])))
     with pytest.raises(nb.InvalidArgumentError, match="no reply_to"):
         nb.reply(env, [("a", "b", "text")], nats_url="nats://127.0.0.1:1")
+
+
+@pytest.mark.parametrize(
+    "reply_to, nats_reply",
+    [
+        ("$JS.API.STREAM.PURGE.ORDERS", ""),
+        ("", "$KV.config.x"),
+        ("$SYS.REQ.X", "$JS.ACK.S.C.1"),
+    ],
+)
+def test_reply_never_goes_to_a_system_subject(reply_to, nats_reply):
+    """Issue 16 item 1: refused before any connection is made."""
+    env = nb.smartreceive(json.dumps(spec_envelope("s", [])))
+    env["reply_to"], env["_nats_reply"] = reply_to, nats_reply
+    with pytest.raises(nb.InvalidArgumentError, match="system subjects"):
+        nb.reply(env, [("a", "b", "text")], nats_url="nats://127.0.0.1:1")
+
+
+def test_reply_outside_the_allowed_prefixes_is_refused():
+    env = nb.smartreceive(json.dumps(spec_envelope("s", [])))
+    env["reply_to"] = "orders.delete"
+    with pytest.raises(nb.InvalidArgumentError, match="reply_subject_prefixes"):
+        nb.reply(
+            env,
+            [("a", "b", "text")],
+            nats_url="nats://127.0.0.1:1",
+            reply_subject_prefixes=["_INBOX."],
+        )
+
+
+def test_the_nats_reply_inbox_wins_over_the_body(nb_env, script, impl):
+    """A body naming another subject as reply_to does not redirect the reply
+    away from the requester's inbox (the old order answered reply_to and this
+    request timed out)."""
+    subject = f"/device/command/{uuid.uuid4().hex}"
+    responder = script(impl, RESPONDER, nats_url=nb_env.nats_url, subject=subject)
+    responder.wait_for("READY")
+    sent = spec_envelope(subject, [spec_payload("command", b'{"a": 1}', "dictionary")])
+    sent["reply_to"] = "somewhere.else"
+    answer = request(nb_env.nats_url, subject, json.dumps(sent).encode())
+    assert responder.result()["reply_to"] == "somewhere.else"
+    assert nb.smartreceive(answer)["reply_to_msg_id"] == sent["msg_id"]
