@@ -545,14 +545,16 @@ nb_status nb_client_request(const struct nb_client *client,
                             struct nb_error **out_error);
 
 // Answers a received envelope (wire-v1 section 6): publishes `payloads` to
-// the request's `reply_to`, or to the NATS reply inbox of its message, with
-// `reply_to_msg_id` set to the request's `msg_id` and its `correlation_id`;
-// `msg_purpose` is `response` unless `options` sets one. `options` may be
-// NULL.
+// the NATS reply inbox of the request's message, or else to its
+// `reply_to`, with `reply_to_msg_id` set to the request's `msg_id` and its
+// `correlation_id`; `msg_purpose` is `response` unless `options` sets one.
+// `options` may be NULL.
 //
 // On success, when `out_envelope_json` is not NULL, writes the reply as
 // published there (free with `nb_string_free`). Fails with
-// `NB_ERR_INVALID_ARGUMENT` when the request has nowhere to reply to.
+// `NB_ERR_INVALID_ARGUMENT` when the request has nowhere to reply to, or
+// when the subject is a `$`-prefixed system subject or outside the
+// connection's `reply_subject_prefixes` (nothing is published).
 // May be called from a subscription callback. Thread-safe.
 nb_status nb_client_reply(const struct nb_client *client,
                           const struct nb_envelope *request,
@@ -628,9 +630,11 @@ const char *nb_envelope_json(const struct nb_envelope *envelope);
 // decoded from bytes (`nb_client_receive`). Owned by the envelope.
 const char *nb_envelope_subject(const struct nb_envelope *envelope);
 
-// Where `nb_client_reply` would answer this envelope: its `reply_to`, or the
-// NATS reply inbox of its message; NULL when there is nowhere to reply.
-// Owned by the envelope.
+// Where `nb_client_reply` would answer this envelope: the NATS reply inbox
+// of its message (unless that is a `$` system subject), else its
+// `reply_to`; NULL when there is nowhere to reply. Not checked against the
+// reply rules yet: `nb_client_reply` refuses `$` subjects and subjects
+// outside `reply_subject_prefixes`. Owned by the envelope.
 const char *nb_envelope_reply_subject(const struct nb_envelope *envelope);
 
 // The number of payloads; 0 for a NULL envelope.

@@ -197,14 +197,16 @@ pub unsafe extern "C" fn nb_client_request(
 }
 
 /// Answers a received envelope (wire-v1 section 6): publishes `payloads` to
-/// the request's `reply_to`, or to the NATS reply inbox of its message, with
-/// `reply_to_msg_id` set to the request's `msg_id` and its `correlation_id`;
-/// `msg_purpose` is `response` unless `options` sets one. `options` may be
-/// NULL.
+/// the NATS reply inbox of the request's message, or else to its
+/// `reply_to`, with `reply_to_msg_id` set to the request's `msg_id` and its
+/// `correlation_id`; `msg_purpose` is `response` unless `options` sets one.
+/// `options` may be NULL.
 ///
 /// On success, when `out_envelope_json` is not NULL, writes the reply as
 /// published there (free with `nb_string_free`). Fails with
-/// `NB_ERR_INVALID_ARGUMENT` when the request has nowhere to reply to.
+/// `NB_ERR_INVALID_ARGUMENT` when the request has nowhere to reply to, or
+/// when the subject is a `$`-prefixed system subject or outside the
+/// connection's `reply_subject_prefixes` (nothing is published).
 /// May be called from a subscription callback. Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_client_reply(

@@ -232,9 +232,11 @@ pub unsafe extern "C" fn nb_envelope_subject(envelope: *const nb_envelope) -> *c
         .map_or(std::ptr::null(), |s| s.as_ptr())
 }
 
-/// Where `nb_client_reply` would answer this envelope: its `reply_to`, or the
-/// NATS reply inbox of its message; NULL when there is nowhere to reply.
-/// Owned by the envelope.
+/// Where `nb_client_reply` would answer this envelope: the NATS reply inbox
+/// of its message (unless that is a `$` system subject), else its
+/// `reply_to`; NULL when there is nowhere to reply. Not checked against the
+/// reply rules yet: `nb_client_reply` refuses `$` subjects and subjects
+/// outside `reply_subject_prefixes`. Owned by the envelope.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nb_envelope_reply_subject(envelope: *const nb_envelope) -> *const c_char {
     // SAFETY: NULL or a live envelope.
