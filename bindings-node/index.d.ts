@@ -150,6 +150,11 @@ export interface ConnectOptions {
    * Default: 86400000 ms.
    */
   objectStoreTtl?: number
+  /**
+   * When set, replies go only to subjects starting with one of these prefixes (e.g. _INBOX.);
+   * $-prefixed system subjects are refused either way. Default: unset.
+   */
+  replySubjectPrefixes?: string | Array<string>
 }
 
 /** One row of the core's error table, as JS sees it. */
@@ -260,6 +265,16 @@ export interface ReceiveOptions {
    * for each chunk). Unit: ms. Default: 30000 ms.
    */
   downloadTimeout?: number
+  /**
+   * The time an HTTP(S) download may take to connect to a link's server (TCP and TLS), within
+   * download_timeout. Unit: ms. Default: 5000 ms.
+   */
+  downloadConnectTimeout?: number
+  /**
+   * The most time the link payloads of one envelope may take together, retries included; past
+   * it the envelope fails with TIMEOUT naming the payload. Unit: ms. Default: 60000 ms.
+   */
+  envelopeTimeout?: number
   /** The largest link payload that is downloaded. Unit: bytes. Default: 1073741824 bytes. */
   maxDownloadSize?: number
   /**
@@ -296,8 +311,9 @@ export interface ReceiveOptions {
    */
   proxy?: string
   /**
-   * The longest one call of fileserver_download_handler may take. Unit: ms. Default:
-   * download_timeout x (max_retries + 1) + max_delay x max_retries.
+   * The longest one call of fileserver_download_handler may take (envelope_timeout still
+   * bounds the whole envelope). Unit: ms. Default: download_timeout x (max_retries + 1) +
+   * max_delay x max_retries.
    */
   handlerTimeout?: number
   /**
