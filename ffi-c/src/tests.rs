@@ -193,7 +193,11 @@ const HANDLER_SETTERS: &[(&str, &str)] = &[
 fn setter_name(scope: &str, name: &str, kind: &str) -> String {
     match kind {
         "strings" | "token_map" => {
-            let singular = name.strip_suffix('s').unwrap_or(name);
+            // English plurals: `prefixes` -> `prefix`, `origins` -> `origin`.
+            let singular = name
+                .strip_suffix("xes")
+                .map(|stem| format!("{stem}x"))
+                .unwrap_or_else(|| name.strip_suffix('s').unwrap_or(name).to_owned());
             format!("nb_{scope}_options_add_{singular}")
         }
         "object" => format!("nb_{scope}_options_set_{name}_json"),
