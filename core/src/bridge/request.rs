@@ -58,10 +58,12 @@ impl Bridge {
         } else {
             None
         };
-        // The inbox also goes on the NATS message itself, so a responder that
-        // only looks at the message's reply subject can answer too.
+        // The reply subject also goes on the NATS message itself, so a
+        // responder that only looks at the message's reply subject answers
+        // there too; it is the caller's reply_to when one is set (the NATS
+        // reply subject wins on the responder's side, wire-v1 section 6).
         let sent = self.build(subject, payloads, &options).await?;
-        self.publish(subject, Some(&inbox), &sent, false).await?;
+        self.publish(subject, Some(&listen_on), &sent, false).await?;
         let timeout = timeout.unwrap_or(self.inner.options.request_timeout);
         let wait = async {
             loop {
