@@ -9,8 +9,8 @@ since MicroPython cannot load the Rust core.
 
 Size and memory, measured by tests/test_memory.py on the MicroPython 1.29 unix
 port (64-bit; a 32-bit board needs less for the same objects):
-- this file: 66642 bytes; mpy-cross makes a 22 KiB .mpy of it.
-- importing the .mpy takes 46 KiB of heap, a connected Client 6 KiB
+- this file: 67808 bytes; mpy-cross makes a 23 KiB .mpy of it.
+- importing the .mpy takes 47 KiB of heap, a connected Client 6 KiB
   more (gc.mem_alloc() differences after gc.collect()).
 - a 1 KiB text round trip (smartsend to a subject the same Client subscribes
   to, wait_msg, smartreceive) needs 15 KiB of free heap: the least
