@@ -63,7 +63,8 @@ impl Bridge {
         // there too; it is the caller's reply_to when one is set (the NATS
         // reply subject wins on the responder's side, wire-v1 section 6).
         let sent = self.build(subject, payloads, &options).await?;
-        self.publish(subject, Some(&listen_on), &sent, false).await?;
+        self.publish(subject, Some(&listen_on), &sent, false)
+            .await?;
         let timeout = timeout.unwrap_or(self.inner.options.request_timeout);
         let wait = async {
             loop {
