@@ -1494,6 +1494,20 @@ nb_status nb_pending_send_result(const struct nb_pending_send *send,
                                  size_t *out_len,
                                  struct nb_error **out_error);
 
+// The envelope of a completed send as a JSON tree (the `nb_json` of
+// `nb_json_parse`), built from the sent envelope's fields: the same value
+// as parsing the bytes `nb_pending_send_result` gives, without parsing them
+// (for front ends that hand the envelope to their language as a map).
+//
+// Writes the root to `*out_value` (free with `nb_json_free`; it does not
+// borrow from the pending send). Fails with `NB_ERR_INVALID_ARGUMENT` for a
+// NULL argument or a send that has not completed (check
+// `nb_pending_send_result` first), and with the send's own error for a
+// failed send. Thread-safe.
+nb_status nb_pending_send_envelope_json(const struct nb_pending_send *send,
+                                        struct nb_json **out_value,
+                                        struct nb_error **out_error);
+
 // Releases a pending send. NULL is accepted and ignored. A send that has
 // not completed is cancelled: it may or may not have been published. Waits
 // until its task has stopped and the handler callbacks it started have

@@ -36,6 +36,8 @@ async fn every_payload_type_round_trips() {
         )
         .await
         .unwrap();
+    let parsed: serde_json::Value = serde_json::from_slice(sent.wire_bytes()).unwrap();
+    assert_eq!(sent.to_json(), parsed);
     let got = next(&mut sub).await;
     assert_eq!(got.header, sent.header);
     assert_eq!(got.subject.as_deref(), Some("/chat/room1"));
@@ -189,6 +191,10 @@ async fn a_900_kb_binary_never_exceeds_the_default_max_payload() {
         sent.payload_data(1)
             .starts_with("nats-object://natsbridge/")
     );
+    // `to_json` (what the C ABI hands Julia instead of the text to parse)
+    // is exactly the published JSON, direct and link payloads alike.
+    let parsed: serde_json::Value = serde_json::from_slice(sent.wire_bytes()).unwrap();
+    assert_eq!(sent.to_json(), parsed);
     let got = next(&mut sub).await;
     assert_eq!(
         got.payloads[1].value.as_bytes().unwrap().as_ref(),

@@ -51,7 +51,8 @@ enum Node {
 }
 
 impl nb_json {
-    fn from_value(value: Value) -> nb_json {
+    /// The tree of a JSON value (moved, not copied).
+    pub(crate) fn from_value(value: Value) -> nb_json {
         let node = match value {
             Value::Null => Node::Null,
             Value::Bool(b) => Node::Bool(b),

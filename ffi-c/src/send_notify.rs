@@ -16,7 +16,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use natsbridge::{Error, SentEnvelope, runtime};
+use natsbridge::{Error, ErrorKind, SentEnvelope, runtime};
 use tokio::task::AbortHandle;
 
 use crate::args;
@@ -220,6 +220,49 @@ pub unsafe extern "C" fn nb_pending_send_result(
                     args::write(out_envelope, wire.as_ptr());
                     args::write(out_len, wire.len());
                 }
+                Ok(())
+            }
+            Some(Err(err)) => {
+                let copy = Error::new(err.kind(), err.full_message());
+                Err(match err.dataname() {
+                    Some(name) => copy.with_dataname(name),
+                    None => copy,
+                })
+            }
+        }
+    })
+}
+
+/// The envelope of a completed send as a JSON tree (the `nb_json` of
+/// `nb_json_parse`), built from the sent envelope's fields: the same value
+/// as parsing the bytes `nb_pending_send_result` gives, without parsing them
+/// (for front ends that hand the envelope to their language as a map).
+///
+/// Writes the root to `*out_value` (free with `nb_json_free`; it does not
+/// borrow from the pending send). Fails with `NB_ERR_INVALID_ARGUMENT` for a
+/// NULL argument or a send that has not completed (check
+/// `nb_pending_send_result` first), and with the send's own error for a
+/// failed send. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_pending_send_envelope_json(
+    send: *const nb_pending_send,
+    out_value: *mut *mut crate::json::nb_json,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or a live pending send.
+        let send = unsafe { args::required(send, "send") }?;
+        args::out_param(out_value, "out_value")?;
+        let state = send.shared.lock();
+        match state.outcome.as_ref() {
+            None => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "the send has not completed (nb_pending_send_result reports when it has)",
+            )),
+            Some(Ok(sent)) => {
+                let root = Box::new(crate::json::nb_json::from_value(sent.to_json()));
+                // SAFETY: checked non-NULL above.
+                unsafe { args::write(out_value, Box::into_raw(root)) };
                 Ok(())
             }
             Some(Err(err)) => {

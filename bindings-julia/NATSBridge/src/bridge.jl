@@ -222,16 +222,17 @@ function notify_send(b::Bridge, subject::AbstractString, payloads::OutgoingPaylo
     check(status, err)
     pending = out[]
     done = Ref{Bool}(false)
-    json = Ref{Ptr{UInt8}}(C_NULL)
-    len = Ref{Csize_t}(0)
     try
         while true
+            # The wire bytes are not needed here (NULL): the Dict comes from
+            # the sent envelope's fields below.
             status = ccall((:nb_pending_send_result, libnatsbridge), Int32,
-                           (Ptr{Cvoid}, Ref{Bool}, Ref{Ptr{UInt8}}, Ref{Csize_t}, Ptr{Ptr{Cvoid}}),
-                           pending, done, json, len, err)
+                           (Ptr{Cvoid}, Ref{Bool}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Ptr{Cvoid}}),
+                           pending, done, C_NULL, C_NULL, err)
             check(status, err)
-            # The JSON bytes belong to the pending send: parsed before it is freed.
-            done[] && return parse_json(json[], len[])
+            # The envelope as published, as a tree the core builds from the
+            # sent envelope's fields (no JSON text to parse).
+            done[] && return sent_envelope_tree(pending)
             # Single-threaded between the check and the wait: the library's
             # wake-up is handled by the event loop only once this task waits.
             wait(cond)
@@ -240,6 +241,19 @@ function notify_send(b::Bridge, subject::AbstractString, payloads::OutgoingPaylo
         # Cancels the send if it has not completed (an exception while
         # waiting); with no Julia handler this never waits on Julia.
         ccall((:nb_pending_send_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), pending)
+    end
+end
+
+"The envelope of a completed pending send, as the Dict its JSON parses to."
+function sent_envelope_tree(pending::Ptr{Cvoid})
+    root = Ref{Ptr{Cvoid}}(C_NULL)
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:nb_pending_send_envelope_json, libnatsbridge), Int32,
+                (Ptr{Cvoid}, Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}), pending, root, err), err)
+    try
+        return json_value(root[])
+    finally
+        ccall((:nb_json_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), root[])
     end
 end
 
