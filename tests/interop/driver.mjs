@@ -128,11 +128,14 @@ async function browserDriver() {
   // The page's origin: the port the runner gave nb-testenv's file server as its CORS origin.
   const server = createServer(async (req, res) => {
     const file = join(site.dir, new URL(req.url, 'http://x').pathname)
+    let body
     try {
-      res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' }).end(await readFile(file))
+      body = await readFile(file)
     } catch {
       res.writeHead(404).end()
+      return
     }
+    res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' }).end(body)
   })
   await new Promise((ok) => server.listen(Number(process.env.PAGE_PORT), '127.0.0.1', ok))
   const browser = await harness.launchBrowser()
