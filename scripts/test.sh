@@ -23,8 +23,8 @@ cargo clippy --release -p natsbridge --no-default-features --features wasm --tar
 cargo build --release -p natsbridge --no-default-features --features wasm --target wasm32-unknown-unknown --lib -q
 # The browser build's wasm-bindgen exports, for the target they are built for.
 cargo clippy --release -p natsbridge-wasm --target wasm32-unknown-unknown -q -- -D warnings
-ruff check bindings-micropython bindings-python benchmarks/python tests/harness docs/vectors examples
-ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness docs/vectors examples
+ruff check bindings-micropython bindings-python benchmarks/python tests/harness tests/interop docs/vectors examples
+ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness tests/interop docs/vectors examples
 
 step "Rust: core, file server, harness, CLI (unit, integration, doc tests)"
 cargo test --release --workspace -q
@@ -54,6 +54,9 @@ bash bindings-julia/run-tests.sh
 
 step "examples (examples/run.sh: each language's example against nb-testenv servers)"
 bash examples/run.sh
+
+step "interop matrix (tests/interop: every language sends to and asks every other one)"
+python tests/interop/run.py
 
 step "Browser (the wasm codec and the ESM layer in headless Chromium, against the Rust core)"
 (cd bindings-wasm && npm test --silent)
