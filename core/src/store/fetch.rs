@@ -172,6 +172,7 @@ pub(crate) async fn fetch_raw(
                         info,
                         &sink,
                         options.download_timeout,
+                        options.progress.as_ref(),
                         &allowed,
                     )
                 })

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 
 use super::limits::permanent;
 use super::policy::NATS_OBJECT_SCHEME;
-use super::{Attempt, ClaimCheckStore, DownloadSink, Fetched, Sink, UploadBody};
+use super::{Attempt, ClaimCheckStore, DownloadSink, Fetched, Progress, Sink, UploadBody};
 use crate::error::{Error, ErrorKind, Result};
 use crate::payload::PayloadInfo;
 
@@ -90,6 +90,12 @@ impl ClaimCheckStore for ObjectStoreStore {
             };
             let result = match body {
                 UploadBody::Bytes(bytes) => self.store.put(meta, &mut bytes.as_ref()).await,
+                // The store copies into its chunks either way; the reader only counts.
+                UploadBody::Tracked { bytes, progress } => {
+                    self.store
+                        .put(meta, &mut progress.reader(bytes.as_ref()))
+                        .await
+                }
                 UploadBody::Stream { mut reader, .. } => self.store.put(meta, &mut reader).await,
             };
             result.map_err(|err| {
@@ -121,6 +127,7 @@ pub(crate) async fn fetch(
     info: &PayloadInfo,
     sink: &Sink,
     stall_timeout: Duration,
+    progress: Option<&Progress>,
     allowed: &(dyn Fn(&str) -> std::result::Result<(), String> + Sync),
 ) -> std::result::Result<Fetched, Attempt> {
     let missing = |err: &dyn std::fmt::Display| {
@@ -188,7 +195,8 @@ pub(crate) async fn fetch(
     let source = format!("{NATS_OBJECT_SCHEME}{bucket}/{name}");
     let mut download = DownloadSink::new(info, sink, &source)
         .await
-        .map_err(Attempt::Fatal)?;
+        .map_err(Attempt::Fatal)?
+        .with_progress(progress);
     if object.chunks > 0 {
         match read_chunks(jetstream, &place.0, &object, &mut download, stall_timeout).await {
             Ok(()) => {}
