@@ -23,8 +23,10 @@ cargo clippy --release -p natsbridge --no-default-features --features wasm --tar
 cargo build --release -p natsbridge --no-default-features --features wasm --target wasm32-unknown-unknown --lib -q
 # The browser build's wasm-bindgen exports, for the target they are built for.
 cargo clippy --release -p natsbridge-wasm --target wasm32-unknown-unknown -q -- -D warnings
-ruff check bindings-micropython bindings-python benchmarks/python tests/harness docs/vectors examples
-ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness docs/vectors examples
+ruff check bindings-micropython bindings-python benchmarks/python tests/harness docs/vectors examples scripts
+ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness docs/vectors examples scripts
+# One version in every manifest, header and the changelog.
+python3 scripts/check-versions.py
 
 step "Rust: core, file server, harness, CLI (unit, integration, doc tests)"
 cargo test --release --workspace -q
@@ -38,10 +40,10 @@ export NB_WORKSPACE_CHECKED=1
 step "C ABI: C programs under ASan/UBSan, pkg-config example"
 bash tests/c/run.sh
 
-step "Python package (pytest; nats-py, pyarrow, pandas, polars interop)"
+step "Python package (pytest; nats-py, pyarrow, pandas, polars interop; the abi3 wheel in a fresh venv)"
 (cd bindings-python && python -m pytest -q -p no:cacheprovider)
 
-step "Node package (node --test; nats.js and apache-arrow interop, packed tarball install)"
+step "Node package (node --test; nats.js and apache-arrow interop, the two packed npm tarballs installed offline)"
 # --ignore-scripts skips `pretest` (lint and build): setup.sh built the addon
 # (regenerating index.d.ts, which a test diffs against the committed file).
 (cd bindings-node && npm test --silent --ignore-scripts)
