@@ -165,16 +165,7 @@ pub(crate) async fn fetch_raw(
             let allowed = |bucket: &str| check_bucket(bucket, options, own_bucket(Some(bridge)));
             backoff
                 .run(|_| {
-                    object_store::fetch(
-                        jetstream,
-                        &bucket,
-                        &name,
-                        info,
-                        &sink,
-                        options.download_timeout,
-                        options.progress.as_ref(),
-                        &allowed,
-                    )
+                    object_store::fetch(jetstream, &bucket, &name, info, &sink, options, &allowed)
                 })
                 .await
                 .map_err(labelled)

@@ -9,8 +9,9 @@ use futures::future::BoxFuture;
 
 use super::limits::permanent;
 use super::policy::NATS_OBJECT_SCHEME;
-use super::{Attempt, ClaimCheckStore, DownloadSink, Fetched, Progress, Sink, UploadBody};
+use super::{Attempt, ClaimCheckStore, DownloadSink, Fetched, Sink, UploadBody};
 use crate::error::{Error, ErrorKind, Result};
+use crate::options::ReceiveOptions;
 use crate::payload::PayloadInfo;
 
 /// Stores link payloads as objects named by payload id in one bucket.
@@ -119,15 +120,15 @@ impl ClaimCheckStore for ObjectStoreStore {
 
 /// Reads `name` from `bucket` over `jetstream`, with the size cap, and the
 /// `size` and `sha256` checks done while reading. A missing object fails at
-/// once; a broken connection, or no chunk for `stall_timeout`, may be retried.
+/// once; a broken connection, or no chunk within the receive options'
+/// `download_timeout`, may be retried.
 pub(crate) async fn fetch(
     jetstream: &async_nats::jetstream::Context,
     bucket: &str,
     name: &str,
     info: &PayloadInfo,
     sink: &Sink,
-    stall_timeout: Duration,
-    progress: Option<&Progress>,
+    options: &ReceiveOptions,
     allowed: &(dyn Fn(&str) -> std::result::Result<(), String> + Sync),
 ) -> std::result::Result<Fetched, Attempt> {
     let missing = |err: &dyn std::fmt::Display| {
@@ -196,7 +197,9 @@ pub(crate) async fn fetch(
     let mut download = DownloadSink::new(info, sink, &source)
         .await
         .map_err(Attempt::Fatal)?
-        .with_progress(progress);
+        .with_progress(options.progress.as_ref());
+    // No chunk for the download timeout is a stall.
+    let stall_timeout = options.download_timeout;
     if object.chunks > 0 {
         match read_chunks(jetstream, &place.0, &object, &mut download, stall_timeout).await {
             Ok(()) => {}

@@ -160,7 +160,9 @@ mod tests {
     use futures::StreamExt as _;
     use std::sync::Mutex;
 
-    fn recorder() -> (Progress, Arc<Mutex<Vec<(u64, u64)>>>) {
+    type Seen = Arc<Mutex<Vec<(u64, u64)>>>;
+
+    fn recorder() -> (Progress, Seen) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
         let progress = Progress::new(move |p| sink.lock().unwrap().push((p.done, p.total)));
