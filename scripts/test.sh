@@ -40,10 +40,10 @@ export NB_WORKSPACE_CHECKED=1
 step "C ABI: C programs under ASan/UBSan, pkg-config example"
 bash tests/c/run.sh
 
-step "Python package (pytest; nats-py, pyarrow, pandas, polars interop; the abi3 wheel in a fresh venv)"
+step "Python package (pytest; nats-py, pyarrow, pandas, polars interop)"
 (cd bindings-python && python -m pytest -q -p no:cacheprovider)
 
-step "Node package (node --test; nats.js and apache-arrow interop, the two packed npm tarballs installed offline)"
+step "Node package (node --test; nats.js and apache-arrow interop, packed tarball install)"
 # --ignore-scripts skips `pretest` (lint and build): setup.sh built the addon
 # (regenerating index.d.ts, which a test diffs against the committed file).
 (cd bindings-node && npm test --silent --ignore-scripts)
