@@ -23,8 +23,10 @@ cargo clippy --release -p natsbridge --no-default-features --features wasm --tar
 cargo build --release -p natsbridge --no-default-features --features wasm --target wasm32-unknown-unknown --lib -q
 # The browser build's wasm-bindgen exports, for the target they are built for.
 cargo clippy --release -p natsbridge-wasm --target wasm32-unknown-unknown -q -- -D warnings
-ruff check bindings-micropython bindings-python benchmarks/python tests/harness tests/interop docs/vectors examples
-ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness tests/interop docs/vectors examples
+ruff check bindings-micropython bindings-python benchmarks/python tests/harness tests/interop docs/vectors examples scripts
+ruff format --check bindings-micropython bindings-python benchmarks/python tests/harness tests/interop docs/vectors examples scripts
+# One version in every manifest, header and the changelog.
+python3 scripts/check-versions.py
 
 step "Rust: core, file server, harness, CLI (unit, integration, doc tests)"
 cargo test --release --workspace -q

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 
 mod flags;
+mod progress;
 use flags::{ConnectFlags, ReceiveFlags, SendFlags, SubscribeFlags};
 use natsbridge::{
     Body, Bridge, Payload, PayloadType, PayloadValue, ReceiveOptions, ReceivedEnvelope,
@@ -210,8 +211,12 @@ async fn run(command: Command) -> CliResult<()> {
             let count = payloads.len();
             status(&format!("sending {count} payload(s) to {subject} ..."));
             let started = Instant::now();
+            let mut options = send.options().map_err(describe)?;
+            if let Some(progress) = progress::reporter(json) {
+                options = options.progress(progress);
+            }
             let sent = bridge
-                .smartsend(&subject, payloads, &send.options().map_err(describe)?)
+                .smartsend(&subject, payloads, &options)
                 .await
                 .map_err(describe)?;
             bridge.flush().await.map_err(describe)?;
@@ -239,7 +244,10 @@ async fn run(command: Command) -> CliResult<()> {
             idle_timeout,
             json,
         } => {
-            let options = receive.options().map_err(describe)?;
+            let mut options = receive.options().map_err(describe)?;
+            if let Some(progress) = progress::reporter(json) {
+                options = options.progress(progress);
+            }
             let concurrency = subscribe.concurrent_receives().map_err(describe)?;
             let save_dir = receive.save_dir();
             let bridge = connect(&connection).await?;
@@ -292,8 +300,12 @@ async fn run(command: Command) -> CliResult<()> {
             timeout,
             json,
         } => {
-            let send_options = send.options().map_err(describe)?;
-            let receive_options = receive.options().map_err(describe)?;
+            let mut send_options = send.options().map_err(describe)?;
+            let mut receive_options = receive.options().map_err(describe)?;
+            if let Some(progress) = progress::reporter(json) {
+                send_options = send_options.progress(progress.clone());
+                receive_options = receive_options.progress(progress);
+            }
             let bridge = connect(&connection).await?;
             let payloads = build_payloads(&payloads)?;
             status(&format!(

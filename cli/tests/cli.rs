@@ -561,3 +561,53 @@ fn listen_escapes_control_and_bidi_characters() {
         }
     }
 }
+
+/// Link transfers report progress on stderr: plain status lines when stderr
+/// is not a terminal (here a pipe), up to 100% of the payload's size, for the
+/// upload of `send` and the download of `listen`; `--json` prints none.
+#[test]
+fn link_transfers_print_progress_lines_unless_json() {
+    let server = NatsServer::start();
+    let files = FileServerHandle::start();
+    let work = tempfile::tempdir().unwrap();
+    let big = work.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 300_000]).unwrap();
+    let (listener, lines) = spawn_logged(
+        "listen",
+        &["progress.cli", "-s", &server.url(), "--count", "1"],
+        "listening on",
+    );
+    let send = |json: bool| {
+        let mut command = natsbridge();
+        command.args([
+            "send",
+            "progress.cli",
+            "-s",
+            &server.url(),
+            "--fileserver-url",
+            &files.url(),
+            "--size-threshold",
+            "1000",
+            "--file",
+            big.to_str().unwrap(),
+        ]);
+        if json {
+            command.arg("--json");
+        }
+        String::from_utf8_lossy(&run(&mut command).stderr).into_owned()
+    };
+    let stderr = send(false);
+    assert!(
+        stderr.contains("uploading big.bin: 0% (0 of 300000 bytes)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("uploading big.bin: 100% (300000 of 300000 bytes)"),
+        "{stderr}"
+    );
+    let line = wait_for_line(&lines, "downloading big.bin: 100%");
+    assert!(line.contains("(300000 of 300000 bytes)"), "{line}");
+    assert!(finish(listener).status.success());
+    let quiet = send(true);
+    assert!(!quiet.contains("uploading"), "{quiet}");
+}

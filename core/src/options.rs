@@ -19,7 +19,7 @@ pub use crate::schema::{
     DEFAULT_MAX_CONCURRENT_DOWNLOADS, DEFAULT_MAX_DOWNLOAD_SIZE, DEFAULT_MAX_LINK_PAYLOADS,
     DEFAULT_MAX_TABLE_ROWS, ENVELOPE_DOWNLOAD_FACTOR,
 };
-use crate::store::{ClaimCheckStore, LinkFetcher};
+use crate::store::{ClaimCheckStore, LinkFetcher, Progress};
 use crate::{Error, ErrorKind, Result};
 
 /// Options of one send.
@@ -39,6 +39,7 @@ pub struct SendOptions {
     pub(crate) fileserver_url: Option<String>,
     pub(crate) fileserver_token: Option<String>,
     pub(crate) store: Option<Arc<dyn ClaimCheckStore>>,
+    pub(crate) progress: Option<Progress>,
 }
 
 impl From<EnvelopeOptions> for SendOptions {
@@ -226,6 +227,19 @@ impl SendOptions {
         self
     }
 
+    /// Calls `progress` as link payloads upload (bytes so far and the
+    /// payload's size); direct payloads have no transfer of their own.
+    ///
+    /// ```
+    /// use natsbridge::store::Progress;
+    /// let options = natsbridge::SendOptions::new()
+    ///     .progress(Progress::new(|p| eprintln!("{} {}/{}", p.dataname, p.done, p.total)));
+    /// ```
+    pub fn progress(mut self, progress: Progress) -> SendOptions {
+        self.progress = Some(progress);
+        self
+    }
+
     /// The envelope's header fields (what the codec sees of these options).
     pub fn envelope_options(&self) -> &EnvelopeOptions {
         &self.envelope
@@ -269,6 +283,7 @@ pub struct ReceiveOptions {
     pub(crate) bearer_tokens: Vec<(String, String)>,
     pub(crate) fetcher: Option<Arc<dyn LinkFetcher>>,
     pub(crate) limits: ReceiveLimits,
+    pub(crate) progress: Option<Progress>,
 }
 
 impl Default for ReceiveOptions {
@@ -285,6 +300,7 @@ impl Default for ReceiveOptions {
             bearer_tokens: Vec::new(),
             fetcher: None,
             limits: ReceiveLimits::default(),
+            progress: None,
         }
     }
 }
@@ -425,6 +441,19 @@ impl ReceiveOptions {
     /// Fetches link payloads with this handler instead of the built-in one.
     pub fn fetcher(mut self, fetcher: Arc<dyn LinkFetcher>) -> ReceiveOptions {
         self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Calls `progress` as link payloads download (bytes so far and the
+    /// payload's size). Not called for a custom [`ReceiveOptions::fetcher`].
+    ///
+    /// ```
+    /// use natsbridge::store::Progress;
+    /// let options = natsbridge::ReceiveOptions::new()
+    ///     .progress(Progress::new(|p| eprintln!("{} {}/{}", p.dataname, p.done, p.total)));
+    /// ```
+    pub fn progress(mut self, progress: Progress) -> ReceiveOptions {
+        self.progress = Some(progress);
         self
     }
 }

@@ -894,3 +894,91 @@ async fn a_bridge_wide_fileserver_default_applies_to_every_send() {
     assert!(sent.payload_data(0).starts_with(&files.url()));
     let _ = WAIT;
 }
+
+/// The progress callback sees every link payload go up and come down, to its
+/// full size, through the file server and through the Object Store (a file
+/// payload and an in-memory one); direct payloads report nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_reports_uploads_and_downloads_to_the_last_byte() {
+    use natsbridge::store::{Direction, Progress};
+    use std::sync::Mutex;
+    type Seen = Arc<Mutex<Vec<(Direction, String, u64, u64)>>>;
+    fn recorder() -> (Progress, Seen) {
+        let seen: Seen = Arc::default();
+        let sink = seen.clone();
+        let progress = Progress::new(move |p| {
+            sink.lock()
+                .unwrap()
+                .push((p.direction, p.dataname.to_owned(), p.done, p.total))
+        });
+        (progress, seen)
+    }
+    fn last(seen: &Seen, direction: Direction, name: &str) -> Option<(u64, u64)> {
+        let seen = seen.lock().unwrap();
+        let reports: Vec<_> = seen
+            .iter()
+            .filter(|(d, n, _, _)| *d == direction && n == name)
+            .collect();
+        // Never backwards within one attempt, never past the size.
+        assert!(reports.iter().all(|(_, _, done, total)| done <= total));
+        reports.last().map(|(_, _, done, total)| (*done, *total))
+    }
+
+    let (_server, bridge) = server_and_bridge().await;
+    let files = FileServerHandle::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.bin");
+    let on_disk = pattern(3 * MB);
+    std::fs::write(&file, &on_disk).unwrap();
+    for fileserver in [Some(files.url()), None] {
+        let (up, sent_seen) = recorder();
+        let (down, received_seen) = recorder();
+        let subject = "progress";
+        let mut sub = bridge
+            .subscribe(subject, fast_retries().progress(down))
+            .await
+            .unwrap();
+        bridge.flush().await.unwrap();
+        let mut options = SendOptions::new().size_threshold(100_000).progress(up);
+        if let Some(url) = &fileserver {
+            options = options.fileserver_url(url.clone());
+        }
+        bridge
+            .smartsend(
+                subject,
+                vec![
+                    Payload::bytes("memory", PayloadType::Binary, pattern(2 * MB)),
+                    Payload::file("disk", PayloadType::Binary, &file),
+                    Payload::text("note", "small"),
+                ],
+                &options,
+            )
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(WAIT, sub.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.payloads.len(), 3);
+        let store = if fileserver.is_some() {
+            "file server"
+        } else {
+            "object store"
+        };
+        for (name, size) in [("memory", 2 * MB as u64), ("disk", 3 * MB as u64)] {
+            assert_eq!(
+                last(&sent_seen, Direction::Upload, name),
+                Some((size, size)),
+                "{store} {name}"
+            );
+            assert_eq!(
+                last(&received_seen, Direction::Download, name),
+                Some((size, size)),
+                "{store} {name}"
+            );
+        }
+        assert_eq!(last(&sent_seen, Direction::Upload, "note"), None);
+        assert_eq!(last(&received_seen, Direction::Download, "note"), None);
+    }
+}

@@ -15,7 +15,10 @@
 #    with nb-testenv, passes their URLs as NB_NATS_URL / NB_FILESERVER_URL,
 #    and runs each program; any sanitizer report fails the run;
 # 5. installs the library into a temporary prefix with ffi-c/install.sh,
-#    compiles examples/c/send_receive.c with pkg-config and runs it.
+#    compiles examples/c/send_receive.c with pkg-config and runs it;
+# 6. packs the release tarball (scripts/c-tarball.sh), unpacks it elsewhere,
+#    compiles the example with nothing but PKG_CONFIG_PATH pointing into it,
+#    and runs it.
 #
 # Needs: cargo, cc, pkg-config, nats-server on PATH.
 set -euo pipefail
@@ -137,10 +140,28 @@ cc -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=u
 LD_LIBRARY_PATH=$prefix/lib NATS_URL=$NB_NATS_URL run_program send_receive_plain "$work/bin/send_receive_plain"
 LD_LIBRARY_PATH=$prefix/lib NATS_URL=$NB_NATS_URL run_program send_receive "$work/bin/send_receive"
 
+step "the release tarball (scripts/c-tarball.sh): unpack it, build the example with pkg-config only"
+tarball=$(bash scripts/c-tarball.sh "$work/dist" | tail -n 1)
+unpacked=$work/unpacked/$(basename "$tarball" .tar.gz)
+mkdir -p "$unpacked"
+tar -xzf "$tarball" -C "$unpacked"
+for file in lib/libnatsbridge.so lib/libnatsbridge.so.0 lib/libnatsbridge.a include/natsbridge.h \
+    lib/pkgconfig/natsbridge.pc; do
+    test -e "$unpacked/$file" || { echo "FAIL tarball: $file missing from $(basename "$tarball")"; failures+=(tarball); }
+done
+# Only PKG_CONFIG_PATH points at the unpacked tree: the .pc's ${pcfiledir}
+# prefix gives the include and library folders wherever it was unpacked.
+tar_pc() { PKG_CONFIG_PATH=$unpacked/lib/pkgconfig pkg-config "$@" natsbridge; }
+echo "pkg-config --cflags --libs natsbridge: $(tar_pc --cflags --libs)"
+# shellcheck disable=SC2046
+cc examples/c/send_receive.c $(tar_pc --cflags --libs) -o "$work/bin/send_receive_tarball"
+LD_LIBRARY_PATH=$(tar_pc --variable=libdir) NATS_URL=$NB_NATS_URL \
+    run_program send_receive_tarball "$work/bin/send_receive_tarball"
+
 stop_testenv
 if [[ ${#failures[@]} -gt 0 ]]; then
     printf '\nC tests FAILED: %s\n' "${failures[*]}" >&2
     exit 1
 fi
-printf '\nC tests passed: %d programs and the example, under ASan (LeakSanitizer on) and UBSan, zero reports\n' \
+printf '\nC tests passed: %d programs, the example (installed and from the tarball), under ASan (LeakSanitizer on) and UBSan, zero reports\n' \
     "${#tests[@]}"

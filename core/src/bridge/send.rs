@@ -14,7 +14,7 @@ use crate::envelope::SentEnvelope;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::SendOptions;
 use crate::payload::{Body, Payload, PayloadInfo, serialize_body};
-use crate::store::{ClaimCheckStore, HashingReader, UploadBody};
+use crate::store::{ClaimCheckStore, HashingReader, Progress, UploadBody, UploadProgress};
 use crate::transport::Transport;
 
 use super::Bridge;
@@ -103,11 +103,16 @@ impl Bridge {
             }
         }
         if let Some(store) = &store {
-            let results =
-                try_join_all(uploads.into_iter().map(|(index, source)| {
-                    upload_one(store.as_ref(), &infos[index], index, source)
-                }))
-                .await?;
+            let results = try_join_all(uploads.into_iter().map(|(index, source)| {
+                upload_one(
+                    store.as_ref(),
+                    &infos[index],
+                    index,
+                    source,
+                    options.progress.as_ref(),
+                )
+            }))
+            .await?;
             for (index, url, sha) in results {
                 if let Some(sha) = sha {
                     infos[index].sha256 = Some(sha);
@@ -264,7 +269,9 @@ async fn upload_one(
     info: &PayloadInfo,
     index: usize,
     source: Source,
+    progress: Option<&Progress>,
 ) -> Result<(usize, String, Option<String>)> {
+    let tracker = progress.map(|p| UploadProgress::new(p.clone(), &info.dataname, info.size));
     let label = |err: Error| {
         let message = format!(
             "uploading payload '{}' failed: {}",
@@ -283,10 +290,11 @@ async fn upload_one(
                 let bytes = bytes.clone();
                 move || encoding::sha256_hex(&bytes)
             });
-            let url = store
-                .upload(info, UploadBody::Bytes(bytes))
-                .await
-                .map_err(label)?;
+            let body = match tracker {
+                Some(progress) => UploadBody::Tracked { bytes, progress },
+                None => UploadBody::Bytes(bytes),
+            };
+            let url = store.upload(info, body).await.map_err(label)?;
             let sha = hashing
                 .await
                 .map_err(|err| Error::from_join(err, "hashing a payload"))?;
@@ -297,8 +305,12 @@ async fn upload_one(
                 .await
                 .map_err(|err| file_error(&info.dataname, &path, err))?;
             let (reader, hash) = HashingReader::new(file);
+            let reader: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>> = match &tracker {
+                Some(progress) => Box::pin(progress.reader(reader)),
+                None => Box::pin(reader),
+            };
             let body = UploadBody::Stream {
-                reader: Box::pin(reader),
+                reader,
                 len: info.size,
             };
             let url = store.upload(info, body).await.map_err(label)?;

@@ -165,15 +165,7 @@ pub(crate) async fn fetch_raw(
             let allowed = |bucket: &str| check_bucket(bucket, options, own_bucket(Some(bridge)));
             backoff
                 .run(|_| {
-                    object_store::fetch(
-                        jetstream,
-                        &bucket,
-                        &name,
-                        info,
-                        &sink,
-                        options.download_timeout,
-                        &allowed,
-                    )
+                    object_store::fetch(jetstream, &bucket, &name, info, &sink, options, &allowed)
                 })
                 .await
                 .map_err(labelled)

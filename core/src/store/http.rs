@@ -215,6 +215,17 @@ impl ClaimCheckStore for HttpStore {
                             .run(|_| store.put_once(&url, reqwest::Body::from(bytes.clone()), len))
                             .await?;
                     }
+                    UploadBody::Tracked { bytes, progress } => {
+                        let backoff =
+                            Backoff::new(3, Duration::from_millis(100), Duration::from_secs(2));
+                        let len = bytes.len() as u64;
+                        backoff
+                            .run(|_| {
+                                let chunks = progress.chunks(bytes.clone(), 256 * 1024);
+                                store.put_once(&url, reqwest::Body::wrap_stream(chunks), len)
+                            })
+                            .await?;
+                    }
                     UploadBody::Stream { reader, len } => {
                         let stream =
                             tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
@@ -380,7 +391,8 @@ async fn fetch_once(
     }
     let mut sink = DownloadSink::new(info, sink, current.as_str())
         .await
-        .map_err(Attempt::Fatal)?;
+        .map_err(Attempt::Fatal)?
+        .with_progress(options.progress.as_ref());
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|err| {

@@ -13,6 +13,7 @@ pub(crate) mod limits;
 pub mod object_store;
 pub mod plik;
 mod policy;
+pub mod progress;
 mod save;
 
 pub(crate) use fetch::Stores;
@@ -22,6 +23,7 @@ pub use http::HttpStore;
 pub use object_store::ObjectStoreStore;
 pub use plik::PlikStore;
 pub use policy::{NATS_OBJECT_SCHEME, check_link_url};
+pub use progress::{Direction, Progress, TransferProgress, UploadProgress};
 pub use save::save_bytes;
 
 use std::fmt::Debug;
@@ -44,6 +46,15 @@ use crate::payload::PayloadInfo;
 pub enum UploadBody {
     /// Serialized bytes in memory (reference-counted; cloning does not copy).
     Bytes(Bytes),
+    /// Serialized bytes in memory whose upload reports progress: a store
+    /// sends them as [`UploadProgress::chunks`] (views, no copy) or reads
+    /// them through [`UploadProgress::reader`].
+    Tracked {
+        /// The bytes.
+        bytes: Bytes,
+        /// Where the store reports how far the upload got.
+        progress: UploadProgress,
+    },
     /// A stream of exactly `len` bytes, read once (a file payload).
     Stream {
         /// The bytes.
@@ -57,7 +68,7 @@ impl UploadBody {
     /// The number of bytes to upload.
     pub fn len(&self) -> u64 {
         match self {
-            UploadBody::Bytes(bytes) => bytes.len() as u64,
+            UploadBody::Bytes(bytes) | UploadBody::Tracked { bytes, .. } => bytes.len() as u64,
             UploadBody::Stream { len, .. } => *len,
         }
     }
@@ -71,6 +82,11 @@ impl UploadBody {
     pub async fn into_bytes(self) -> std::io::Result<Bytes> {
         match self {
             UploadBody::Bytes(bytes) => Ok(bytes),
+            // A handler that takes bytes gets them all at once.
+            UploadBody::Tracked { bytes, progress } => {
+                progress.report(bytes.len() as u64);
+                Ok(bytes)
+            }
             UploadBody::Stream { mut reader, len } => {
                 use tokio::io::AsyncReadExt as _;
                 let mut buffer = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
@@ -85,6 +101,9 @@ impl Debug for UploadBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UploadBody::Bytes(bytes) => write!(f, "UploadBody::Bytes({} bytes)", bytes.len()),
+            UploadBody::Tracked { bytes, .. } => {
+                write!(f, "UploadBody::Tracked({} bytes)", bytes.len())
+            }
             UploadBody::Stream { len, .. } => write!(f, "UploadBody::Stream({len} bytes)"),
         }
     }
@@ -206,6 +225,7 @@ pub(crate) struct DownloadSink<'a> {
     received: u64,
     memory: Vec<u8>,
     file: Option<(tokio::fs::File, PathBuf, PathBuf, String)>,
+    progress: Option<Progress>,
 }
 
 impl<'a> DownloadSink<'a> {
@@ -248,7 +268,17 @@ impl<'a> DownloadSink<'a> {
             received: 0,
             memory,
             file,
+            progress: None,
         })
+    }
+
+    /// Reports the bytes received to `progress` as chunks arrive.
+    pub(crate) fn with_progress(mut self, progress: Option<&Progress>) -> DownloadSink<'a> {
+        if let Some(progress) = progress {
+            progress.report(Direction::Download, &self.info.dataname, 0, self.info.size);
+        }
+        self.progress = progress.cloned();
+        self
     }
 
     /// Takes the next chunk.
@@ -266,6 +296,14 @@ impl<'a> DownloadSink<'a> {
             ));
         }
         self.hasher.update(chunk.clone()).await;
+        if let Some(progress) = &self.progress {
+            progress.report(
+                Direction::Download,
+                &self.info.dataname,
+                self.received,
+                self.info.size,
+            );
+        }
         match &mut self.file {
             Some((handle, _, _, _)) => {
                 use tokio::io::AsyncWriteExt as _;

@@ -11,6 +11,7 @@ use super::limits::permanent;
 use super::policy::NATS_OBJECT_SCHEME;
 use super::{Attempt, ClaimCheckStore, DownloadSink, Fetched, Sink, UploadBody};
 use crate::error::{Error, ErrorKind, Result};
+use crate::options::ReceiveOptions;
 use crate::payload::PayloadInfo;
 
 /// Stores link payloads as objects named by payload id in one bucket.
@@ -90,6 +91,12 @@ impl ClaimCheckStore for ObjectStoreStore {
             };
             let result = match body {
                 UploadBody::Bytes(bytes) => self.store.put(meta, &mut bytes.as_ref()).await,
+                // The store copies into its chunks either way; the reader only counts.
+                UploadBody::Tracked { bytes, progress } => {
+                    self.store
+                        .put(meta, &mut progress.reader(bytes.as_ref()))
+                        .await
+                }
                 UploadBody::Stream { mut reader, .. } => self.store.put(meta, &mut reader).await,
             };
             result.map_err(|err| {
@@ -113,14 +120,15 @@ impl ClaimCheckStore for ObjectStoreStore {
 
 /// Reads `name` from `bucket` over `jetstream`, with the size cap, and the
 /// `size` and `sha256` checks done while reading. A missing object fails at
-/// once; a broken connection, or no chunk for `stall_timeout`, may be retried.
+/// once; a broken connection, or no chunk within the receive options'
+/// `download_timeout`, may be retried.
 pub(crate) async fn fetch(
     jetstream: &async_nats::jetstream::Context,
     bucket: &str,
     name: &str,
     info: &PayloadInfo,
     sink: &Sink,
-    stall_timeout: Duration,
+    options: &ReceiveOptions,
     allowed: &(dyn Fn(&str) -> std::result::Result<(), String> + Sync),
 ) -> std::result::Result<Fetched, Attempt> {
     let missing = |err: &dyn std::fmt::Display| {
@@ -188,7 +196,10 @@ pub(crate) async fn fetch(
     let source = format!("{NATS_OBJECT_SCHEME}{bucket}/{name}");
     let mut download = DownloadSink::new(info, sink, &source)
         .await
-        .map_err(Attempt::Fatal)?;
+        .map_err(Attempt::Fatal)?
+        .with_progress(options.progress.as_ref());
+    // No chunk for the download timeout is a stall.
+    let stall_timeout = options.download_timeout;
     if object.chunks > 0 {
         match read_chunks(jetstream, &place.0, &object, &mut download, stall_timeout).await {
             Ok(()) => {}

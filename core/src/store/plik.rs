@@ -97,6 +97,9 @@ impl PlikStore {
         let len = body.len();
         let stream_body = match body {
             UploadBody::Bytes(bytes) => reqwest::Body::from(bytes),
+            UploadBody::Tracked { bytes, progress } => {
+                reqwest::Body::wrap_stream(progress.chunks(bytes, 256 * 1024))
+            }
             UploadBody::Stream { reader, .. } => reqwest::Body::wrap_stream(
                 tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024),
             ),
