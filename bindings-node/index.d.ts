@@ -151,6 +151,11 @@ export interface ConnectOptions {
    */
   objectStoreTtl?: number
   /**
+   * How many servers keep a copy of a stream (ensure_stream) or the Object Store bucket when
+   * this connection creates them; a single server takes 1, a cluster up to 5. Default: 1.
+   */
+  jetstreamReplicas?: number
+  /**
    * When set, replies go only to subjects starting with one of these prefixes (e.g. _INBOX.);
    * $-prefixed system subjects are refused either way. Default: unset.
    */

@@ -1121,6 +1121,13 @@ nb_status nb_connect_options_set_subscription_capacity(struct nb_connect_options
                                                        size_t messages,
                                                        struct nb_error **out_error);
 
+// Option `jetstream_replicas`: how many servers keep a copy of a stream
+// (`ensure_stream`) or the Object Store bucket when this client creates
+// them (default 1; a cluster takes up to 5). 0 is `NB_ERR_INVALID_ARGUMENT`.
+nb_status nb_connect_options_set_jetstream_replicas(struct nb_connect_options *options,
+                                                    size_t replicas,
+                                                    struct nb_error **out_error);
+
 // Option `fileserver_url`: the HTTP file server every send of this client
 // uploads link payloads to (a send's own fileserver_url wins); unset by
 // default: the JetStream Object Store. `url` is copied.

@@ -76,6 +76,9 @@ pub struct ConnectOptions {
     /// How long objects are kept in that bucket (used when the bucket is created). Unit: ms.
     /// Default: 86400000 ms.
     pub object_store_ttl: Option<f64>,
+    /// How many servers keep a copy of a stream (ensure_stream) or the Object Store bucket when
+    /// this connection creates them; a single server takes 1, a cluster up to 5. Default: 1.
+    pub jetstream_replicas: Option<f64>,
     /// When set, replies go only to subjects starting with one of these prefixes (e.g. _INBOX.);
     /// $-prefixed system subjects are refused either way. Default: unset.
     #[napi(ts_type = "string | Array<string>")]

@@ -15,9 +15,12 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
+use crate::durable::PyDurableSubscription;
 use crate::envelope;
 use crate::error::nb_error;
-use crate::options::{connect_options, count_param, receive_options, send_options, text_param};
+use crate::options::{
+    connect_options, consumer_options, count_param, receive_options, send_options, text_param,
+};
 use crate::payload::{bytes_from_py, payloads_from_py, work_bytes};
 use crate::runtime::{self, wait_nb, wait_sized};
 use crate::subscription::PySubscription;
@@ -275,6 +278,7 @@ fn receive_args(
 /// - `fileserver_token` (str; default unset): The bearer token for uploads to fileserver_url.
 /// - `object_store_bucket` (str; default 'natsbridge'): The JetStream Object Store bucket link payloads go to when no file server is set.
 /// - `object_store_ttl` (int, ms; default 86400000): How long objects are kept in that bucket (used when the bucket is created).
+/// - `jetstream_replicas` (int; default 1): How many servers keep a copy of a stream (ensure_stream) or the Object Store bucket when this connection creates them; a single server takes 1, a cluster up to 5.
 /// - `reply_subject_prefixes` (str | list[str]; default unset): When set, replies go only to subjects starting with one of these prefixes (e.g. _INBOX.); $-prefixed system subjects are refused either way.
 ///
 /// ```python
@@ -451,6 +455,120 @@ impl PyBridge {
         })
     }
 
+    /// Consumes a JetStream stream through a pull consumer with explicit
+    /// acknowledgement and returns a `DurableSubscription` of
+    /// `JetStreamMessage`s. `subject` (wildcards allowed) filters the
+    /// stream's subjects (None: all of them). Receive keywords as for
+    /// `smartreceive`.
+    ///
+    /// Consume options (the option schema, docs/options.md; `None` means
+    /// the default):
+    ///
+    /// - `stream` (str; default unset): The JetStream stream to consume (required).
+    /// - `durable` (str; default unset): The durable consumer's name: the server keeps its position, so a restart with the same name gets what was not acknowledged; unset: an ephemeral consumer.
+    /// - `deliver` (str, int or datetime; default 'all'): Where a new consumer starts: all, new, last, last_ack (resume an existing durable consumer after its last acknowledged message), a stream sequence number, or an RFC 3339 time.
+    /// - `filter_subject` (the `subject` argument; default unset): Only deliver messages whose subject matches this one (wildcards allowed); unset: every subject of the stream.
+    /// - `ack_wait` (int, ms; default 30000): How long the server waits for an acknowledgement before delivering a message again.
+    /// - `max_deliver` (int; default 10): How many times one message is delivered at most (0: no limit).
+    #[pyo3(signature = (subject = None, stream = None, durable = None, deliver = None, ack_wait = None, max_deliver = None, **options))]
+    #[allow(clippy::too_many_arguments)]
+    fn durable_subscribe(
+        &self,
+        py: Python<'_>,
+        subject: Option<&Bound<'_, PyAny>>,
+        stream: Option<&Bound<'_, PyAny>>,
+        durable: Option<&Bound<'_, PyAny>>,
+        deliver: Option<&Bound<'_, PyAny>>,
+        ack_wait: Option<&Bound<'_, PyAny>>,
+        max_deliver: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyDurableSubscription> {
+        let receive = receive_options("durable_subscribe", options, &[])?;
+        let consumer = consumer_options(
+            &[
+                ("stream", stream),
+                ("durable", durable),
+                ("deliver", deliver),
+                ("filter_subject", subject),
+                ("ack_wait", ack_wait),
+                ("max_deliver", max_deliver),
+            ],
+            receive,
+        )?;
+        let subscription = wait_nb(py, self.bridge.consume(consumer))?;
+        Ok(PyDurableSubscription::new(subscription))
+    }
+
+    /// `durable_subscribe` as an awaitable.
+    #[pyo3(signature = (subject = None, stream = None, durable = None, deliver = None, ack_wait = None, max_deliver = None, **options))]
+    #[allow(clippy::too_many_arguments)]
+    fn adurable_subscribe<'py>(
+        &self,
+        py: Python<'py>,
+        subject: Option<&Bound<'py, PyAny>>,
+        stream: Option<&Bound<'py, PyAny>>,
+        durable: Option<&Bound<'py, PyAny>>,
+        deliver: Option<&Bound<'py, PyAny>>,
+        ack_wait: Option<&Bound<'py, PyAny>>,
+        max_deliver: Option<&Bound<'py, PyAny>>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let receive = receive_options("adurable_subscribe", options, &[])?;
+        let consumer = consumer_options(
+            &[
+                ("stream", stream),
+                ("durable", durable),
+                ("deliver", deliver),
+                ("filter_subject", subject),
+                ("ack_wait", ack_wait),
+                ("max_deliver", max_deliver),
+            ],
+            receive,
+        )?;
+        let bridge = self.bridge.clone();
+        runtime::awaitable_nb(py, async move {
+            Ok(PyDurableSubscription::new(bridge.consume(consumer).await?))
+        })
+    }
+
+    /// Creates the JetStream stream `name` capturing `subjects` (one subject
+    /// or a list) unless it exists (for sends with `jetstream=True` and
+    /// `durable_subscribe`), kept by `replicas` servers (default: the
+    /// connection's `jetstream_replicas` option, 1 unless set).
+    #[pyo3(signature = (name, subjects, replicas = None))]
+    fn ensure_stream(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        subjects: &Bound<'_, PyAny>,
+        replicas: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let subjects = subject_list(subjects)?;
+        let replicas = count_param(Scope::Connect, "jetstream_replicas", replicas)?;
+        let bridge = self.bridge.clone();
+        let name = name.to_owned();
+        wait_nb(py, async move {
+            ensure(&bridge, &name, &subjects, replicas).await
+        })
+    }
+
+    /// `ensure_stream` as an awaitable.
+    #[pyo3(signature = (name, subjects, replicas = None))]
+    fn aensure_stream<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        subjects: &Bound<'py, PyAny>,
+        replicas: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let subjects = subject_list(subjects)?;
+        let replicas = count_param(Scope::Connect, "jetstream_replicas", replicas)?;
+        let bridge = self.bridge.clone();
+        runtime::awaitable_nb(py, async move {
+            ensure(&bridge, &name, &subjects, replicas).await
+        })
+    }
+
     /// Sends a request and waits up to `timeout` **seconds** (a float; not
     /// an option of the schema; default: the bridge's `request_timeout`
     /// option, in ms) for the reply, which is returned as a received
@@ -541,13 +659,6 @@ impl PyBridge {
         })
     }
 
-    /// Creates the JetStream stream `name` capturing `subjects` if it does
-    /// not exist (for sends with `jetstream=True`).
-    fn ensure_stream(&self, py: Python<'_>, name: &str, subjects: Vec<String>) -> PyResult<()> {
-        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
-        wait_nb(py, self.bridge.ensure_stream(name, &subjects))
-    }
-
     /// Waits until everything published so far has reached the server.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         wait_nb(py, self.bridge.flush())
@@ -630,4 +741,35 @@ pub(crate) fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
             })
         })
         .transpose()
+}
+
+/// One subject or a list of them.
+fn subject_list(subjects: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(one) = subjects.cast::<PyString>() {
+        return Ok(vec![one.to_str()?.to_owned()]);
+    }
+    subjects.extract::<Vec<String>>().map_err(|_| {
+        nb_error(
+            ErrorKind::InvalidArgument,
+            "subjects takes a string or a list of strings",
+        )
+        .into()
+    })
+}
+
+async fn ensure(
+    bridge: &natsbridge::Bridge,
+    name: &str,
+    subjects: &[String],
+    replicas: Option<usize>,
+) -> natsbridge::Result<()> {
+    let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+    match replicas {
+        Some(replicas) => {
+            bridge
+                .ensure_stream_replicated(name, &subjects, replicas)
+                .await
+        }
+        None => bridge.ensure_stream(name, &subjects).await,
+    }
 }

@@ -14,6 +14,7 @@
 use pyo3::prelude::*;
 
 mod bridge;
+mod durable;
 mod envelope;
 mod error;
 mod json;
@@ -38,6 +39,8 @@ fn _natsbridge(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let mut names = error::register(module)?;
     module.add_class::<bridge::PyBridge>()?;
     module.add_class::<subscription::PySubscription>()?;
+    module.add_class::<durable::PyDurableSubscription>()?;
+    module.add_class::<durable::PyJetStreamMessage>()?;
     module.add_class::<envelope::PyReceivedEnvelope>()?;
     module.add_class::<table::PyTable>()?;
     module.add_class::<store::PlikUploadHandler>()?;
@@ -66,6 +69,8 @@ fn _natsbridge(module: &Bound<'_, PyModule>) -> PyResult<()> {
         [
             "Bridge",
             "Subscription",
+            "DurableSubscription",
+            "JetStreamMessage",
             "ReceivedEnvelope",
             "Table",
             "PlikUploadHandler",

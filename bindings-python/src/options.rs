@@ -304,3 +304,40 @@ pub fn count_param(
         None => None,
     })
 }
+
+/// The consumer options of `durable_subscribe` (scope `consume` of the
+/// schema): each given parameter applied by name by the core
+/// (`ConsumerOptions::set`). `deliver` also takes an `int` (a stream
+/// sequence) or a `datetime` (its `isoformat()`, which must carry an
+/// offset), converted here to the text the option reads.
+pub fn consumer_options(
+    given: &[(&str, Option<&Bound<'_, PyAny>>)],
+    receive: ReceiveOptions,
+) -> PyResult<natsbridge::jetstream::ConsumerOptions> {
+    let mut options = natsbridge::jetstream::ConsumerOptions::ephemeral().receive_options(receive);
+    for (name, value) in given {
+        let Some(value) = value.filter(|v| !v.is_none()) else {
+            continue;
+        };
+        let spec = find(Scope::Consume, name).ok_or_else(|| {
+            PyErr::from(nb_error(
+                ErrorKind::Internal,
+                format!("{name} is not a consume option of the schema"),
+            ))
+        })?;
+        let converted = if spec.name == "deliver"
+            && value.is_instance_of::<PyInt>()
+            && !value.is_instance_of::<PyBool>()
+        {
+            OptionValue::Text(value.str()?.to_str()?.to_owned())
+        } else if spec.name == "deliver" && value.hasattr("isoformat")? {
+            OptionValue::Text(value.call_method0("isoformat")?.extract::<String>()?)
+        } else {
+            option_value(spec, value)?
+        };
+        options = options
+            .set(spec.name, converted)
+            .map_err(|err| PyErr::from(NbError(err)))?;
+    }
+    Ok(options)
+}

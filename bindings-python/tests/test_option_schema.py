@@ -89,6 +89,27 @@ CALLS: dict[str, dict] = {
         "keywords": ["receive"],
         "parameters": [("subscribe", "queue"), ("subscribe", "concurrent_receives")],
     },
+    "Bridge.durable_subscribe": {
+        "keywords": ["receive"],
+        "parameters": [
+            ("consume", "stream"),
+            ("consume", "durable"),
+            ("consume", "deliver"),
+            ("consume", "ack_wait"),
+            ("consume", "max_deliver"),
+        ],
+        # consume's filter_subject is the positional `subject` argument.
+    },
+    "Bridge.adurable_subscribe": {
+        "keywords": ["receive"],
+        "parameters": [
+            ("consume", "stream"),
+            ("consume", "durable"),
+            ("consume", "deliver"),
+            ("consume", "ack_wait"),
+            ("consume", "max_deliver"),
+        ],
+    },
     "_ReceiveOptions": {"keywords": ["receive"]},
 }
 
@@ -108,6 +129,7 @@ HOME_DOC = {
     "receive": "smartreceive",
     "connect": "Bridge",
     "subscribe": "Bridge.subscribe",
+    "consume": "Bridge.durable_subscribe",
 }
 
 # Python types of the schema's kinds, for the stub.
@@ -539,7 +561,12 @@ def call_with(call: str, bridge, subject: str, **options):
         return getattr(bridge, call.split(".")[1])(request, data(), **options)
     if call == "Bridge.receive":
         return bridge.receive(body, **options)
-    if call in ("Bridge.subscribe", "Bridge.asubscribe"):
+    if call in (
+        "Bridge.subscribe",
+        "Bridge.asubscribe",
+        "Bridge.durable_subscribe",
+        "Bridge.adurable_subscribe",
+    ):
         return getattr(bridge, call.split(".")[1])(subject, **options)
     if call == "_ReceiveOptions":
         return bridge.request(subject, data(), timeout=0.01, receive_options=options)

@@ -36,6 +36,11 @@ pub const NOT_FLAGS: &[(Scope, &str, &str)] = &[
         "fileserver_download_handler",
         "a function: the CLI fetches with the built-in HTTP and Object Store fetch",
     ),
+    (
+        Scope::Consume,
+        "filter_subject",
+        "the SUBJECT argument of listen is the filter of a --stream consumer",
+    ),
 ];
 
 /// Aliases and environment variables the CLI keeps for some flags.
@@ -286,6 +291,31 @@ scope_flags! {
     ReceiveFlags => Receive;
     /// The subscribe options of the schema as flags.
     SubscribeFlags => Subscribe;
+    /// The JetStream consumer options of the schema as flags (`listen --stream`).
+    ConsumeFlags => Consume;
+}
+
+impl ConsumeFlags {
+    /// Whether a JetStream consumer was asked for (`--stream` or `--durable`).
+    pub fn wanted(&self) -> bool {
+        self.0.get("stream").is_some() || self.0.get("durable").is_some()
+    }
+
+    /// The consumer options given as flags, filtered by `subject` (all of
+    /// the stream for `>`), with the receive options.
+    pub fn options(
+        &self,
+        subject: &str,
+        receive: ReceiveOptions,
+    ) -> natsbridge::Result<natsbridge::jetstream::ConsumerOptions> {
+        let mut options =
+            natsbridge::jetstream::ConsumerOptions::ephemeral().receive_options(receive);
+        if subject != ">" {
+            options = options.set("filter_subject", OptionValue::Text(subject.to_owned()))?;
+        }
+        self.0
+            .apply(options, natsbridge::jetstream::ConsumerOptions::set)
+    }
 }
 
 impl ConnectFlags {
@@ -379,7 +409,7 @@ mod tests {
         cli.clone().debug_assert();
         let commands: [(&str, &[&str]); 4] = [
             ("send", &["connect", "send"]),
-            ("listen", &["connect", "receive", "subscribe"]),
+            ("listen", &["connect", "receive", "subscribe", "consume"]),
             ("request", &["connect", "send", "receive"]),
             ("respond", &["connect", "send", "receive", "subscribe"]),
         ];

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod flags;
 mod progress;
-use flags::{ConnectFlags, ReceiveFlags, SendFlags, SubscribeFlags};
+use flags::{ConnectFlags, ConsumeFlags, ReceiveFlags, SendFlags, SubscribeFlags};
 use natsbridge::{
     Body, Bridge, Payload, PayloadType, PayloadValue, ReceiveOptions, ReceivedEnvelope,
     SendOptions, Table, Transport,
@@ -35,6 +35,24 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum StreamAction {
+    /// Create a stream capturing the given subjects, unless it exists.
+    Add {
+        /// The stream's name.
+        name: String,
+        /// A subject the stream captures (repeat for more; wildcards allowed).
+        #[arg(long = "subject", required = true)]
+        subjects: Vec<String>,
+        /// How many servers keep a copy (1 on a single server, up to 5 in a
+        /// cluster). [default: the connection's --jetstream-replicas]
+        #[arg(long)]
+        replicas: Option<usize>,
+        #[command(flatten)]
+        connection: ConnectFlags,
+    },
 }
 
 #[derive(Subcommand)]
@@ -63,6 +81,12 @@ enum Command {
         receive: ReceiveFlags,
         #[command(flatten)]
         subscribe: SubscribeFlags,
+        /// With --stream: consume that JetStream stream through a consumer
+        /// (durable with --durable), acknowledging each envelope once it was
+        /// printed (and saved with --save-dir), rejecting it for redelivery
+        /// when saving failed. SUBJECT filters the stream (`>`: all of it).
+        #[command(flatten)]
+        consume: ConsumeFlags,
         /// Stop after this many envelopes.
         #[arg(long)]
         count: Option<u64>,
@@ -72,6 +96,11 @@ enum Command {
         /// Print one JSON object per envelope instead of the readable summary.
         #[arg(long)]
         json: bool,
+    },
+    /// Manage JetStream streams.
+    Stream {
+        #[command(subcommand)]
+        action: StreamAction,
     },
     /// Send a request and print the reply.
     Request {
@@ -240,6 +269,7 @@ async fn run(command: Command) -> CliResult<()> {
             connection,
             receive,
             subscribe,
+            consume,
             count,
             idle_timeout,
             json,
@@ -247,6 +277,20 @@ async fn run(command: Command) -> CliResult<()> {
             let mut options = receive.options().map_err(describe)?;
             if let Some(progress) = progress::reporter(json) {
                 options = options.progress(progress);
+            }
+            if consume.wanted() {
+                let options = consume.options(&subject, options).map_err(describe)?;
+                let bridge = connect(&connection).await?;
+                return listen_durable(
+                    &bridge,
+                    &subject,
+                    options,
+                    &receive,
+                    count,
+                    idle_timeout,
+                    json,
+                )
+                .await;
             }
             let concurrency = subscribe.concurrent_receives().map_err(describe)?;
             let save_dir = receive.save_dir();
@@ -289,6 +333,29 @@ async fn run(command: Command) -> CliResult<()> {
                     Err(err) => status(&format!("skipped a message: {}", describe(err))),
                 }
             }
+            Ok(())
+        }
+        Command::Stream {
+            action:
+                StreamAction::Add {
+                    name,
+                    subjects,
+                    replicas,
+                    connection,
+                },
+        } => {
+            let bridge = connect(&connection).await?;
+            let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+            match replicas {
+                Some(replicas) => {
+                    bridge
+                        .ensure_stream_replicated(&name, &subjects, replicas)
+                        .await
+                }
+                None => bridge.ensure_stream(&name, &subjects).await,
+            }
+            .map_err(describe)?;
+            status(&format!("stream {name} captures {}", subjects.join(", ")));
             Ok(())
         }
         Command::Request {
@@ -462,6 +529,66 @@ async fn run(command: Command) -> CliResult<()> {
 fn seconds(flag: &str, value: f64) -> CliResult<Duration> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| format!("{flag} takes a number of seconds, got {value}"))
+}
+
+/// `listen --stream`: each envelope is printed (and saved with --save-dir),
+/// then acknowledged; when saving fails it is rejected (`nak`) so the server
+/// delivers it again. Messages that cannot be decoded are settled by the core.
+async fn listen_durable(
+    bridge: &Bridge,
+    subject: &str,
+    options: natsbridge::jetstream::ConsumerOptions,
+    receive: &ReceiveFlags,
+    count: Option<u64>,
+    idle_timeout: Option<f64>,
+    json: bool,
+) -> CliResult<()> {
+    let save_dir = receive.save_dir();
+    let stream = options.get_stream().unwrap_or_default().to_owned();
+    let mut sub = bridge.consume(options).await.map_err(describe)?;
+    status(&format!(
+        "listening on {subject} through stream {stream} (Ctrl-C to stop)"
+    ));
+    let mut seen = 0;
+    while count.is_none_or(|limit| seen < limit) {
+        let next = match idle_timeout {
+            Some(secs) => match sub.next_timeout(Duration::from_secs_f64(secs)).await {
+                Ok(Some(message)) => Some(Ok(message)),
+                Ok(None) => None,
+                Err(err) if err.kind() == natsbridge::ErrorKind::Timeout => {
+                    status("no message within the idle timeout; stopping");
+                    break;
+                }
+                Err(err) => Some(Err(err)),
+            },
+            None => sub.next().await,
+        };
+        let Some(result) = next else { break };
+        seen += 1;
+        match result {
+            Ok(message) => {
+                let saved = match &save_dir {
+                    Some(dir) => save_payloads(&message.envelope, dir),
+                    None => Ok(()),
+                };
+                match saved {
+                    Ok(()) => {
+                        print_envelope(&message.envelope, json);
+                        message.ack().await.map_err(describe)?;
+                    }
+                    Err(why) => {
+                        status(&format!(
+                            "could not save message {} (delivery {}), asking for it again: {why}",
+                            message.stream_sequence, message.delivered
+                        ));
+                        message.nak(None).await.map_err(describe)?;
+                    }
+                }
+            }
+            Err(err) => status(&format!("skipped a message: {}", describe(err))),
+        }
+    }
+    Ok(())
 }
 
 async fn connect(connection: &ConnectFlags) -> CliResult<Bridge> {

@@ -611,3 +611,128 @@ fn link_transfers_print_progress_lines_unless_json() {
     let quiet = send(true);
     assert!(!quiet.contains("uploading"), "{quiet}");
 }
+
+/// `natsbridge send --jetstream` of one text payload; its msg_id.
+fn send_js(server: &NatsServer, subject: &str, text: &str) -> String {
+    let sent = run(natsbridge().args([
+        "send",
+        subject,
+        "-s",
+        &server.url(),
+        "--text",
+        &format!("n={text}"),
+        "--jetstream",
+        "--json",
+    ]));
+    let sent: Value = serde_json::from_slice(&sent.stdout).unwrap();
+    sent["msg_id"].as_str().unwrap().to_owned()
+}
+
+/// The msg_ids a `listen --json` printed.
+fn printed_ids(output: &Output) -> Vec<String> {
+    serde_json::Deserializer::from_slice(&output.stdout)
+        .into_iter::<Value>()
+        .map(|v| v.unwrap()["msg_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn listen_durable_acks_what_it_handled_and_naks_what_it_could_not() {
+    let server = NatsServer::start();
+    let url = server.url();
+    run(natsbridge().args([
+        "stream",
+        "add",
+        "CLIDUR",
+        "--subject",
+        "cli.dur.>",
+        "--replicas",
+        "1",
+        "-s",
+        &url,
+    ]));
+    // A single server cannot keep three copies: a typed error, exit 1.
+    let three = natsbridge()
+        .args([
+            "stream",
+            "add",
+            "THREE",
+            "--subject",
+            "three.>",
+            "--replicas",
+            "3",
+            "-s",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(!three.status.success());
+    assert!(String::from_utf8_lossy(&three.stderr).contains("[JETSTREAM]"));
+    let ids: Vec<String> = (0..4)
+        .map(|n| send_js(&server, "cli.dur.a", &n.to_string()))
+        .collect();
+    let durable = |extra: &[&str]| {
+        let mut args = vec![
+            "cli.dur.>",
+            "-s",
+            &url,
+            "--stream",
+            "CLIDUR",
+            "--durable",
+            "d",
+            "--json",
+            "--ack-wait",
+            "1000",
+            "--idle-timeout",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        finish(listen(&args))
+    };
+    // Handled (printed) and acknowledged: 0 and 1.
+    assert_eq!(printed_ids(&durable(&["--count", "2"])), ids[..2]);
+    // Saving fails (the directory is a file): 2 is rejected, not printed.
+    let work = tempfile::tempdir().unwrap();
+    let not_a_dir = work.path().join("file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    let failed = durable(&["--count", "1", "--save-dir", not_a_dir.to_str().unwrap()]);
+    // Not printed, and (below) not acknowledged: it comes back.
+    assert!(printed_ids(&failed).is_empty());
+    // The same durable name gets exactly what was not acknowledged: 2 and 3.
+    let mut rest = printed_ids(&durable(&[]));
+    rest.sort();
+    let mut expected = ids[2..].to_vec();
+    expected.sort();
+    assert_eq!(rest, expected);
+    // Nothing is left.
+    assert!(printed_ids(&durable(&[])).is_empty());
+    // deliver from a sequence with a new consumer; a bad value is refused.
+    let from_three = finish(listen(&[
+        "cli.dur.>",
+        "-s",
+        &url,
+        "--stream",
+        "CLIDUR",
+        "--deliver",
+        "3",
+        "--json",
+        "--count",
+        "1",
+    ]));
+    assert_eq!(printed_ids(&from_three), ids[2..3]);
+    let bad = natsbridge()
+        .args([
+            "listen",
+            "x",
+            "-s",
+            &url,
+            "--stream",
+            "CLIDUR",
+            "--deliver",
+            "soon",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("[INVALID_ARGUMENT]"));
+}

@@ -10,7 +10,7 @@
 //!
 //! [`SendOptions::jetstream`]: crate::SendOptions::jetstream
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{AckKind, stream};
@@ -19,7 +19,8 @@ use futures::StreamExt as _;
 use crate::bridge::Bridge;
 use crate::envelope::ReceivedEnvelope;
 use crate::error::{Error, ErrorKind, Result};
-use crate::options::ReceiveOptions;
+use crate::options::{ReceiveOptions, to_usize};
+use crate::schema::{self, OptionValue, Scope};
 
 /// Where a consumer starts when it is first created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +31,68 @@ pub enum DeliverFrom {
     New,
     /// The last message in the stream, then new ones.
     Last,
+    /// Resume an existing durable consumer after its last acknowledged
+    /// message; `JETSTREAM` when there is none to resume.
+    LastAcknowledged,
     /// The message with this stream sequence, then later ones.
     Sequence(u64),
+    /// The first message stored at or after this time, then later ones.
+    Time(SystemTime),
+}
+
+impl DeliverFrom {
+    /// Reads the option `deliver`: `all`, `new`, `last`, `last_ack`, a stream
+    /// sequence number (from 1) or an RFC 3339 time with its offset.
+    ///
+    /// ```
+    /// use natsbridge::jetstream::DeliverFrom;
+    /// assert_eq!(DeliverFrom::parse("last_ack")?, DeliverFrom::LastAcknowledged);
+    /// assert_eq!(DeliverFrom::parse("42")?, DeliverFrom::Sequence(42));
+    /// assert!(matches!(DeliverFrom::parse("2026-01-02T03:04:05Z")?, DeliverFrom::Time(_)));
+    /// assert!(DeliverFrom::parse("sometimes").is_err());
+    /// assert!(DeliverFrom::parse("0").is_err());
+    /// # Ok::<(), natsbridge::Error>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<DeliverFrom> {
+        let text = text.trim();
+        let bad = |why: &str| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "option deliver: {text:?} {why}; it takes all, new, last, last_ack, \
+                     a stream sequence number or an RFC 3339 time"
+                ),
+            )
+        };
+        Ok(match text {
+            "all" => DeliverFrom::All,
+            "new" => DeliverFrom::New,
+            "last" => DeliverFrom::Last,
+            "last_ack" | "last_acknowledged" => DeliverFrom::LastAcknowledged,
+            _ if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                match text.parse::<u64>() {
+                    Ok(0) => return Err(bad("is not a sequence (they start at 1)")),
+                    Ok(sequence) => DeliverFrom::Sequence(sequence),
+                    Err(_) => return Err(bad("is too large")),
+                }
+            }
+            _ => {
+                let time = time::OffsetDateTime::parse(
+                    text,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_err(|_| bad("is not one of these"))?;
+                let nanos = time.unix_timestamp_nanos();
+                let since_epoch =
+                    Duration::from_nanos(u64::try_from(nanos).map_err(|_| bad("is before 1970"))?);
+                DeliverFrom::Time(SystemTime::UNIX_EPOCH + since_epoch)
+            }
+        })
+    }
 }
 
 /// How many times a consumer natsbridge creates delivers one message at most.
-pub const DEFAULT_MAX_DELIVER: i64 = 10;
+pub const DEFAULT_MAX_DELIVER: i64 = schema::DEFAULT_MAX_DELIVER as i64;
 
 /// Options of a JetStream consumer.
 ///
@@ -48,6 +105,7 @@ pub const DEFAULT_MAX_DELIVER: i64 = 10;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
+    stream: Option<String>,
     durable_name: Option<String>,
     filter_subject: Option<String>,
     deliver_from: DeliverFrom,
@@ -70,13 +128,96 @@ impl ConsumerOptions {
     /// it is no longer used.
     pub fn ephemeral() -> ConsumerOptions {
         ConsumerOptions {
+            stream: None,
             durable_name: None,
             filter_subject: None,
             deliver_from: DeliverFrom::All,
-            ack_wait: Duration::from_secs(30),
+            ack_wait: Duration::from_millis(schema::DEFAULT_ACK_WAIT_MS),
             max_deliver: DEFAULT_MAX_DELIVER,
             receive: ReceiveOptions::new(),
         }
+    }
+
+    /// The stream to consume, for [`Bridge::consume`].
+    ///
+    /// ```
+    /// let options = natsbridge::jetstream::ConsumerOptions::durable("d").stream("ORDERS");
+    /// assert_eq!(options.get_stream(), Some("ORDERS"));
+    /// ```
+    pub fn stream(mut self, name: impl Into<String>) -> ConsumerOptions {
+        self.stream = Some(name.into());
+        self
+    }
+
+    /// The stream set with [`ConsumerOptions::stream`].
+    pub fn get_stream(&self) -> Option<&str> {
+        self.stream.as_deref()
+    }
+
+    /// The durable name, `None` for an ephemeral consumer.
+    pub fn get_durable(&self) -> Option<&str> {
+        self.durable_name.as_deref()
+    }
+
+    /// Sets the consumer option `name` (snake_case or camelCase, scope
+    /// `consume` of [`crate::schema`]) to `value`; durations are milliseconds.
+    /// A bad value is `InvalidArgument`.
+    ///
+    /// ```
+    /// use natsbridge::jetstream::ConsumerOptions;
+    /// use natsbridge::schema::OptionValue;
+    /// let options = ConsumerOptions::ephemeral()
+    ///     .set("durable", OptionValue::Text("billing".into()))?
+    ///     .set("deliver", OptionValue::Text("new".into()))?
+    ///     .set("ackWait", OptionValue::Number(5000))?;
+    /// assert_eq!(options.get_durable(), Some("billing"));
+    /// assert!(ConsumerOptions::ephemeral().set("deliver", OptionValue::Text("soon".into())).is_err());
+    /// # Ok::<(), natsbridge::Error>(())
+    /// ```
+    pub fn set(self, name: &str, value: OptionValue) -> Result<ConsumerOptions> {
+        use OptionValue::*;
+        let spec = schema::lookup(Scope::Consume, name)?;
+        let nonempty = |text: String| {
+            if text.trim().is_empty() {
+                Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("option {} must not be empty", spec.name),
+                ))
+            } else {
+                Ok(text)
+            }
+        };
+        Ok(match (spec.name, spec.check(value)?) {
+            ("stream", Text(s)) => self.stream(nonempty(s)?),
+            ("durable", Text(s)) => {
+                let name = nonempty(s)?;
+                ConsumerOptions {
+                    durable_name: Some(name),
+                    ..self
+                }
+            }
+            ("deliver", Text(s)) => self.deliver_from(DeliverFrom::parse(&s)?),
+            ("filter_subject", Text(s)) => self.filter_subject(nonempty(s)?),
+            ("ack_wait", Number(n)) => {
+                if n == 0 {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        "option ack_wait must be more than 0 ms",
+                    ));
+                }
+                self.ack_wait(Duration::from_millis(n))
+            }
+            ("max_deliver", Number(0)) => self.max_deliver(-1),
+            ("max_deliver", Number(n)) => {
+                self.max_deliver(i64::try_from(to_usize(spec.name, n)?).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("option max_deliver: {n} is too large"),
+                    )
+                })?)
+            }
+            _ => return Err(crate::options::not_by_value(spec)),
+        })
     }
 
     /// Only deliver messages whose subject matches `subject` (wildcards allowed).
@@ -161,27 +302,114 @@ impl JetStreamMessage {
     /// Acknowledges the message and waits for the server to confirm it, so
     /// a restart after this returns will not see the message again.
     pub async fn ack(&self) -> Result<()> {
-        self.message
-            .double_ack()
-            .await
-            .map_err(|err| ack_error("acknowledging", err))
+        ack(&self.message).await
     }
 
     /// Asks for the message to be delivered again, after `delay` if given.
     pub async fn nak(&self, delay: Option<Duration>) -> Result<()> {
-        self.message
-            .ack_with(AckKind::Nak(delay))
-            .await
-            .map_err(|err| ack_error("rejecting", err))
+        nak(&self.message, delay).await
     }
 
     /// Stops redelivery of the message without processing it.
     pub async fn term(&self) -> Result<()> {
-        self.message
-            .ack_with(AckKind::Term)
-            .await
-            .map_err(|err| ack_error("terminating", err))
+        term(&self.message).await
     }
+
+    /// The envelope and what settles the message, apart: a front end hands
+    /// the envelope to its language without copying it and keeps the rest.
+    pub fn into_parts(self) -> (ReceivedEnvelope, JetStreamAck) {
+        (
+            self.envelope,
+            JetStreamAck {
+                stream_sequence: self.stream_sequence,
+                delivered: self.delivered,
+                message: self.message,
+            },
+        )
+    }
+}
+
+/// What settles one [`JetStreamMessage`] once its envelope was taken
+/// ([`JetStreamMessage::into_parts`]).
+pub struct JetStreamAck {
+    /// The message's sequence number in the stream.
+    pub stream_sequence: u64,
+    /// How many times this message has been delivered (1 the first time).
+    pub delivered: i64,
+    message: async_nats::jetstream::Message,
+}
+
+impl std::fmt::Debug for JetStreamAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamAck")
+            .field("stream_sequence", &self.stream_sequence)
+            .field("delivered", &self.delivered)
+            .finish()
+    }
+}
+
+impl JetStreamAck {
+    /// As [`JetStreamMessage::ack`].
+    pub async fn ack(&self) -> Result<()> {
+        ack(&self.message).await
+    }
+
+    /// As [`JetStreamMessage::nak`].
+    pub async fn nak(&self, delay: Option<Duration>) -> Result<()> {
+        nak(&self.message, delay).await
+    }
+
+    /// As [`JetStreamMessage::term`].
+    pub async fn term(&self) -> Result<()> {
+        term(&self.message).await
+    }
+}
+
+async fn ack(message: &async_nats::jetstream::Message) -> Result<()> {
+    message
+        .double_ack()
+        .await
+        .map_err(|err| ack_error("acknowledging", err))
+}
+
+async fn nak(message: &async_nats::jetstream::Message, delay: Option<Duration>) -> Result<()> {
+    message
+        .ack_with(AckKind::Nak(delay))
+        .await
+        .map_err(|err| ack_error("rejecting", err))
+}
+
+async fn term(message: &async_nats::jetstream::Message) -> Result<()> {
+    message
+        .ack_with(AckKind::Term)
+        .await
+        .map_err(|err| ack_error("terminating", err))
+}
+
+fn check_replicas(replicas: usize) -> Result<()> {
+    if replicas == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "replicas must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+fn offset_time(at: SystemTime) -> Result<time::OffsetDateTime> {
+    let nanos = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    i128::try_from(nanos)
+        .ok()
+        .and_then(|n| time::OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "deliver: the time is out of range",
+            )
+        })
 }
 
 fn ack_error(what: &str, err: async_nats::Error) -> Error {
@@ -198,6 +426,14 @@ pub struct DurableSubscription {
     messages: pull::Stream,
     receive: ReceiveOptions,
     ack_wait: Duration,
+}
+
+impl std::fmt::Debug for DurableSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DurableSubscription")
+            .field("ack_wait", &self.ack_wait)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DurableSubscription {
@@ -282,12 +518,41 @@ impl Bridge {
     /// # Ok(()) }
     /// ```
     pub async fn ensure_stream(&self, name: &str, subjects: &[&str]) -> Result<()> {
+        let replicas = self.inner.options.jetstream_replicas;
+        self.ensure_stream_replicated(name, subjects, replicas)
+            .await
+    }
+
+    /// Creates the stream `name` capturing `subjects`, kept by `replicas`
+    /// servers (1 on a single server, up to 5 in a cluster), unless it
+    /// exists. A replica count of 0 is `InvalidArgument`; more than the
+    /// cluster has is refused by the server (`JETSTREAM`).
+    ///
+    /// ```no_run
+    /// # async fn demo(bridge: natsbridge::Bridge) -> natsbridge::Result<()> {
+    /// bridge.ensure_stream_replicated("CHAT", &["/chat/>"], 3).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn ensure_stream_replicated(
+        &self,
+        name: &str,
+        subjects: &[&str],
+        replicas: usize,
+    ) -> Result<()> {
         self.check_open()?;
+        check_replicas(replicas)?;
+        if name.is_empty() || subjects.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a stream needs a name and at least one subject",
+            ));
+        }
         self.inner
             .jetstream
             .get_or_create_stream(stream::Config {
                 name: name.to_owned(),
                 subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+                num_replicas: replicas,
                 ..Default::default()
             })
             .await
@@ -299,6 +564,18 @@ impl Bridge {
                 .with_source(err)
             })?;
         Ok(())
+    }
+
+    /// Opens the consumer `options` describe on its stream
+    /// ([`ConsumerOptions::stream`], `InvalidArgument` when unset).
+    pub async fn consume(&self, options: ConsumerOptions) -> Result<DurableSubscription> {
+        let stream = options.stream.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "option stream is required to consume from JetStream",
+            )
+        })?;
+        self.durable_subscribe(&stream, options).await
     }
 
     /// Opens a consumer on `stream` and returns its decoded envelopes.
@@ -327,9 +604,14 @@ impl Bridge {
                 DeliverFrom::All => DeliverPolicy::All,
                 DeliverFrom::New => DeliverPolicy::New,
                 DeliverFrom::Last => DeliverPolicy::Last,
+                // Resuming never creates (checked below); All is unused.
+                DeliverFrom::LastAcknowledged => DeliverPolicy::All,
                 DeliverFrom::Sequence(start_sequence) => {
                     DeliverPolicy::ByStartSequence { start_sequence }
                 }
+                DeliverFrom::Time(at) => DeliverPolicy::ByStartTime {
+                    start_time: offset_time(at)?,
+                },
             },
             ack_policy: AckPolicy::Explicit,
             ack_wait: options.ack_wait,
@@ -337,13 +619,33 @@ impl Bridge {
             filter_subject: options.filter_subject.clone().unwrap_or_default(),
             ..Default::default()
         };
-        let consumer = match &options.durable_name {
-            Some(name) => handle.get_or_create_consumer(name, config).await,
-            None => handle.create_consumer(config).await,
-        }
-        .map_err(|err| {
-            js_error(format!("cannot open a consumer on stream {stream:?}"))(err.into())
-        })?;
+        let consumer = match (&options.durable_name, options.deliver_from) {
+            (None, DeliverFrom::LastAcknowledged) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "deliver last_ack resumes a durable consumer: give its durable name",
+                ));
+            }
+            (Some(name), DeliverFrom::LastAcknowledged) => handle
+                .get_consumer::<pull::Config>(name)
+                .await
+                .map_err(|err| {
+                    js_error(format!(
+                        "no durable consumer {name:?} on stream {stream:?} to resume"
+                    ))(err)
+                })?,
+            (Some(name), _) => {
+                handle
+                    .get_or_create_consumer(name, config)
+                    .await
+                    .map_err(|err| {
+                        js_error(format!("cannot open a consumer on stream {stream:?}"))(err.into())
+                    })?
+            }
+            (None, _) => handle.create_consumer(config).await.map_err(|err| {
+                js_error(format!("cannot open a consumer on stream {stream:?}"))(err.into())
+            })?,
+        };
         let messages = consumer
             .messages()
             .await

@@ -67,6 +67,14 @@ pub const DEFAULT_OBJECT_STORE_BUCKET: &str = "natsbridge";
 pub const DEFAULT_OBJECT_STORE_TTL_MS: u64 = 24 * 3600 * 1000;
 /// How many envelopes one subscription decodes at once.
 pub const DEFAULT_CONCURRENT_RECEIVES: usize = 1;
+/// How many servers keep a copy of a stream or bucket natsbridge creates.
+pub const DEFAULT_JETSTREAM_REPLICAS: u64 = 1;
+/// Where a new JetStream consumer starts.
+pub const DEFAULT_DELIVER: &str = "all";
+/// How long a JetStream consumer waits for an acknowledgement, in milliseconds.
+pub const DEFAULT_ACK_WAIT_MS: u64 = 30_000;
+/// How many times a JetStream consumer natsbridge creates delivers one message at most.
+pub const DEFAULT_MAX_DELIVER: u64 = 10;
 
 /// Which call an option belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,24 +88,28 @@ pub enum Scope {
     Receive,
     /// A subscription itself (`subscribe`).
     Subscribe,
+    /// A JetStream consumer (`durable_subscribe`).
+    Consume,
 }
 
 impl Scope {
     /// Every scope, in table order.
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::Connect,
         Scope::Send,
         Scope::Receive,
         Scope::Subscribe,
+        Scope::Consume,
     ];
 
-    /// `connect`, `send`, `receive` or `subscribe`.
+    /// `connect`, `send`, `receive`, `subscribe` or `consume`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Connect => "connect",
             Scope::Send => "send",
             Scope::Receive => "receive",
             Scope::Subscribe => "subscribe",
+            Scope::Consume => "consume",
         }
     }
 }
@@ -248,6 +260,8 @@ options! {
         "The JetStream Object Store bucket link payloads go to when no file server is set."
     Connect "object_store_ttl" / "objectStoreTtl": Millis = Number(DEFAULT_OBJECT_STORE_TTL_MS);
         "How long objects are kept in that bucket (used when the bucket is created)."
+    Connect "jetstream_replicas" / "jetstreamReplicas": Count = Number(DEFAULT_JETSTREAM_REPLICAS);
+        "How many servers keep a copy of a stream (ensure_stream) or the Object Store bucket when this connection creates them; a single server takes 1, a cluster up to 5."
     Connect "reply_subject_prefixes" / "replySubjectPrefixes": TextList = Unset;
         "When set, replies go only to subjects starting with one of these prefixes (e.g. _INBOX.); $-prefixed system subjects are refused either way."
 
@@ -328,6 +342,20 @@ options! {
         "Join this queue group: each message goes to one member."
     Subscribe "concurrent_receives" / "concurrentReceives": Count = Number(DEFAULT_CONCURRENT_RECEIVES as u64);
         "How many envelopes are decoded (and their links fetched) at once; they are still delivered in arrival order."
+
+    // ---- a JetStream consumer (durable_subscribe) --------------------------
+    Consume "stream" / "stream": Text = Unset;
+        "The JetStream stream to consume (required)."
+    Consume "durable" / "durable": Text = Unset;
+        "The durable consumer's name: the server keeps its position, so a restart with the same name gets what was not acknowledged; unset: an ephemeral consumer."
+    Consume "deliver" / "deliver": Text = Text(DEFAULT_DELIVER);
+        "Where a new consumer starts: all, new, last, last_ack (resume an existing durable consumer after its last acknowledged message), a stream sequence number, or an RFC 3339 time."
+    Consume "filter_subject" / "filterSubject": Text = Unset;
+        "Only deliver messages whose subject matches this one (wildcards allowed); unset: every subject of the stream."
+    Consume "ack_wait" / "ackWait": Millis = Number(DEFAULT_ACK_WAIT_MS);
+        "How long the server waits for an acknowledgement before delivering a message again."
+    Consume "max_deliver" / "maxDeliver": Count = Number(DEFAULT_MAX_DELIVER);
+        "How many times one message is delivered at most (0: no limit)."
 }
 
 /// The option `name` (snake_case or camelCase) of `scope`.

@@ -311,3 +311,229 @@ async fn a_slow_download_is_kept_in_progress_and_not_redelivered() {
     );
     assert_eq!(slow.hits(), 1);
 }
+
+// ---- issue 19 item 1: options by name, deliver-from, nak, term, replicas ----
+
+fn by_name(pairs: &[(&str, natsbridge::schema::OptionValue)]) -> ConsumerOptions {
+    pairs
+        .iter()
+        .fold(ConsumerOptions::ephemeral(), |options, (name, value)| {
+            options.set(name, value.clone()).unwrap()
+        })
+}
+
+fn text(value: &str) -> natsbridge::schema::OptionValue {
+    natsbridge::schema::OptionValue::Text(value.into())
+}
+
+async fn publish_numbered(bridge: &Bridge, subject: &str, range: std::ops::Range<usize>) {
+    for index in range {
+        bridge
+            .smartsend(
+                subject,
+                numbered(index),
+                &SendOptions::new().jetstream(true),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unacked_messages_come_back_to_the_same_durable_name_exactly_once_more() {
+    let (server, bridge) = server_and_bridge().await;
+    bridge.ensure_stream("REDO", &["redo.>"]).await.unwrap();
+    publish_numbered(&bridge, "redo.a", 0..6).await;
+    let options = || {
+        by_name(&[
+            ("stream", text("REDO")),
+            ("durable", text("worker")),
+            ("ack_wait", natsbridge::schema::OptionValue::Number(1000)),
+        ])
+    };
+    {
+        let worker = Bridge::connect(&server.url()).await.unwrap();
+        let mut sub = worker.consume(options()).await.unwrap();
+        for expected in 0..6 {
+            let message = sub.next_timeout(WAIT).await.unwrap().unwrap();
+            assert_eq!((number(&message), message.delivered), (expected, 1));
+            if expected % 2 == 0 {
+                message.ack().await.unwrap();
+            }
+        }
+        worker.close().await.unwrap();
+    }
+    let worker = Bridge::connect(&server.url()).await.unwrap();
+    let mut sub = worker.consume(options()).await.unwrap();
+    let mut again = Vec::new();
+    for _ in 0..3 {
+        let message = sub.next_timeout(WAIT).await.unwrap().unwrap();
+        again.push((number(&message), message.delivered));
+        message.ack().await.unwrap();
+    }
+    again.sort();
+    assert_eq!(again, vec![(1, 2), (3, 2), (5, 2)]);
+    assert_eq!(
+        sub.next_timeout(Duration::from_millis(1500))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Timeout
+    );
+    // last_ack resumes that consumer; with no such consumer it is an error.
+    let mut resumed = worker
+        .consume(by_name(&[
+            ("stream", text("REDO")),
+            ("durable", text("worker")),
+            ("deliver", text("last_ack")),
+        ]))
+        .await
+        .unwrap();
+    publish_numbered(&bridge, "redo.a", 6..7).await;
+    let message = resumed.next_timeout(WAIT).await.unwrap().unwrap();
+    assert_eq!(number(&message), 6);
+    let err = worker
+        .consume(by_name(&[
+            ("stream", text("REDO")),
+            ("durable", text("nobody")),
+            ("deliver", text("last_ack")),
+        ]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JetStream, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deliver_from_all_new_sequence_and_time() {
+    let (_server, bridge) = server_and_bridge().await;
+    bridge.ensure_stream("FROM", &["from.>"]).await.unwrap();
+    publish_numbered(&bridge, "from.a", 0..5).await;
+    let first = |deliver: &str| {
+        by_name(&[
+            ("stream", text("FROM")),
+            ("deliver", text(deliver)),
+            ("filter_subject", text("from.>")),
+        ])
+    };
+    let mut all = bridge.consume(first("all")).await.unwrap();
+    let message = all.next_timeout(WAIT).await.unwrap().unwrap();
+    assert_eq!((number(&message), message.stream_sequence), (0, 1));
+    let mut from_three = bridge.consume(first("3")).await.unwrap();
+    let message = from_three.next_timeout(WAIT).await.unwrap().unwrap();
+    assert_eq!((number(&message), message.stream_sequence), (2, 3));
+    let mut last = bridge.consume(first("last")).await.unwrap();
+    assert_eq!(number(&last.next_timeout(WAIT).await.unwrap().unwrap()), 4);
+    let mut new = bridge.consume(first("new")).await.unwrap();
+    assert_eq!(
+        new.next_timeout(Duration::from_millis(500))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Timeout
+    );
+    publish_numbered(&bridge, "from.a", 5..6).await;
+    assert_eq!(number(&new.next_timeout(WAIT).await.unwrap().unwrap()), 5);
+    // A time after every message so far: only later ones.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let now = time_now_rfc3339();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    publish_numbered(&bridge, "from.a", 6..7).await;
+    let mut since = bridge.consume(first(&now)).await.unwrap();
+    assert_eq!(number(&since.next_timeout(WAIT).await.unwrap().unwrap()), 6);
+    // Bad values are typed errors before anything reaches the server.
+    for (name, value) in [
+        ("deliver", text("yesterday")),
+        ("deliver", text("0")),
+        ("durable", text(" ")),
+        ("ack_wait", natsbridge::schema::OptionValue::Number(0)),
+        ("deliver", natsbridge::schema::OptionValue::Number(3)),
+    ] {
+        let err = ConsumerOptions::ephemeral().set(name, value).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    }
+    let err = bridge
+        .consume(ConsumerOptions::durable("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    let err = bridge
+        .consume(first("all").stream("NO_SUCH_STREAM"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JetStream, "{err}");
+}
+
+fn time_now_rfc3339() -> String {
+    natsbridge::clock::now_rfc3339_millis()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nak_with_delay_redelivers_and_term_does_not() {
+    let (_server, bridge) = server_and_bridge().await;
+    bridge.ensure_stream("SETTLE", &["settle.>"]).await.unwrap();
+    publish_numbered(&bridge, "settle.a", 0..2).await;
+    let mut sub = bridge
+        .durable_subscribe(
+            "SETTLE",
+            ConsumerOptions::durable("s").ack_wait(Duration::from_secs(30)),
+        )
+        .await
+        .unwrap();
+    let zero = sub.next_timeout(WAIT).await.unwrap().unwrap();
+    let one = sub.next_timeout(WAIT).await.unwrap().unwrap();
+    let started = std::time::Instant::now();
+    zero.nak(Some(Duration::from_millis(800))).await.unwrap();
+    one.term().await.unwrap();
+    let again = sub.next_timeout(WAIT).await.unwrap().unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    assert_eq!((number(&again), again.delivered), (0, 2));
+    again.ack().await.unwrap();
+    // ack_wait is 30 s: nothing else comes back (term is final).
+    assert_eq!(
+        sub.next_timeout(Duration::from_millis(1500))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Timeout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_and_buckets_are_created_with_the_replica_count() {
+    let (server, bridge) = server_and_bridge().await;
+    bridge
+        .ensure_stream_replicated("ONE", &["one.>"], 1)
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(bridge.client().clone());
+    let mut stream = js.get_stream("ONE").await.unwrap();
+    assert_eq!(stream.info().await.unwrap().config.num_replicas, 1);
+    let err = bridge
+        .ensure_stream_replicated("ZERO", &["zero.>"], 0)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    // A single server cannot keep 3 copies: the server's refusal is typed.
+    let err = bridge
+        .ensure_stream_replicated("THREE", &["three.>"], 3)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JetStream, "{err}");
+    // The connection's option reaches the Object Store bucket it creates.
+    let three = natsbridge::ConnectOptions::new(server.url())
+        .object_store_bucket("three")
+        .jetstream_replicas(3)
+        .connect()
+        .await
+        .unwrap();
+    let big = vec![7u8; 2 << 20];
+    let err = three
+        .smartsend(
+            "big",
+            vec![Payload::bytes("b", natsbridge::PayloadType::Binary, big)],
+            &SendOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Upload, "{err}");
+}

@@ -52,6 +52,9 @@ fn set(scope: Scope, name: &str, value: OptionValue) -> natsbridge::Result<()> {
         Scope::Send => SendOptions::new().set(name, value).map(drop),
         Scope::Receive => ReceiveOptions::new().set(name, value).map(drop),
         Scope::Connect => ConnectOptions::default().set(name, value).map(drop),
+        Scope::Consume => natsbridge::jetstream::ConsumerOptions::ephemeral()
+            .set(name, value)
+            .map(drop),
         Scope::Subscribe => unreachable!("subscribe options are arguments of subscribe"),
     }
 }
@@ -63,7 +66,12 @@ fn every_option_is_settable_by_both_names_and_checks_its_kind() {
             continue;
         }
         for name in [option.name, option.camel] {
-            let result = set(option.scope, name, sample(option.kind));
+            let value = match (option.scope, option.name) {
+                // `deliver` takes a word, a sequence or a time, not any text.
+                (Scope::Consume, "deliver") => OptionValue::Text("new".into()),
+                _ => sample(option.kind),
+            };
+            let result = set(option.scope, name, value);
             if option.kind == Kind::Callback {
                 let err = result.expect_err(option.name);
                 assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");

@@ -607,6 +607,20 @@ pub unsafe extern "C" fn nb_connect_options_set_subscription_capacity(
     })
 }
 
+/// Option `jetstream_replicas`: how many servers keep a copy of a stream
+/// (`ensure_stream`) or the Object Store bucket when this client creates
+/// them (default 1; a cluster takes up to 5). 0 is `NB_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_connect_options_set_jetstream_replicas(
+    options: *mut nb_connect_options,
+    replicas: usize,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    set_value(options, out_error, "jetstream_replicas", || {
+        Ok(OptionValue::Number(replicas as u64))
+    })
+}
+
 /// Option `fileserver_url`: the HTTP file server every send of this client
 /// uploads link payloads to (a send's own fileserver_url wins); unset by
 /// default: the JetStream Object Store. `url` is copied.

@@ -123,6 +123,42 @@ fn schema_rows() -> Vec<serde_json::Value> {
 /// ABI, each with the reason.
 const NOT_SETTERS: &[(&str, &str, &str)] = &[
     (
+        "consume",
+        "stream",
+        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
+         docs/notes/durable.md); an nb_consume_options object is its place",
+    ),
+    (
+        "consume",
+        "durable",
+        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
+         docs/notes/durable.md); an nb_consume_options object is its place",
+    ),
+    (
+        "consume",
+        "deliver",
+        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
+         docs/notes/durable.md); an nb_consume_options object is its place",
+    ),
+    (
+        "consume",
+        "filter_subject",
+        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
+         docs/notes/durable.md); an nb_consume_options object is its place",
+    ),
+    (
+        "consume",
+        "ack_wait",
+        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
+         docs/notes/durable.md); an nb_consume_options object is its place",
+    ),
+    (
+        "consume",
+        "max_deliver",
+        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
+         docs/notes/durable.md); an nb_consume_options object is its place",
+    ),
+    (
         "subscribe",
         "queue",
         "the `group` argument of nb_client_queue_subscribe, nb_client_queue_subscribe_callback \
@@ -439,7 +475,7 @@ fn generic_setters_take_every_option_of_the_schema_by_both_names() {
             option["camel"].as_str().unwrap(),
             option["kind"].as_str().unwrap(),
         );
-        if scope == "subscribe" {
+        if scope == "subscribe" || scope == "consume" {
             continue; // listed in NOT_SETTERS
         }
         if kind == "callback" {

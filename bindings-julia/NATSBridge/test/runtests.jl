@@ -527,6 +527,18 @@ end
 NOT_KEYWORDS = Dict(
     ("subscribe", "concurrent_receives") =>
         "the C ABI's subscriptions decode one envelope at a time (no setter yet)",
+    ("consume", "stream") =>
+        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
+    ("consume", "durable") =>
+        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
+    ("consume", "deliver") =>
+        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
+    ("consume", "filter_subject") =>
+        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
+    ("consume", "ack_wait") =>
+        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
+    ("consume", "max_deliver") =>
+        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
 )
 
 "Keywords of the calls that are arguments of the call, not options of the schema."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import datetime
 import os
 from collections.abc import (
     AsyncIterator,
@@ -339,6 +340,39 @@ class Subscription:
     def __enter__(self) -> Subscription: ...
     def __exit__(self, *exc: object) -> bool: ...
 
+class JetStreamMessage:
+    """One message of a JetStream consumer: the decoded ``envelope``, its
+    ``stream_sequence`` and ``delivery_count`` (1 the first time), and how to
+    settle it. Neither acknowledged nor terminated, it comes again after
+    ``ack_wait``."""
+
+    envelope: ReceivedEnvelope
+    stream_sequence: int
+    delivery_count: int
+    def ack(self) -> None:
+        """Done: never delivered again (waits for the server's confirmation)."""
+    def nak(self, delay_ms: int | None = None) -> None:
+        """Deliver it again, after ``delay_ms`` milliseconds if given."""
+    def term(self) -> None:
+        """Never deliver it again, without processing it."""
+    def aack(self) -> Awaitable[None]: ...
+    def anak(self, delay_ms: int | None = None) -> Awaitable[None]: ...
+    def aterm(self) -> Awaitable[None]: ...
+
+class DurableSubscription:
+    """A JetStream consumer's messages (``Bridge.durable_subscribe``); iterate
+    it, or ``async for``. A message that cannot be decoded raises its error
+    from that step (the core has settled it); iterating again continues."""
+
+    def next(self, timeout: float | None = None) -> JetStreamMessage | None:
+        """The next message; None once ended; NatsTimeoutError after ``timeout``
+        seconds (a float; not an option of the schema)."""
+    def anext(self, timeout: float | None = None) -> Awaitable[JetStreamMessage | None]: ...
+    def __iter__(self) -> Iterator[JetStreamMessage]: ...
+    def __next__(self) -> JetStreamMessage: ...
+    def __aiter__(self) -> AsyncIterator[JetStreamMessage]: ...
+    def __anext__(self) -> Awaitable[JetStreamMessage]: ...
+
 class Bridge:
     """A long-lived, thread-safe connection to NATS. Every connect keyword,
     its default and unit: ``help(natsbridge.Bridge)`` or docs/options.md."""
@@ -365,6 +399,7 @@ class Bridge:
         fileserver_token: str | None = None,
         object_store_bucket: str = "natsbridge",
         object_store_ttl: int = 86400000,  # ms
+        jetstream_replicas: int = 1,
         reply_subject_prefixes: str | Sequence[str] | None = None,
         # end options
     ) -> None: ...
@@ -390,6 +425,7 @@ class Bridge:
         fileserver_token: str | None = None,
         object_store_bucket: str = "natsbridge",
         object_store_ttl: int = 86400000,  # ms
+        jetstream_replicas: int = 1,
         reply_subject_prefixes: str | Sequence[str] | None = None,
         # end options
     ) -> Awaitable[Bridge]: ...
@@ -631,7 +667,76 @@ class Bridge:
         fileserver_upload_handler: UploadHandler | PlikUploadHandler | None = None,
         # end options
     ) -> Awaitable[dict[str, Any]]: ...
-    def ensure_stream(self, name: str, subjects: list[str]) -> None: ...
+    def ensure_stream(
+        self, name: str, subjects: str | Sequence[str], replicas: int | None = None
+    ) -> None:
+        """Creates the stream unless it exists; ``replicas`` defaults to the
+        connection's ``jetstream_replicas``."""
+    def aensure_stream(
+        self, name: str, subjects: str | Sequence[str], replicas: int | None = None
+    ) -> Awaitable[None]: ...
+    def durable_subscribe(
+        self,
+        subject: str | None = None,
+        stream: str | None = None,
+        durable: str | None = None,
+        deliver: str | int | datetime.datetime = "all",
+        ack_wait: int = 30000,  # ms
+        max_deliver: int = 10,
+        *,
+        # options: Bridge.durable_subscribe
+        max_retries: int = 5,
+        base_delay: int = 100,  # ms
+        max_delay: int = 5000,  # ms
+        download_timeout: int = 30000,  # ms
+        download_connect_timeout: int = 5000,  # ms
+        envelope_timeout: int = 60000,  # ms
+        max_download_size: int = 1073741824,  # bytes
+        max_envelope_download_size: int | None = None,  # bytes
+        max_link_payloads: int = 256,
+        max_concurrent_downloads: int = 4,
+        max_table_rows: int = 16777216,
+        allowed_origins: str | Sequence[str] | None = None,
+        allow_private_addresses: bool = True,
+        store_tokens: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        save_dir: str | os.PathLike[str] | None = None,
+        proxy: str | None = None,
+        handler_timeout: int | None = None,  # ms
+        fileserver_download_handler: DownloadHandler | None = None,
+        # end options
+    ) -> DurableSubscription:
+        """Consume options: ``help(natsbridge.Bridge.durable_subscribe)``;
+        receive keywords as for ``smartreceive``."""
+    def adurable_subscribe(
+        self,
+        subject: str | None = None,
+        stream: str | None = None,
+        durable: str | None = None,
+        deliver: str | int | datetime.datetime = "all",
+        ack_wait: int = 30000,  # ms
+        max_deliver: int = 10,
+        *,
+        # options: Bridge.adurable_subscribe
+        max_retries: int = 5,
+        base_delay: int = 100,  # ms
+        max_delay: int = 5000,  # ms
+        download_timeout: int = 30000,  # ms
+        download_connect_timeout: int = 5000,  # ms
+        envelope_timeout: int = 60000,  # ms
+        max_download_size: int = 1073741824,  # bytes
+        max_envelope_download_size: int | None = None,  # bytes
+        max_link_payloads: int = 256,
+        max_concurrent_downloads: int = 4,
+        max_table_rows: int = 16777216,
+        allowed_origins: str | Sequence[str] | None = None,
+        allow_private_addresses: bool = True,
+        store_tokens: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        save_dir: str | os.PathLike[str] | None = None,
+        proxy: str | None = None,
+        handler_timeout: int | None = None,  # ms
+        fileserver_download_handler: DownloadHandler | None = None,
+        # end options
+    ) -> Awaitable[DurableSubscription]: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
     def aclose(self) -> Awaitable[None]: ...

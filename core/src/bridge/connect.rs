@@ -47,6 +47,7 @@ pub struct ConnectOptions {
     pub(crate) fileserver_token: Option<String>,
     pub(crate) object_store_bucket: String,
     pub(crate) object_store_ttl: Duration,
+    pub(crate) jetstream_replicas: usize,
     pub(crate) reply_subject_prefixes: Vec<String>,
 }
 
@@ -73,6 +74,7 @@ impl Default for ConnectOptions {
             fileserver_token: None,
             object_store_bucket: schema::DEFAULT_OBJECT_STORE_BUCKET.to_owned(),
             object_store_ttl: Duration::from_millis(schema::DEFAULT_OBJECT_STORE_TTL_MS),
+            jetstream_replicas: schema::DEFAULT_JETSTREAM_REPLICAS as usize,
             reply_subject_prefixes: Vec::new(),
         }
     }
@@ -303,6 +305,18 @@ impl ConnectOptions {
         self
     }
 
+    /// How many servers keep a copy of a stream ([`Bridge::ensure_stream`])
+    /// or the Object Store bucket when this connection creates them (default
+    /// 1; a cluster takes up to 5). 0 is refused when creating.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://n1:4222,nats://n2:4222").jetstream_replicas(3);
+    /// ```
+    pub fn jetstream_replicas(mut self, replicas: usize) -> ConnectOptions {
+        self.jetstream_replicas = replicas;
+        self
+    }
+
     /// Adds a prefix to the reply allow-list (option
     /// `reply_subject_prefixes`). Once the list is non-empty, [`Bridge::reply`]
     /// publishes only to subjects starting with one of its prefixes (plain
@@ -372,6 +386,13 @@ impl ConnectOptions {
             ("fileserver_token", Text(s)) => self.fileserver_token(s),
             ("object_store_bucket", Text(s)) => self.object_store_bucket(s),
             ("object_store_ttl", Number(n)) => self.object_store_ttl(ms(n)),
+            ("jetstream_replicas", Number(0)) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "option jetstream_replicas must be at least 1",
+                ));
+            }
+            ("jetstream_replicas", Number(n)) => self.jetstream_replicas(to_usize(spec.name, n)?),
             ("reply_subject_prefixes", TextList(prefixes)) => prefixes
                 .into_iter()
                 .fold(self, |options, prefix| options.reply_subject_prefix(prefix)),

@@ -55,10 +55,11 @@ impl Bridge {
             .stores
             .object_store
             .get_or_try_init(|| {
-                ObjectStoreStore::open(
+                ObjectStoreStore::open_replicated(
                     &self.inner.jetstream,
                     &defaults.object_store_bucket,
                     defaults.object_store_ttl,
+                    defaults.jetstream_replicas,
                     self.max_payload(),
                 )
             })

@@ -40,6 +40,24 @@ impl ObjectStoreStore {
         ttl: Duration,
         max_payload: usize,
     ) -> Result<ObjectStoreStore> {
+        ObjectStoreStore::open_replicated(jetstream, bucket, ttl, 1, max_payload).await
+    }
+
+    /// [`ObjectStoreStore::open`], creating the bucket kept by `replicas`
+    /// servers (option `jetstream_replicas`). 0 is `InvalidArgument`.
+    pub async fn open_replicated(
+        jetstream: &async_nats::jetstream::Context,
+        bucket: &str,
+        ttl: Duration,
+        replicas: usize,
+        max_payload: usize,
+    ) -> Result<ObjectStoreStore> {
+        if replicas == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "option jetstream_replicas must be at least 1",
+            ));
+        }
         let store = match jetstream.get_object_store(bucket).await {
             Ok(store) => store,
             Err(_) => jetstream
@@ -47,6 +65,7 @@ impl ObjectStoreStore {
                     bucket: bucket.to_owned(),
                     description: Some("natsbridge claim-check payloads".to_owned()),
                     max_age: ttl,
+                    num_replicas: replicas,
                     ..Default::default()
                 })
                 .await
