@@ -110,7 +110,7 @@ export interface ConnectOptions {
   credentialsFile?: string
   /** Authenticate with this nkey seed (SU...). Default: unset. */
   nkey?: string
-  /** Trust the server certificates signed by this CA file (PEM). Default: unset. */
+  /** Trust the server certificates signed by this CA file (PEM): NATS, and https file servers for uploads and link downloads. Default: unset. */
   tlsCaFile?: string
   /**
    * Present this client certificate (PEM) for mutual TLS; needs tls_client_key. Default:

@@ -16,6 +16,8 @@ command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The test harness makes its TLS certificates with the openssl command.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The browser suite drives Debian's Chromium (never a downloaded browser).

@@ -22,9 +22,11 @@ const testenvBinary = process.env.NB_TESTENV ?? join(targetDir, 'release', 'nb-t
 
 /**
  * Starts nb-testenv with `args` (`--max-payload N`, `--no-jetstream`,
- * `--token T`, `--no-fileserver`, `--fileserver-token T`) and resolves to
- * `{ natsUrl, natsPort, fileserverUrl, fileserverDir, stop() }` once both
- * servers accept connections.
+ * `--token T`, `--no-fileserver`, `--fileserver-token T`, `--tls`, `--mtls`,
+ * `--fileserver-tls`, `--user U --password P`, `--nkey`, `--creds`) and
+ * resolves to `{ natsUrl, natsPort, fileserverUrl, fileserverDir, info,
+ * stop() }` once both servers accept connections (`info`: the whole JSON
+ * line, with the certificate, nkey and creds paths).
  */
 export async function startServers(args = [], { timeoutMs = 30_000 } = {}) {
   if (!existsSync(testenvBinary)) {
@@ -53,6 +55,7 @@ export async function startServers(args = [], { timeoutMs = 30_000 } = {}) {
       natsPort: info.nats_port,
       fileserverUrl: info.fileserver_url,
       fileserverDir: info.fileserver_dir,
+      info,
       /** Closes nb-testenv's stdin and waits (bounded) for it to stop its servers. */
       async stop() {
         child.stdin.end()

@@ -48,7 +48,7 @@ pub struct ConnectOptions {
     pub credentials_file: Option<String>,
     /// Authenticate with this nkey seed (SU...). Default: unset.
     pub nkey: Option<String>,
-    /// Trust the server certificates signed by this CA file (PEM). Default: unset.
+    /// Trust the server certificates signed by this CA file (PEM): NATS, and https file servers for uploads and link downloads. Default: unset.
     pub tls_ca_file: Option<String>,
     /// Present this client certificate (PEM) for mutual TLS; needs tls_client_key. Default:
     /// unset.

@@ -267,7 +267,7 @@ fn receive_args(
 /// - `password` (str; default unset): The password of user; needs user.
 /// - `credentials_file` (str | PathLike; default unset): Authenticate with this .creds file (JWT and nkey seed).
 /// - `nkey` (str; default unset): Authenticate with this nkey seed (SU...).
-/// - `tls_ca_file` (str | PathLike; default unset): Trust the server certificates signed by this CA file (PEM).
+/// - `tls_ca_file` (str | PathLike; default unset): Trust the server certificates signed by this CA file (PEM): NATS, and https file servers for uploads and link downloads.
 /// - `tls_client_cert` (str | PathLike; default unset): Present this client certificate (PEM) for mutual TLS; needs tls_client_key.
 /// - `tls_client_key` (str | PathLike; default unset): The private key (PEM) of tls_client_cert; needs tls_client_cert.
 /// - `require_tls` (bool; default False): Refuse to talk to the server without TLS.

@@ -181,6 +181,12 @@ enum Command {
         /// Serve this directory read-only under /app/ (a web page and its scripts).
         #[arg(long = "static", value_name = "DIR")]
         static_dir: Option<PathBuf>,
+        /// Serve https only, with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Send a mixed message (text, dictionary, table, image, a large file) and
     /// print it as it arrives: a one-command check that everything works.
@@ -485,6 +491,8 @@ async fn run(command: Command) -> CliResult<()> {
             ttl,
             cors_origins,
             static_dir,
+            tls_cert,
+            tls_key,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -504,6 +512,9 @@ async fn run(command: Command) -> CliResult<()> {
             config.ttl = ttl.map(Duration::from_secs);
             config.cors_origins = cors_origins;
             config.static_dir = static_dir;
+            config.tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| natsbridge_fileserver::TlsFiles { cert, key });
             let server = natsbridge_fileserver::FileServer::bind(config)
                 .await
                 .map_err(|err| format!("cannot start the file server on {addr}: {err}"))?;

@@ -736,3 +736,206 @@ fn listen_durable_acks_what_it_handled_and_naks_what_it_could_not() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("[INVALID_ARGUMENT]"));
 }
+
+/// Issue 19 item 3: the CLI against servers that require TLS and an nkey,
+/// or a `.creds` file: send and listen round trip; a stranger's nkey or
+/// creds is `[AUTH]`, an untrusted CA `[CONNECTION]`, each within the connect
+/// timeout; no secret in anything the CLI prints.
+#[test]
+fn tls_nkey_and_creds_round_trip_and_refusals_are_typed_and_quiet() {
+    use natsbridge_testkit::{NkeyUser, OperatorSetup, TestCerts};
+    let certs = TestCerts::generate();
+    let user = NkeyUser::generate();
+    let server = NatsServer::builder()
+        .without_jetstream()
+        .tls(&certs.trusted)
+        .nkey_user(user.public_key())
+        .start();
+    let ca = certs.trusted.ca.to_str().unwrap();
+    let common = [
+        "-s",
+        &server.url(),
+        "--tls-ca-file",
+        ca,
+        "--nkey",
+        user.seed(),
+    ];
+    let listener = listen(&[&["secure.cli", "--count", "1", "--json"], &common[..]].concat());
+    let sent = run(natsbridge()
+        .args(["send", "secure.cli", "--text", "m=over tls", "--json"])
+        .args(common));
+    let output = finish(listener);
+    let got: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(got["payloads"][0]["value"], "over tls");
+    for printed in [&sent.stdout, &sent.stderr, &output.stdout, &output.stderr] {
+        let printed = String::from_utf8_lossy(printed);
+        assert!(!printed.contains(user.seed()), "{printed}");
+    }
+
+    let refused = |args: &[&str], code: &str, secret: &str| {
+        let started = Instant::now();
+        let output = natsbridge()
+            .args([
+                "send",
+                "secure.cli",
+                "--text",
+                "m=x",
+                "--connect-timeout",
+                "3000",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        let elapsed = started.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains(code), "{stderr}");
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}: {stderr}");
+        let printed = format!("{stderr}{}", String::from_utf8_lossy(&output.stdout));
+        assert!(!printed.contains(secret), "{printed}");
+        stderr
+    };
+    let stranger = NkeyUser::generate();
+    refused(
+        &[
+            "-s",
+            &server.url(),
+            "--tls-ca-file",
+            ca,
+            "--nkey",
+            stranger.seed(),
+        ],
+        "[AUTH]",
+        stranger.seed(),
+    );
+    let untrusted = certs.untrusted.ca.to_str().unwrap();
+    let stderr = refused(
+        &[
+            "-s",
+            &server.url(),
+            "--tls-ca-file",
+            untrusted,
+            "--nkey",
+            user.seed(),
+        ],
+        "[CONNECTION]",
+        user.seed(),
+    );
+    assert!(stderr.contains("TLS"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let setup = OperatorSetup::generate(dir.path());
+    let server = NatsServer::builder()
+        .without_jetstream()
+        .operator(&setup)
+        .start();
+    let sent = run(natsbridge().args([
+        "send",
+        "secure.creds",
+        "-s",
+        &server.url(),
+        "--creds",
+        setup.creds_file().to_str().unwrap(),
+        "--text",
+        "m=with creds",
+    ]));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&sent.stdout),
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(!printed.contains(setup.user_seed()), "{printed}");
+    let foreign = std::fs::read_to_string(setup.foreign_creds_file()).unwrap();
+    let foreign_seed = foreign.lines().find(|l| l.starts_with("SU")).unwrap();
+    refused(
+        &[
+            "-s",
+            &server.url(),
+            "--creds",
+            setup.foreign_creds_file().to_str().unwrap(),
+        ],
+        "[AUTH]",
+        foreign_seed,
+    );
+}
+
+/// Issue 19 item 3: `natsbridge fileserver --tls-cert --tls-key` serves
+/// https; `send` uploads to it and `listen` downloads from it, both trusting
+/// the harness CA through `--tls-ca-file` (over a NATS server with TLS).
+#[test]
+fn fileserver_over_https_carries_links_for_send_and_listen() {
+    use natsbridge_testkit::TestCerts;
+    let certs = TestCerts::generate();
+    let files = tempfile::tempdir().unwrap();
+    let mut fileserver = natsbridge()
+        .args(["fileserver", "--dir", files.path().to_str().unwrap()])
+        .args(["--addr", "127.0.0.1:0", "--tls-cert"])
+        .arg(&certs.trusted.server_cert)
+        .arg("--tls-key")
+        .arg(&certs.trusted.server_key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = fileserver.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = wait_for_line(&rx, "file server on ");
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no https URL in {line:?}"))
+        .to_owned();
+
+    let server = NatsServer::builder()
+        .without_jetstream()
+        .tls(&certs.trusted)
+        .start();
+    let ca = certs.trusted.ca.to_str().unwrap();
+    let listener = listen(&[
+        "secure.https",
+        "-s",
+        &server.url(),
+        "--tls-ca-file",
+        ca,
+        "--count",
+        "1",
+        "--json",
+    ]);
+    let big = "x".repeat(50_000);
+    let sent = natsbridge()
+        .args([
+            "send",
+            "secure.https",
+            "-s",
+            &server.url(),
+            "--tls-ca-file",
+            ca,
+        ])
+        .args(["--fileserver-url", &url, "--size-threshold", "1000"])
+        .args(["--text", &format!("big={big}"), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let sent: Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert_eq!(sent["payloads"][0]["transport"], "link", "{sent}");
+    let output = finish(listener);
+    let _ = fileserver.kill();
+    let _ = fileserver.wait();
+    let got: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "{err}: listen printed {:?} / {:?}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(got["payloads"][0]["value"], big.as_str());
+}

@@ -239,7 +239,7 @@ options! {
     Connect "nkey" / "nkey": Secret = Unset;
         "Authenticate with this nkey seed (SU...)."
     Connect "tls_ca_file" / "tlsCaFile": Path = Unset;
-        "Trust the server certificates signed by this CA file (PEM)."
+        "Trust the server certificates signed by this CA file (PEM): NATS, and https file servers for uploads and link downloads."
     Connect "tls_client_cert" / "tlsClientCert": Path = Unset;
         "Present this client certificate (PEM) for mutual TLS; needs tls_client_key."
     Connect "tls_client_key" / "tlsClientKey": Path = Unset;

@@ -34,6 +34,53 @@ pub(crate) struct Limits {
     pub(crate) max_connections: usize,
 }
 
+/// The TLS side of an https file server: the acceptor made from
+/// [`crate::TlsFiles`] once, at bind.
+#[derive(Clone)]
+pub(crate) struct Tls(tokio_rustls::TlsAcceptor);
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
+}
+
+impl Tls {
+    /// Reads the certificate chain and key; `InvalidInput` names the file
+    /// that could not be used.
+    pub(crate) fn load(files: &crate::TlsFiles) -> io::Result<Tls> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
+        let certs = CertificateDer::pem_file_iter(&files.cert)
+            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+            .map_err(|err| {
+                invalid(format!(
+                    "cannot read the TLS certificate {}: {err}",
+                    files.cert.display()
+                ))
+            })?;
+        if certs.is_empty() {
+            return Err(invalid(format!(
+                "no certificate in {}",
+                files.cert.display()
+            )));
+        }
+        let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|err| {
+            invalid(format!(
+                "cannot read the TLS key {}: {err}",
+                files.key.display()
+            ))
+        })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key))
+            .map_err(|err| invalid(format!("the TLS certificate or key is not usable: {err}")))?;
+        Ok(Tls(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+}
+
 const BUSY_MESSAGE: &str = "the file server is at its connection limit; retry later\n";
 /// Accepts connections until `signal` completes, then lets the requests in
 /// progress finish and returns.
@@ -41,6 +88,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Tls>,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -68,16 +116,34 @@ pub(crate) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(IdleIo::new(stream, limits.idle_timeout));
+        let io = IdleIo::new(stream, limits.idle_timeout);
         let service = TowerToHyperService::new(router.clone());
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(io, service);
-        let watched = graceful.watch(connection);
+        let Some(tls) = &tls else {
+            let watched = graceful.watch(http1(limits).serve_connection(TokioIo::new(io), service));
+            tokio::spawn(async move {
+                if let Err(err) = watched.await {
+                    tracing::debug!(%peer, error = %err, "connection closed with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        let acceptor = tls.0.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(err) = watched.await {
-                tracing::debug!(%peer, error = %err, "connection closed with an error");
+            // The handshake is part of the request head's deadline: a client
+            // that opens a connection and stalls the handshake is dropped.
+            match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(io)).await {
+                Ok(Ok(stream)) => {
+                    let connection = http1(limits).serve_connection(TokioIo::new(stream), service);
+                    if let Err(err) = watcher.watch(connection).await {
+                        tracing::debug!(%peer, error = %err, "connection closed with an error");
+                    }
+                }
+                Ok(Err(err)) => {
+                    tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                }
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
             drop(permit);
         });
@@ -85,6 +151,15 @@ pub(crate) async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// hyper's HTTP/1 server with the request-head deadline.
+fn http1(limits: Limits) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder
 }
 
 /// Tells a client over the limit why, without waiting on it for long.

@@ -141,6 +141,18 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// A directory served read-only under `/app/` (a web page and its scripts).
     pub static_dir: Option<PathBuf>,
+    /// When set, the server speaks https only, with this certificate chain
+    /// and key (PEM); [`FileServer::url`] starts with `https://`.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The certificate chain and private key (PEM files) of an https file server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The server certificate, then any intermediates.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -167,6 +179,7 @@ impl Config {
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
             cors_origins: Vec::new(),
             static_dir: None,
+            tls: None,
         }
     }
 }
@@ -190,6 +203,7 @@ impl fmt::Debug for Config {
             .field("cleanup_interval", &self.cleanup_interval)
             .field("cors_origins", &self.cors_origins)
             .field("static_dir", &self.static_dir)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -204,6 +218,7 @@ pub struct FileServer {
     cors_origins: Vec<String>,
     static_dir: Option<PathBuf>,
     limits: Limits,
+    tls: Option<conn::Tls>,
 }
 
 impl FileServer {
@@ -263,6 +278,7 @@ impl FileServer {
         // Canonical, so the sweep and every request work below one real path
         // whatever the working directory or symlinks in DIR's own path.
         let root = tokio::fs::canonicalize(&config.dir).await?;
+        let tls = config.tls.as_ref().map(conn::Tls::load).transpose()?;
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|err| {
@@ -278,7 +294,7 @@ impl FileServer {
             max_upload: config.max_upload,
             allow_overwrite: config.allow_overwrite,
             ttl: config.ttl,
-            base_url: base_url(local_addr),
+            base_url: base_url(local_addr, tls.is_some()),
         };
         Ok(FileServer {
             listener,
@@ -292,6 +308,7 @@ impl FileServer {
                 idle_timeout: config.idle_timeout,
                 max_connections: config.max_connections,
             },
+            tls,
         })
     }
 
@@ -346,7 +363,7 @@ impl FileServer {
             .fallback(handler::handle)
             .with_state(self.state);
         let router = cors::wrap(router, &self.cors_origins, self.static_dir.as_deref());
-        let result = conn::serve(self.listener, router, self.limits, signal).await;
+        let result = conn::serve(self.listener, router, self.limits, self.tls, signal).await;
         if let Some(cleanup) = cleanup {
             cleanup.abort();
         }
@@ -355,13 +372,14 @@ impl FileServer {
     }
 }
 
-fn base_url(addr: SocketAddr) -> String {
+fn base_url(addr: SocketAddr, tls: bool) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
 #[cfg(test)]
@@ -380,13 +398,16 @@ mod tests {
     #[test]
     fn wildcard_binds_are_reported_as_loopback() {
         assert_eq!(
-            base_url("0.0.0.0:80".parse().unwrap()),
+            base_url("0.0.0.0:80".parse().unwrap(), false),
             "http://127.0.0.1:80"
         );
-        assert_eq!(base_url("[::]:81".parse().unwrap()), "http://[::1]:81");
         assert_eq!(
-            base_url("10.1.2.3:82".parse().unwrap()),
-            "http://10.1.2.3:82"
+            base_url("[::]:81".parse().unwrap(), false),
+            "http://[::1]:81"
+        );
+        assert_eq!(
+            base_url("10.1.2.3:82".parse().unwrap(), true),
+            "https://10.1.2.3:82"
         );
     }
 }

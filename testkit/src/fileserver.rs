@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use natsbridge_fileserver::{Config, FileServer};
+use natsbridge_fileserver::{Config, FileServer, TlsFiles};
 
 /// How long the server gets to bind before the harness gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -31,6 +31,7 @@ pub struct FileServerBuilder {
     cleanup_interval: Option<Duration>,
     cors_origins: Vec<String>,
     static_dir: Option<std::path::PathBuf>,
+    tls: Option<TlsFiles>,
 }
 
 impl FileServerBuilder {
@@ -103,6 +104,17 @@ impl FileServerBuilder {
         self
     }
 
+    /// Serves https only, with `certs.server_cert` (valid for 127.0.0.1 and
+    /// localhost): the URL starts with `https://`, and clients trust
+    /// `certs.ca`.
+    pub fn tls(mut self, certs: &crate::CertSet) -> Self {
+        self.tls = Some(TlsFiles {
+            cert: certs.server_cert.clone(),
+            key: certs.server_key.clone(),
+        });
+        self
+    }
+
     /// Starts the server and returns once it accepts connections.
     ///
     /// # Panics
@@ -135,7 +147,8 @@ impl FileServerHandle {
         FileServerBuilder::default()
     }
 
-    /// The base URL, `http://127.0.0.1:<port>`; upload with
+    /// The base URL, `http://127.0.0.1:<port>` (`https://` with
+    /// [`FileServerBuilder::tls`]); upload with
     /// `PUT <url>/<id>/<name>`.
     pub fn url(&self) -> String {
         self.url.clone()
@@ -172,6 +185,7 @@ impl FileServerHandle {
         config.ttl = builder.ttl;
         config.cors_origins = builder.cors_origins.clone();
         config.static_dir = builder.static_dir.clone();
+        config.tls = builder.tls.clone();
         if let Some(interval) = builder.cleanup_interval {
             config.cleanup_interval = interval;
         }

@@ -17,10 +17,14 @@
 
 #![warn(missing_docs)]
 
+mod auth;
+mod certs;
 mod fault;
 mod fileserver;
 mod plik;
 
+pub use auth::{NkeyUser, OperatorSetup};
+pub use certs::{CertSet, TestCerts};
 pub use fault::{FaultServer, RecordedRequest, Reply, closed_port, pattern};
 pub use fileserver::{FileServerBuilder, FileServerHandle};
 pub use plik::PlikServer;
@@ -50,6 +54,18 @@ pub struct NatsServerBuilder {
     kill_with_parent: bool,
     websocket: bool,
     websocket_port: Option<u16>,
+    tls: Option<TlsConfig>,
+    nkey_users: Vec<String>,
+    operator: Option<String>,
+}
+
+/// The server side of TLS: its certificate and key, and the CA its clients'
+/// certificates must chain to when it verifies them (mutual TLS).
+#[derive(Debug, Clone)]
+struct TlsConfig {
+    cert: PathBuf,
+    key: PathBuf,
+    verify_clients_with: Option<PathBuf>,
 }
 
 impl NatsServerBuilder {
@@ -74,6 +90,42 @@ impl NatsServerBuilder {
     /// Requires clients to authenticate with this user and password.
     pub fn user_password(mut self, user: &str, password: &str) -> Self {
         self.user_password = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Requires TLS, presenting `certs.server_cert` (valid for 127.0.0.1 and
+    /// localhost); clients trust `certs.ca`.
+    pub fn tls(mut self, certs: &CertSet) -> Self {
+        self.tls = Some(TlsConfig {
+            cert: certs.server_cert.clone(),
+            key: certs.server_key.clone(),
+            verify_clients_with: None,
+        });
+        self
+    }
+
+    /// Requires mutual TLS: as [`NatsServerBuilder::tls`], and every client
+    /// must present a certificate signed by `certs.ca` (`verify: true`).
+    pub fn mutual_tls(mut self, certs: &CertSet) -> Self {
+        self.tls = Some(TlsConfig {
+            cert: certs.server_cert.clone(),
+            key: certs.server_key.clone(),
+            verify_clients_with: Some(certs.ca.clone()),
+        });
+        self
+    }
+
+    /// Requires clients to authenticate with an nkey; accepts this user's
+    /// public key (repeatable).
+    pub fn nkey_user(mut self, public_key: &str) -> Self {
+        self.nkey_users.push(public_key.to_owned());
+        self
+    }
+
+    /// Runs in operator mode (decentralized JWT auth): clients authenticate
+    /// with the setup's `.creds` file.
+    pub fn operator(mut self, setup: &OperatorSetup) -> Self {
+        self.operator = Some(setup.server_config());
         self
     }
 
@@ -263,6 +315,31 @@ fn spawn(
             serde_json::Value::String(password.clone())
         )),
         (None, None) => {}
+    }
+    if !config.nkey_users.is_empty() {
+        let users: Vec<String> = config
+            .nkey_users
+            .iter()
+            .map(|key| format!("    {{ nkey: {} }}", serde_json::Value::String(key.clone())))
+            .collect();
+        conf.push_str(&format!(
+            "authorization {{\n  users: [\n{}\n  ]\n}}\n",
+            users.join("\n")
+        ));
+    }
+    if let Some(operator) = &config.operator {
+        conf.push_str(operator);
+    }
+    if let Some(tls) = &config.tls {
+        conf.push_str(&format!(
+            "tls {{\n  cert_file: {}\n  key_file: {}\n  timeout: 2\n",
+            json_string(&tls.cert),
+            json_string(&tls.key)
+        ));
+        if let Some(ca) = &tls.verify_clients_with {
+            conf.push_str(&format!("  ca_file: {}\n  verify: true\n", json_string(ca)));
+        }
+        conf.push_str("}\n");
     }
     if config.websocket {
         let port = config.websocket_port.map(i64::from).unwrap_or(-1);

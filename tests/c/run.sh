@@ -46,8 +46,21 @@ stop_testenv() {
         testenv_pid=
     fi
 }
+tls_pid=
+stop_tls_testenv() {
+    if [[ -n "$tls_pid" ]]; then
+        exec {tls_in}>&- 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$tls_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$tls_pid" 2>/dev/null || true
+        tls_pid=
+    fi
+}
 cleanup() {
     stop_testenv
+    stop_tls_testenv
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -98,6 +111,31 @@ NB_NATS_URL=$(json_field nats_url)
 NB_FILESERVER_URL=$(json_field fileserver_url)
 export NB_NATS_URL NB_FILESERVER_URL
 echo "nats: $NB_NATS_URL  file server: $NB_FILESERVER_URL"
+
+# A second nb-testenv for tests/c/test_tls_auth.c: NATS requiring TLS (a CA
+# made at start) and a user/password. A FIFO holds its stdin open (bash has
+# one coproc at a time); closing it stops the servers.
+NB_TLS_PASSWORD="c-pw-$RANDOM$RANDOM"
+mkfifo "$work/tls-in"
+"$target/release/nb-testenv" --tls --user alice --password "$NB_TLS_PASSWORD" --no-jetstream \
+    --no-fileserver <"$work/tls-in" >"$work/tls-line" 2>"$work/logs/nb-testenv-tls.log" &
+tls_pid=$!
+exec {tls_in}>"$work/tls-in"
+for _ in $(seq 1 $((START_TIMEOUT * 10))); do
+    [[ -s "$work/tls-line" ]] && break
+    sleep 0.1
+done
+if [[ ! -s "$work/tls-line" ]]; then
+    echo "nb-testenv --tls did not report its server within ${START_TIMEOUT}s:" >&2
+    cat "$work/logs/nb-testenv-tls.log" >&2
+    exit 1
+fi
+line=$(head -n 1 "$work/tls-line")
+NB_TLS_NATS_URL=$(json_field nats_url)
+NB_TLS_CA=$(json_field tls_ca)
+NB_TLS_UNTRUSTED_CA=$(json_field tls_untrusted_ca)
+export NB_TLS_NATS_URL NB_TLS_CA NB_TLS_UNTRUSTED_CA NB_TLS_PASSWORD
+echo "nats with TLS and a password: $NB_TLS_NATS_URL"
 
 # Sanitizers: leaks are errors; the first report of any kind fails the program.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1
@@ -159,6 +197,7 @@ LD_LIBRARY_PATH=$(tar_pc --variable=libdir) NATS_URL=$NB_NATS_URL \
     run_program send_receive_tarball "$work/bin/send_receive_tarball"
 
 stop_testenv
+stop_tls_testenv
 if [[ ${#failures[@]} -gt 0 ]]; then
     printf '\nC tests FAILED: %s\n' "${failures[*]}" >&2
     exit 1

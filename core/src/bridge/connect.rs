@@ -27,7 +27,10 @@ use super::{Bridge, Inner};
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output shows the servers without credentials and secrets
+/// (token, password, nkey seed, file server token) as `<redacted>`.
+#[derive(Clone)]
 pub struct ConnectOptions {
     pub(crate) servers: String,
     pub(crate) name: Option<String>,
@@ -49,6 +52,48 @@ pub struct ConnectOptions {
     pub(crate) object_store_ttl: Duration,
     pub(crate) jetstream_replicas: usize,
     pub(crate) reply_subject_prefixes: Vec<String>,
+}
+
+/// Secrets never reach a log through `{:?}`: a set secret prints as
+/// `<redacted>`, and the servers without the credentials of their URLs.
+///
+/// ```
+/// let options = natsbridge::ConnectOptions::new("nats://alice:pw-1@127.0.0.1:4222")
+///     .token("tok-2")
+///     .nkey("SUAM-seed-3");
+/// let shown = format!("{options:?}");
+/// assert!(!shown.contains("pw-1") && !shown.contains("tok-2") && !shown.contains("seed-3"));
+/// ```
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn redacted(secret: &Option<String>) -> Option<&'static str> {
+            secret.as_ref().map(|_| "<redacted>")
+        }
+        f.debug_struct("ConnectOptions")
+            .field("servers", &codec::strip_credentials(&self.servers))
+            .field("name", &self.name)
+            .field("token", &redacted(&self.token))
+            .field("user", &self.user)
+            .field("password", &redacted(&self.password))
+            .field("credentials_file", &self.credentials_file)
+            .field("nkey_seed", &redacted(&self.nkey_seed))
+            .field("tls_root_certificates", &self.tls_root_certificates)
+            .field("tls_client_cert", &self.tls_client_cert)
+            .field("tls_client_key", &self.tls_client_key)
+            .field("require_tls", &self.require_tls)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("subscription_capacity", &self.subscription_capacity)
+            .field(
+                "fileserver_url",
+                &self.fileserver_url.as_deref().map(codec::strip_credentials),
+            )
+            .field("fileserver_token", &redacted(&self.fileserver_token))
+            .field("object_store_bucket", &self.object_store_bucket)
+            .field("object_store_ttl", &self.object_store_ttl)
+            .field("reply_subject_prefixes", &self.reply_subject_prefixes)
+            .finish()
+    }
 }
 
 /// The defaults of every option, and no servers yet: connecting without
@@ -619,6 +664,14 @@ fn connect_error(err: async_nats::ConnectError) -> Error {
         }
         K::TimedOut => (ErrorKind::Timeout, "the connection attempt timed out"),
         K::Tls => (ErrorKind::Connection, "the TLS handshake failed"),
+        // rustls reports a refused certificate, a TLS alert from the server
+        // (a missing or untrusted client certificate) or a peer that does not
+        // speak TLS as an I/O error of kind InvalidData.
+        K::Io if is_invalid_data(&err) => (
+            ErrorKind::Connection,
+            "the TLS handshake failed: check tls_ca_file, the client certificate \
+             and that the server speaks TLS",
+        ),
         K::Io => (
             ErrorKind::Connection,
             "is nats-server running and reachable?",
@@ -628,4 +681,20 @@ fn connect_error(err: async_nats::ConnectError) -> Error {
         _ => (ErrorKind::Connection, "the connection failed"),
     };
     Error::new(kind, format!("{err} ({hint})")).with_source(err)
+}
+
+/// Whether an I/O error of kind `InvalidData` (how rustls reports TLS
+/// failures) is in `err`'s source chain.
+fn is_invalid_data(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if current
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }

@@ -45,6 +45,7 @@ impl Bridge {
             {
                 store = store.with_token(token.clone());
             }
+            let store = store.with_root_certificates(defaults.tls_root_certificates.clone());
             return Ok(Some(Arc::new(store)));
         }
         if !self.inner.client.server_info().jetstream {
@@ -150,7 +151,12 @@ pub(crate) async fn fetch_raw(
         None => Sink::Memory,
     };
     match target {
-        LinkTarget::Http(url) => http::fetch(url, info.clone(), options.clone(), sink).await,
+        LinkTarget::Http(url) => {
+            let roots = bridge
+                .map(|bridge| bridge.inner.options.tls_root_certificates.clone())
+                .unwrap_or_default();
+            http::fetch(url, info.clone(), options.clone(), sink, roots).await
+        }
         LinkTarget::NatsObject { bucket, name } => {
             let Some(bridge) = bridge else {
                 return Err(labelled(Error::new(

@@ -3,6 +3,7 @@
 //! streaming hashing and the URL policy of [`super::policy`].
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -36,23 +37,60 @@ pub fn encode_segment(segment: &str) -> String {
 /// the environment (`HTTP_PROXY` and friends would get host names unresolved,
 /// past the address rules).
 ///
-/// reqwest takes the connect timeout per client, so there is one client per
-/// `(allow_private, connect_timeout)` for the process (uploads use the
-/// default connect timeout); applications use one or two settings.
-pub(crate) fn client(allow_private: bool, connect_timeout: Duration) -> reqwest::Client {
-    type Key = (bool, Duration);
+/// reqwest takes the connect timeout and the trusted roots per client, so
+/// there is one client per `(allow_private, connect_timeout, roots)` for the
+/// process (uploads use the default connect timeout); applications use one
+/// or two settings. `roots` are the PEM CA files of the bridge's
+/// `tls_ca_file`, trusted besides the built-in web roots.
+pub(crate) fn client(
+    allow_private: bool,
+    connect_timeout: Duration,
+    roots: &[PathBuf],
+) -> Result<reqwest::Client> {
+    type Key = (bool, Duration, Vec<PathBuf>);
     static CLIENTS: OnceLock<Mutex<HashMap<Key, reqwest::Client>>> = OnceLock::new();
     let clients = CLIENTS.get_or_init(Default::default);
     let mut clients = clients.lock().unwrap_or_else(|poison| poison.into_inner());
-    clients
-        .entry((allow_private, connect_timeout))
-        .or_insert_with(|| {
-            client_builder(connect_timeout)
-                .dns_resolver(resolver(allow_private))
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new())
-        })
-        .clone()
+    let key = (allow_private, connect_timeout, roots.to_vec());
+    if let Some(client) = clients.get(&key) {
+        return Ok(client.clone());
+    }
+    let client = with_roots(client_builder(connect_timeout), roots)?
+        .dns_resolver(resolver(allow_private))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new());
+    clients.insert(key, client.clone());
+    Ok(client)
+}
+
+/// Adds every certificate of each PEM file in `roots` to the trusted roots.
+fn with_roots(
+    mut builder: reqwest::ClientBuilder,
+    roots: &[PathBuf],
+) -> Result<reqwest::ClientBuilder> {
+    for path in roots {
+        let pem = std::fs::read(path).map_err(|err| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("cannot read the CA file {} (tls_ca_file)", path.display()),
+            )
+            .with_source(err)
+        })?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "the CA file {} (tls_ca_file) holds no PEM certificate",
+                    path.display()
+                ),
+            )
+            .with_source(err)
+        })?;
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder)
 }
 
 /// The connect timeout of uploads (and of downloads unless the receive
@@ -74,12 +112,16 @@ fn client_builder(connect_timeout: Duration) -> reqwest::ClientBuilder {
 /// receive options, one per proxy URL and connect timeout for the process.
 /// The proxy's own address is the receiver's choice and is not filtered; the
 /// targets are resolved and checked by [`check_resolved`] before each request.
-fn proxied_client(proxy: &str, connect_timeout: Duration) -> Result<reqwest::Client> {
-    type Key = (String, Duration);
+fn proxied_client(
+    proxy: &str,
+    connect_timeout: Duration,
+    roots: &[PathBuf],
+) -> Result<reqwest::Client> {
+    type Key = (String, Duration, Vec<PathBuf>);
     static CLIENTS: OnceLock<Mutex<HashMap<Key, reqwest::Client>>> = OnceLock::new();
     let clients = CLIENTS.get_or_init(Default::default);
     let mut clients = clients.lock().unwrap_or_else(|poison| poison.into_inner());
-    let key = (proxy.to_owned(), connect_timeout);
+    let key = (proxy.to_owned(), connect_timeout, roots.to_vec());
     if let Some(client) = clients.get(&key) {
         return Ok(client.clone());
     }
@@ -89,7 +131,7 @@ fn proxied_client(proxy: &str, connect_timeout: Duration) -> Result<reqwest::Cli
             format!("invalid proxy {proxy:?}: {err}"),
         )
     };
-    let client = client_builder(connect_timeout)
+    let client = with_roots(client_builder(connect_timeout), roots)?
         .proxy(reqwest::Proxy::all(proxy).map_err(invalid)?)
         .build()
         .map_err(invalid)?;
@@ -104,6 +146,7 @@ fn proxied_client(proxy: &str, connect_timeout: Duration) -> Result<reqwest::Cli
 pub struct HttpStore {
     base: String,
     token: Option<String>,
+    roots: Vec<PathBuf>,
 }
 
 impl HttpStore {
@@ -125,12 +168,20 @@ impl HttpStore {
         Ok(HttpStore {
             base: base.trim_end_matches('/').to_owned(),
             token: None,
+            roots: Vec::new(),
         })
     }
 
     /// Sends `Authorization: Bearer <token>` with every upload.
     pub fn with_token(mut self, token: impl Into<String>) -> HttpStore {
         self.token = Some(token.into());
+        self
+    }
+
+    /// Trusts the CAs in these PEM files (besides the built-in web roots)
+    /// for an `https` file server: the bridge's `tls_ca_file`.
+    pub fn with_root_certificates(mut self, roots: Vec<PathBuf>) -> HttpStore {
+        self.roots = roots;
         self
     }
 
@@ -152,7 +203,8 @@ impl HttpStore {
         body: reqwest::Body,
         len: u64,
     ) -> std::result::Result<(), Attempt> {
-        let mut request = client(true, default_connect_timeout())
+        let mut request = client(true, default_connect_timeout(), &self.roots)
+            .map_err(Attempt::Fatal)?
             .put(url)
             .header(reqwest::header::CONTENT_LENGTH, len)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
@@ -285,12 +337,14 @@ fn retryable_status(status: StatusCode) -> bool {
 
 /// Downloads `url` with retries and backoff, following redirects by hand
 /// (each hop re-checked), capping the size, and verifying `size` and
-/// `sha256` while streaming.
+/// `sha256` while streaming. `roots`: CA files trusted for `https` besides
+/// the built-in web roots (the receiving bridge's `tls_ca_file`).
 pub(crate) async fn fetch(
     url: Url,
     info: PayloadInfo,
     options: ReceiveOptions,
     sink: Sink,
+    roots: Vec<PathBuf>,
 ) -> Result<Fetched> {
     let backoff = Backoff::new(options.max_retries, options.base_delay, options.max_delay);
     let label = info.dataname.clone();
@@ -298,7 +352,7 @@ pub(crate) async fn fetch(
     // a hostile link does not keep a download retrying in the background.
     crate::runtime::spawn_cancellable(async move {
         backoff
-            .run(|_| fetch_once(&url, &info, &options, &sink))
+            .run(|_| fetch_once(&url, &info, &options, &sink, &roots))
             .await
             .map_err(|err| err.with_dataname(label))
     })
@@ -312,11 +366,13 @@ async fn fetch_once(
     info: &PayloadInfo,
     options: &ReceiveOptions,
     sink: &Sink,
+    roots: &[PathBuf],
 ) -> std::result::Result<Fetched, Attempt> {
     let connect_timeout = options.limits.download_connect_timeout;
     let client = match &options.limits.proxy {
-        Some(proxy) => proxied_client(proxy, connect_timeout).map_err(Attempt::Fatal)?,
-        None => client(options.allow_private_addresses, connect_timeout),
+        Some(proxy) => proxied_client(proxy, connect_timeout, roots).map_err(Attempt::Fatal)?,
+        None => client(options.allow_private_addresses, connect_timeout, roots)
+            .map_err(Attempt::Fatal)?,
     };
     let proxied = options.limits.proxy.is_some();
     let mut current = url.clone();

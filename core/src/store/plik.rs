@@ -58,7 +58,7 @@ impl PlikStore {
     }
 
     async fn upload_inner(&self, info: &PayloadInfo, body: UploadBody) -> Result<String> {
-        let client = super::http::client(true, super::http::default_connect_timeout());
+        let client = super::http::client(true, super::http::default_connect_timeout(), &[])?;
         let failed = |step: &str, err: &dyn std::fmt::Display| {
             Error::new(
                 ErrorKind::Upload,

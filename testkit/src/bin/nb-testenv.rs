@@ -15,20 +15,37 @@
 //! `null` without it), `--cors-origin ORIGIN` (repeatable: the file server
 //! answers CORS for pages of that origin, or `*`), `--static-dir DIR` (the
 //! file server also serves DIR read-only under `/app/`).
+//!
+//! TLS and authentication (issue 19 item 3): `--tls` (NATS requires TLS with
+//! a certificate of a CA made at start), `--mtls` (also requires a client
+//! certificate from that CA), `--fileserver-tls` (the file server speaks
+//! https with the same server certificate), `--user USER --password PW`,
+//! `--nkey` (a user nkey is generated and required), `--creds` (operator mode:
+//! an operator/account/user JWT setup signed with nkeys, `resolver: MEMORY`).
+//! The line then also carries, `null` when not made: `tls_ca`,
+//! `tls_client_cert`, `tls_client_key` (trusted), `tls_untrusted_ca`,
+//! `tls_untrusted_client_cert`, `tls_untrusted_client_key` (a second CA
+//! nobody trusts), `nkey_seed` and `stranger_nkey_seed` (a seed the server
+//! does not accept), `creds_file` and `foreign_creds_file` (a user of an
+//! account the server does not know).
 
 use std::io::{Read, Write};
 
-use natsbridge_testkit::{FileServerHandle, NatsServer};
+use natsbridge_testkit::{FileServerHandle, NatsServer, NkeyUser, OperatorSetup, TestCerts};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 const USAGE: &str = "usage: nb-testenv [--max-payload BYTES] [--no-jetstream] [--token TOKEN] \
      [--no-fileserver] [--fileserver-token TOKEN] [--websocket] [--cors-origin ORIGIN]... \
-     [--static-dir DIR]";
+     [--static-dir DIR] [--tls] [--mtls] [--fileserver-tls] [--user USER --password PW] \
+     [--nkey] [--creds]";
 
 fn main() {
     let mut builder = NatsServer::builder().kill_with_parent();
     let mut fileserver = Some(FileServerHandle::builder());
     let mut fileserver_token = None;
+    let (mut tls, mut mtls, mut fileserver_tls, mut nkey, mut creds) =
+        (false, false, false, false, false);
+    let (mut user, mut password) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -66,11 +83,58 @@ fn main() {
                     .unwrap_or_else(|| usage("--fileserver-token needs a non-empty value"));
                 fileserver_token = Some(token);
             }
+            "--tls" => tls = true,
+            "--mtls" => mtls = true,
+            "--fileserver-tls" => fileserver_tls = true,
+            "--nkey" => nkey = true,
+            "--creds" => creds = true,
+            "--user" => user = Some(args.next().unwrap_or_else(|| usage("--user needs a value"))),
+            "--password" => {
+                password = Some(
+                    args.next()
+                        .unwrap_or_else(|| usage("--password needs a value")),
+                )
+            }
             other => usage(&format!("unknown option {other}")),
         }
     }
     if fileserver.is_none() && fileserver_token.is_some() {
         usage("--fileserver-token and --no-fileserver contradict each other");
+    }
+    let certs = (tls || mtls || fileserver_tls).then(TestCerts::generate);
+    if let Some(certs) = &certs {
+        if mtls {
+            builder = builder.mutual_tls(&certs.trusted);
+        } else if tls {
+            builder = builder.tls(&certs.trusted);
+        }
+        if fileserver_tls {
+            fileserver = Some(
+                fileserver
+                    .unwrap_or_else(|| {
+                        usage("--fileserver-tls and --no-fileserver contradict each other")
+                    })
+                    .tls(&certs.trusted),
+            );
+        }
+    }
+    match (&user, &password) {
+        (Some(user), Some(password)) => builder = builder.user_password(user, password),
+        (None, None) => {}
+        _ => usage("--user and --password go together"),
+    }
+    let nkey_user = nkey.then(NkeyUser::generate);
+    let stranger = nkey.then(NkeyUser::generate);
+    if let Some(user) = &nkey_user {
+        builder = builder.nkey_user(user.public_key());
+    }
+    let creds_dir = tempfile::Builder::new()
+        .prefix("natsbridge-creds-")
+        .tempdir()
+        .expect("create a temporary directory for credentials");
+    let operator = creds.then(|| OperatorSetup::generate(creds_dir.path()));
+    if let Some(operator) = &operator {
+        builder = builder.operator(operator);
     }
     // Catch the signals before anything starts, so one arriving at any point
     // after this still leads to a clean stop.
@@ -89,6 +153,16 @@ fn main() {
         "store_dir": nats.store_dir(),
         "fileserver_url": fileserver.as_ref().map(FileServerHandle::url),
         "fileserver_dir": fileserver.as_ref().map(FileServerHandle::dir),
+        "tls_ca": certs.as_ref().map(|c| &c.trusted.ca),
+        "tls_client_cert": certs.as_ref().map(|c| &c.trusted.client_cert),
+        "tls_client_key": certs.as_ref().map(|c| &c.trusted.client_key),
+        "tls_untrusted_ca": certs.as_ref().map(|c| &c.untrusted.ca),
+        "tls_untrusted_client_cert": certs.as_ref().map(|c| &c.untrusted.client_cert),
+        "tls_untrusted_client_key": certs.as_ref().map(|c| &c.untrusted.client_key),
+        "nkey_seed": nkey_user.as_ref().map(NkeyUser::seed),
+        "stranger_nkey_seed": stranger.as_ref().map(NkeyUser::seed),
+        "creds_file": operator.as_ref().map(OperatorSetup::creds_file),
+        "foreign_creds_file": operator.as_ref().map(OperatorSetup::foreign_creds_file),
     });
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}").expect("write to stdout");
@@ -99,6 +173,8 @@ fn main() {
     // Dropping the handles stops the servers and removes their directories.
     drop(fileserver);
     drop(nats);
+    drop(certs);
+    drop(creds_dir);
 }
 
 /// SIGTERM and SIGINT, caught (rather than left to kill the process) so the
