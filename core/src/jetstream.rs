@@ -282,12 +282,31 @@ impl Bridge {
     /// # Ok(()) }
     /// ```
     pub async fn ensure_stream(&self, name: &str, subjects: &[&str]) -> Result<()> {
+        self.ensure_stream_replicas(name, subjects, 1).await
+    }
+
+    /// Creates the stream `name` capturing `subjects` with `replicas` copies
+    /// (on a JetStream cluster; at most the number of nodes) unless it
+    /// exists. An existing stream is used as it is.
+    ///
+    /// ```no_run
+    /// # async fn demo(bridge: natsbridge::Bridge) -> natsbridge::Result<()> {
+    /// bridge.ensure_stream_replicas("ORDERS", &["orders.>"], 3).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn ensure_stream_replicas(
+        &self,
+        name: &str,
+        subjects: &[&str],
+        replicas: usize,
+    ) -> Result<()> {
         self.check_open()?;
         self.inner
             .jetstream
             .get_or_create_stream(stream::Config {
                 name: name.to_owned(),
                 subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+                num_replicas: replicas.max(1),
                 ..Default::default()
             })
             .await

@@ -47,6 +47,7 @@ pub struct ConnectOptions {
     pub(crate) fileserver_token: Option<String>,
     pub(crate) object_store_bucket: String,
     pub(crate) object_store_ttl: Duration,
+    pub(crate) object_store_replicas: usize,
     pub(crate) reply_subject_prefixes: Vec<String>,
 }
 
@@ -73,6 +74,7 @@ impl Default for ConnectOptions {
             fileserver_token: None,
             object_store_bucket: schema::DEFAULT_OBJECT_STORE_BUCKET.to_owned(),
             object_store_ttl: Duration::from_millis(schema::DEFAULT_OBJECT_STORE_TTL_MS),
+            object_store_replicas: 1,
             reply_subject_prefixes: Vec::new(),
         }
     }
@@ -301,6 +303,26 @@ impl ConnectOptions {
     pub fn object_store_ttl(mut self, ttl: Duration) -> ConnectOptions {
         self.object_store_ttl = ttl;
         self
+    }
+
+    /// How many copies of the Object Store bucket a JetStream cluster keeps
+    /// when natsbridge creates it (default 1; 3 on a 3-node cluster lets
+    /// stored link payloads survive the loss of one node). An existing
+    /// bucket is used as it is.
+    ///
+    /// ```
+    /// let options = natsbridge::ConnectOptions::new("nats://n1:4222,nats://n2:4222,nats://n3:4222")
+    ///     .object_store_replicas(3);
+    /// assert_eq!(options.get_object_store_replicas(), 3);
+    /// ```
+    pub fn object_store_replicas(mut self, replicas: usize) -> ConnectOptions {
+        self.object_store_replicas = replicas.max(1);
+        self
+    }
+
+    /// The Object Store bucket's replica count (see [`ConnectOptions::object_store_replicas`]).
+    pub fn get_object_store_replicas(&self) -> usize {
+        self.object_store_replicas
     }
 
     /// Adds a prefix to the reply allow-list (option
@@ -546,7 +568,17 @@ impl Bridge {
             ));
         }
         let broker_url = codec::strip_credentials(&options.servers);
-        let nats_options = options.to_async_nats().await?;
+        // The client drops a message when a subscription's buffer
+        // (`subscription_capacity`) is full and says so only as an event:
+        // count it for that subscription, which reports it to its reader.
+        let slow_consumers = Arc::new(crate::subscription::SlowConsumers::default());
+        let recorder = slow_consumers.clone();
+        let nats_options = options.to_async_nats().await?.event_callback(move |event| {
+            if let async_nats::Event::SlowConsumer(sid) = event {
+                recorder.record(sid);
+            }
+            std::future::ready(())
+        });
         let timeout = options.connect_timeout;
         // Connect on the shared runtime: the connection's task lives there,
         // not on a caller's runtime that may end first.
@@ -583,6 +615,7 @@ impl Bridge {
                 jetstream,
                 broker_url,
                 stores: crate::store::Stores::default(),
+                slow_consumers,
                 options,
                 closed: AtomicBool::new(false),
             }),

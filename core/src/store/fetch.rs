@@ -59,6 +59,7 @@ impl Bridge {
                     &self.inner.jetstream,
                     &defaults.object_store_bucket,
                     defaults.object_store_ttl,
+                    defaults.object_store_replicas,
                     self.max_payload(),
                 )
             })
