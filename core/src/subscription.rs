@@ -27,6 +27,16 @@
 //! beyond the one the channel holds, so a slow consumer leaves messages in the
 //! NATS client's buffer (`subscription_capacity`), as before.
 //!
+//! # A slow consumer is reported, never silent
+//!
+//! When a reader falls so far behind that the NATS client's buffer for the
+//! subscription (`subscription_capacity` messages) is full, the client drops
+//! the next messages: NATS itself is at-most-once. The subscription counts
+//! them ([`Subscription::dropped_messages`], a lower bound) and yields one
+//! [`ErrorKind::Connection`] error saying how many were dropped (a *slow
+//! consumer* error, [`is_slow_consumer`]) among its results, then goes on.
+//! Use JetStream ([`crate::jetstream`]) where no message may be lost.
+//!
 //! # The rule after unsubscribe
 //!
 //! - [`SubscriptionHandle::unsubscribe`] ends the subscription at once: a
@@ -44,9 +54,9 @@
 //! [`ErrorKind::Internal`] error for that message and the subscription goes
 //! on; a panic of the pump itself yields one `Internal` error, then the end.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -61,6 +71,61 @@ use crate::options::ReceiveOptions;
 
 /// One result of a subscription: a decoded envelope or the error its message gave.
 type Item = Result<ReceivedEnvelope>;
+
+/// The start of the message of a slow consumer error.
+const SLOW_CONSUMER: &str = "slow consumer: ";
+
+/// True for the error a [`Subscription`] yields when the NATS client dropped
+/// messages because the reader fell behind (see the module documentation).
+pub fn is_slow_consumer(error: &Error) -> bool {
+    error.kind() == ErrorKind::Connection && error.message().starts_with(SLOW_CONSUMER)
+}
+
+/// Messages the NATS client dropped, per subscription id: filled by the
+/// connection's event callback, read by each subscription's pump.
+#[derive(Debug, Default)]
+pub(crate) struct SlowConsumers {
+    by_sid: Mutex<HashMap<u64, watch::Sender<u64>>>,
+}
+
+impl SlowConsumers {
+    /// Counts one dropped message of subscription `sid`.
+    pub(crate) fn record(&self, sid: u64) {
+        self.counter(sid, |counter| counter.send_modify(|dropped| *dropped += 1));
+    }
+
+    /// The count of subscription `sid`, to watch.
+    fn watch(&self, sid: u64) -> watch::Receiver<u64> {
+        self.counter(sid, watch::Sender::subscribe)
+    }
+
+    fn forget(&self, sid: u64) {
+        self.by_sid
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&sid);
+    }
+
+    fn counter<T>(&self, sid: u64, use_it: impl FnOnce(&watch::Sender<u64>) -> T) -> T {
+        let mut by_sid = self
+            .by_sid
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        use_it(by_sid.entry(sid).or_insert_with(|| watch::Sender::new(0)))
+    }
+}
+
+/// The client's id of a subscriber. async-nats keeps it private; its `Debug`
+/// output (`Subscriber { sid: 3, .. }`) is the only place it shows. The
+/// fault tests (`core/tests/faults.rs`) fail if that ever changes.
+fn subscriber_sid(subscriber: &async_nats::Subscriber) -> Option<u64> {
+    let debug = format!("{subscriber:?}");
+    let rest = &debug[debug.find("sid: ")? + "sid: ".len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
 
 /// Where a subscription is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +252,7 @@ impl SubscriptionHandle {
 pub struct Subscription {
     bridge: Bridge,
     results: mpsc::Receiver<Item>,
+    dropped: watch::Receiver<u64>,
     handle: SubscriptionHandle,
     state: watch::Receiver<State>,
 }
@@ -217,8 +283,17 @@ impl Subscription {
             commands,
             concurrency: watch::Sender::new(1),
         });
+        let sid = subscriber_sid(&subscriber);
+        let slow_consumers = bridge.inner.slow_consumers.clone();
+        let dropped = match sid {
+            Some(sid) => slow_consumers.watch(sid),
+            // Never observed: nothing to count.
+            None => watch::Sender::new(0).subscribe(),
+        };
         let pump = Pump {
             subscriber,
+            dropped: dropped.clone(),
+            reported: 0,
             bridge: bridge.clone(),
             options: Arc::new(options),
             results: results.clone(),
@@ -229,10 +304,14 @@ impl Subscription {
             if let Err(panic) = AssertUnwindSafe(pump.run()).catch_unwind().await {
                 let _ = results.try_send(Err(internal("the subscription's pump", panic)));
             }
+            if let Some(sid) = sid {
+                slow_consumers.forget(sid);
+            }
         });
         Subscription {
             bridge,
             results: receiver,
+            dropped,
             state: control.state.subscribe(),
             handle: SubscriptionHandle { control },
         }
@@ -250,6 +329,17 @@ impl Subscription {
     /// [`Subscription::concurrent_receives`] on a subscription in use.
     pub fn set_concurrent_receives(&self, n: usize) {
         self.handle.control.concurrency.send_replace(n.max(1));
+    }
+
+    /// How many messages the NATS client dropped for this subscription so
+    /// far because its buffer (`subscription_capacity`) was full: a slow
+    /// consumer. Each increase is also reported by one error among the
+    /// results ([`is_slow_consumer`]). A lower bound: async-nats reports each
+    /// drop as an event on a queue of 128 that itself drops when a burst
+    /// overflows it, so the first drop of a burst is always reported but not
+    /// always every one.
+    pub fn dropped_messages(&self) -> u64 {
+        *self.dropped.borrow()
     }
 
     /// A cloneable handle that stops this subscription from anywhere.
@@ -361,6 +451,10 @@ fn unsubscribe_failed(err: impl Into<crate::error::BoxError>) -> Error {
 /// The task behind a subscription: takes, decodes, and hands over in order.
 struct Pump {
     subscriber: async_nats::Subscriber,
+    /// Messages the client dropped for this subscription, and how many of
+    /// them were already reported.
+    dropped: watch::Receiver<u64>,
+    reported: u64,
     bridge: Bridge,
     options: Arc<ReceiveOptions>,
     results: mpsc::Sender<Item>,
@@ -375,6 +469,7 @@ impl Pump {
         let mut decoded: VecDeque<Item> = VecDeque::new();
         let mut taking = true;
         let mut concurrency_alive = true;
+        let mut dropped_alive = true;
         loop {
             if !taking && decoding.is_empty() && decoded.is_empty() {
                 return;
@@ -412,6 +507,16 @@ impl Pump {
                     Err(_) => return,
                 },
                 Some(item) = decoding.next(), if !decoding.is_empty() => decoded.push_back(item),
+                changed = self.dropped.changed(), if dropped_alive => match changed {
+                    Ok(()) => {
+                        let total = *self.dropped.borrow_and_update();
+                        if total > self.reported {
+                            decoded.push_back(Err(self.slow_consumer(total)));
+                            self.reported = total;
+                        }
+                    }
+                    Err(_) => dropped_alive = false,
+                },
                 message = self.subscriber.next(), if taking && room => match message {
                     Some(_) if self.bridge.is_closed() => taking = false,
                     Some(message) => decoding.push_back(self.decode(message)),
@@ -422,6 +527,26 @@ impl Pump {
                 }
             }
         }
+    }
+
+    /// The error that reports messages dropped since the last report.
+    fn slow_consumer(&self, total: u64) -> Error {
+        let capacity = self
+            .bridge
+            .inner
+            .options
+            .subscription_capacity
+            .map_or_else(|| "65536 (the default)".to_owned(), |n| n.to_string());
+        Error::new(
+            ErrorKind::Connection,
+            format!(
+                "{SLOW_CONSUMER}the NATS client dropped at least {} message(s) of this \
+                 subscription (at least {total} in all) because its buffer of subscription_capacity = {capacity} \
+                 messages was full; read faster, raise subscription_capacity, or use \
+                 JetStream where no message may be lost",
+                total - self.reported
+            ),
+        )
     }
 
     fn decode(&self, message: async_nats::Message) -> BoxFuture<'static, Item> {

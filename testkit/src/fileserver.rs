@@ -132,6 +132,7 @@ pub struct FileServerHandle {
     token: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    builder: FileServerBuilder,
     // Declared last: removed only after the server thread has stopped.
     dir: tempfile::TempDir,
 }
@@ -174,56 +175,101 @@ impl FileServerHandle {
         self.token.as_deref()
     }
 
+    /// Stops the server (as a drop does) but keeps its directory, so
+    /// [`FileServerHandle::restart`] serves the same files on the same port.
+    /// Connections are refused while it is stopped. Does nothing when stopped.
+    pub fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+            && !std::thread::panicking()
+        {
+            panic!("the file server thread panicked");
+        }
+    }
+
+    /// Stops the server if it runs, then starts it again on the same port
+    /// over the same directory.
+    ///
+    /// ```
+    /// let mut server = natsbridge_testkit::FileServerHandle::start();
+    /// let port = server.port();
+    /// server.stop();
+    /// assert!(std::net::TcpStream::connect(server.addr()).is_err());
+    /// server.restart();
+    /// assert_eq!(server.port(), port);
+    /// assert!(std::net::TcpStream::connect(server.addr()).is_ok());
+    /// ```
+    pub fn restart(&mut self) {
+        self.stop();
+        let (addr, url, shutdown, thread) = spawn_server(&self.builder, self.dir.path(), self.addr);
+        self.addr = addr;
+        self.url = url;
+        self.shutdown = Some(shutdown);
+        self.thread = Some(thread);
+    }
+
     fn start_with(builder: FileServerBuilder) -> FileServerHandle {
         let dir = tempfile::Builder::new()
             .prefix("natsbridge-files-")
             .tempdir()
             .expect("create a temporary directory for the file server");
-        let mut config = Config::new(dir.path(), SocketAddr::from(([127, 0, 0, 1], 0)));
-        config.token = builder.token.clone();
-        config.max_upload = builder.max_upload;
-        config.ttl = builder.ttl;
-        config.cors_origins = builder.cors_origins.clone();
-        config.static_dir = builder.static_dir.clone();
-        config.tls = builder.tls.clone();
-        if let Some(interval) = builder.cleanup_interval {
-            config.cleanup_interval = interval;
-        }
-
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
-        let thread = std::thread::Builder::new()
-            .name("nb-fileserver".into())
-            .spawn(move || run(config, ready_tx, shutdown_rx))
-            .expect("spawn the file server thread");
-        let (addr, url) = match ready_rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok(ready)) => ready,
-            Ok(Err(err)) => panic!("the file server did not start: {err}"),
-            Err(_) => panic!("the file server did not start within {START_TIMEOUT:?}"),
-        };
+        let (addr, url, shutdown, thread) =
+            spawn_server(&builder, dir.path(), SocketAddr::from(([127, 0, 0, 1], 0)));
         FileServerHandle {
             addr,
             url,
-            token: builder.token,
-            shutdown: Some(shutdown_tx),
+            token: builder.token.clone(),
+            shutdown: Some(shutdown),
             thread: Some(thread),
+            builder,
             dir,
         }
     }
 }
 
+type Spawned = (
+    SocketAddr,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    JoinHandle<()>,
+);
+
+/// Starts the server thread over `dir` on `addr` (port 0: a free one) and
+/// waits until it listens.
+fn spawn_server(builder: &FileServerBuilder, dir: &Path, addr: SocketAddr) -> Spawned {
+    let mut config = Config::new(dir, addr);
+    config.token = builder.token.clone();
+    config.max_upload = builder.max_upload;
+    config.ttl = builder.ttl;
+    config.cors_origins = builder.cors_origins.clone();
+    config.static_dir = builder.static_dir.clone();
+    config.tls = builder.tls.clone();
+    if let Some(interval) = builder.cleanup_interval {
+        config.cleanup_interval = interval;
+    }
+
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("nb-fileserver".into())
+        .spawn(move || run(config, ready_tx, shutdown_rx))
+        .expect("spawn the file server thread");
+    let (addr, url) = match ready_rx.recv_timeout(START_TIMEOUT) {
+        Ok(Ok(ready)) => ready,
+        Ok(Err(err)) => panic!("the file server did not start: {err}"),
+        Err(_) => panic!("the file server did not start within {START_TIMEOUT:?}"),
+    };
+    (addr, url, shutdown_tx, thread)
+}
+
 impl Drop for FileServerHandle {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            // A panic on the server thread should fail the test, but not turn
-            // an unwinding test's drop into an abort.
-            if thread.join().is_err() && !std::thread::panicking() {
-                panic!("the file server thread panicked");
-            }
-        }
+        // A panic on the server thread should fail the test, but not turn
+        // an unwinding test's drop into an abort (stop checks `panicking`).
+        self.stop();
     }
 }
 

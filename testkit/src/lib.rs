@@ -2,6 +2,8 @@
 //!
 //! - [`NatsServer`] starts a real `nats-server` with JetStream on a free
 //!   loopback port and a temporary store directory, and stops it on drop.
+//! - [`NatsCluster`] starts several of them joined by routes into one
+//!   cluster with clustered JetStream (distinct `server_name` and stores).
 //! - [`FileServerHandle`] runs the natsbridge file server in process on a free
 //!   loopback port over a temporary directory, and stops it on drop.
 //! - [`FaultServer`] is a scripted HTTP server that misbehaves on cue (errors,
@@ -19,12 +21,14 @@
 
 mod auth;
 mod certs;
+mod cluster;
 mod fault;
 mod fileserver;
 mod plik;
 
 pub use auth::{NkeyUser, OperatorSetup};
 pub use certs::{CertSet, TestCerts};
+pub use cluster::{NatsCluster, NatsClusterBuilder};
 pub use fault::{FaultServer, RecordedRequest, Reply, closed_port, pattern};
 pub use fileserver::{FileServerBuilder, FileServerHandle};
 pub use plik::PlikServer;

@@ -612,7 +612,17 @@ impl Bridge {
             ));
         }
         let broker_url = codec::strip_credentials(&options.servers);
-        let nats_options = options.to_async_nats().await?;
+        // The client drops a message when a subscription's buffer
+        // (`subscription_capacity`) is full and says so only as an event:
+        // count it for that subscription, which reports it to its reader.
+        let slow_consumers = Arc::new(crate::subscription::SlowConsumers::default());
+        let recorder = slow_consumers.clone();
+        let nats_options = options.to_async_nats().await?.event_callback(move |event| {
+            if let async_nats::Event::SlowConsumer(sid) = event {
+                recorder.record(sid);
+            }
+            std::future::ready(())
+        });
         let timeout = options.connect_timeout;
         // Connect on the shared runtime: the connection's task lives there,
         // not on a caller's runtime that may end first.
@@ -649,6 +659,7 @@ impl Bridge {
                 jetstream,
                 broker_url,
                 stores: crate::store::Stores::default(),
+                slow_consumers,
                 options,
                 closed: AtomicBool::new(false),
             }),

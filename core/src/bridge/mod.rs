@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) broker_url: String,
     pub(crate) options: ConnectOptions,
     pub(crate) stores: crate::store::Stores,
+    /// Messages the client dropped per subscription (slow consumers).
+    pub(crate) slow_consumers: Arc<crate::subscription::SlowConsumers>,
     closed: AtomicBool,
 }
 
