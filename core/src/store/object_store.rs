@@ -32,14 +32,13 @@ impl std::fmt::Debug for ObjectStoreStore {
 
 impl ObjectStoreStore {
     /// Opens `bucket`, creating it with a `ttl` (objects older than that are
-    /// removed by the server) and `replicas` copies (on a JetStream cluster)
-    /// when it does not exist. Chunks are as large as
-    /// the server's `max_payload` allows, to keep round trips few.
+    /// removed by the server) and one copy when it does not exist. Chunks
+    /// are as large as the server's `max_payload` allows, to keep round
+    /// trips few.
     pub async fn open(
         jetstream: &async_nats::jetstream::Context,
         bucket: &str,
         ttl: Duration,
-        replicas: usize,
         max_payload: usize,
     ) -> Result<ObjectStoreStore> {
         ObjectStoreStore::open_replicated(jetstream, bucket, ttl, 1, max_payload).await
