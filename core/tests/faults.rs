@@ -63,6 +63,22 @@ async fn read_stream(
     stream: &str,
     idle: Duration,
 ) -> Vec<natsbridge::jetstream::JetStreamMessage> {
+    read_stream_at_least(bridge, stream, idle, 0, Duration::ZERO).await
+}
+
+/// [`read_stream`], but a quiet spell of `idle` ends the read only once
+/// `at_least` messages arrived or `patience` has passed since the start:
+/// right after a cluster fail-over, pulls from a new stream leader can
+/// stall for many seconds between batches (observed 25-80 s for 311
+/// messages on two loaded cores) without anything being lost.
+async fn read_stream_at_least(
+    bridge: &Bridge,
+    stream: &str,
+    idle: Duration,
+    at_least: usize,
+    patience: Duration,
+) -> Vec<natsbridge::jetstream::JetStreamMessage> {
+    let started = Instant::now();
     // Retried: right after a fail-over the stream may still elect a leader.
     let deadline = Instant::now() + NatsCluster::JETSTREAM_SETTLE;
     let mut consumer = loop {
@@ -89,7 +105,15 @@ async fn read_stream(
                 messages.push(message);
             }
             Ok(None) => break,
-            Err(err) if err.kind() == ErrorKind::Timeout => break,
+            Err(err) if err.kind() == ErrorKind::Timeout => {
+                if messages.len() >= at_least || started.elapsed() >= patience {
+                    break;
+                }
+                eprintln!(
+                    "reading {stream}: {} of at least {at_least} so far, waiting on",
+                    messages.len()
+                );
+            }
             Err(err) => panic!("reading stream {stream}: {err}"),
         }
     }
@@ -761,7 +785,14 @@ async fn a_cluster_fails_over_and_keeps_every_acknowledged_message_and_payload()
         .join(",");
     let sending_took = started.elapsed();
     let reader = connect(survivors).await.unwrap();
-    let stored = read_stream(&reader, "CLUSTER", Duration::from_secs(10)).await;
+    let stored = read_stream_at_least(
+        &reader,
+        "CLUSTER",
+        Duration::from_secs(10),
+        acknowledged.len(),
+        Duration::from_secs(180),
+    )
+    .await;
     let by_msg_id: HashMap<&str, &ReceivedEnvelope> = stored
         .iter()
         .map(|m| (m.envelope.header.msg_id.as_str(), &m.envelope))
