@@ -181,6 +181,16 @@ pub unsafe extern "C" fn nb_client_send_notify(
     })
 }
 
+/// A copy of a failed send's error for the caller (the pending send keeps
+/// the original: its outcome may be read any number of times).
+fn stored_error(err: &Error) -> Error {
+    let copy = Error::new(err.kind(), err.full_message());
+    match err.dataname() {
+        Some(name) => copy.with_dataname(name),
+        None => copy,
+    }
+}
+
 /// The outcome of a pending send, without blocking.
 ///
 /// Not completed yet: writes `false` to `*out_done` and returns `NB_OK`
@@ -222,13 +232,7 @@ pub unsafe extern "C" fn nb_pending_send_result(
                 }
                 Ok(())
             }
-            Some(Err(err)) => {
-                let copy = Error::new(err.kind(), err.full_message());
-                Err(match err.dataname() {
-                    Some(name) => copy.with_dataname(name),
-                    None => copy,
-                })
-            }
+            Some(Err(err)) => Err(stored_error(err)),
         }
     })
 }
@@ -265,13 +269,7 @@ pub unsafe extern "C" fn nb_pending_send_envelope_json(
                 unsafe { args::write(out_value, Box::into_raw(root)) };
                 Ok(())
             }
-            Some(Err(err)) => {
-                let copy = Error::new(err.kind(), err.full_message());
-                Err(match err.dataname() {
-                    Some(name) => copy.with_dataname(name),
-                    None => copy,
-                })
-            }
+            Some(Err(err)) => Err(stored_error(err)),
         }
     })
 }
