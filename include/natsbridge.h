@@ -155,6 +155,18 @@ typedef struct nb_client nb_client;
 // up it may be passed to `nb_client_connect` from any thread.
 typedef struct nb_connect_options nb_connect_options;
 
+// Options of a JetStream consumer (`nb_client_durable_subscribe`): the
+// stream, the durable name, where to start, the filter subject, the ack
+// wait and the delivery limit, with the core's defaults. Create with
+// `nb_consume_options_new`, free with `nb_consume_options_free`. Not
+// thread-safe while being modified; a subscription copies them.
+typedef struct nb_consume_options nb_consume_options;
+
+// A JetStream consumer's decoded envelopes, pulled with
+// `nb_durable_subscription_next`. Made by `nb_client_durable_subscribe`,
+// freed with `nb_durable_subscription_free`.
+typedef struct nb_durable_subscription nb_durable_subscription;
+
 // A received envelope with every payload decoded and verified. Immutable
 // and thread-safe: accessors may be called from several threads at once.
 // Made by `nb_client_receive`, `nb_client_request` and subscriptions;
@@ -182,6 +194,14 @@ typedef struct nb_handler_queue nb_handler_queue;
 // unanswered with `nb_handler_request_free` (the call then fails). The
 // library thread that made it stays blocked until then.
 typedef struct nb_handler_request nb_handler_request;
+
+// A message of a JetStream consumer: its decoded envelope, its stream
+// sequence and delivery count, and what settles it. Made by
+// `nb_durable_subscription_next`, freed with `nb_jetstream_message_free`
+// (which does not settle it: a message neither acknowledged nor
+// terminated is delivered again after the consumer's ack wait).
+// Thread-safe, except `nb_jetstream_message_take_envelope` (see there).
+typedef struct nb_jetstream_message nb_jetstream_message;
 
 // A parsed JSON value; the root made by `nb_json_parse` owns the whole tree
 // and is freed with `nb_json_free`. Values reached through
@@ -575,6 +595,18 @@ nb_status nb_client_ensure_stream(const struct nb_client *client,
                                   size_t subject_count,
                                   struct nb_error **out_error);
 
+// As `nb_client_ensure_stream`, kept by `replicas` servers (1 on a single
+// server, up to 5 in a cluster) instead of the connection's
+// `jetstream_replicas` option. 0 is `NB_ERR_INVALID_ARGUMENT`; more than
+// the cluster has is refused by the server (`NB_ERR_JETSTREAM`). Blocks.
+// Thread-safe.
+nb_status nb_client_ensure_stream_replicated(const struct nb_client *client,
+                                             const char *name,
+                                             const char *const *subjects,
+                                             size_t subject_count,
+                                             size_t replicas,
+                                             struct nb_error **out_error);
+
 // Waits until everything published so far has reached the server.
 // Blocks. Thread-safe.
 nb_status nb_client_flush(const struct nb_client *client,
@@ -599,6 +631,173 @@ size_t nb_client_max_payload(const struct nb_client *client);
 // first. Its subscriptions end but must still be freed with
 // `nb_subscription_free`; envelopes received through it stay valid.
 void nb_client_free(struct nb_client *client);
+
+// Creates consumer options with the core's defaults (an ephemeral consumer
+// delivering from the start of the stream, ack wait 30000 ms, at most 10
+// deliveries of one message); the stream must be set
+// (`nb_consume_options_set_stream`) before subscribing.
+//
+// On success writes a new handle to `*out_options`; the caller frees it with
+// `nb_consume_options_free`.
+nb_status nb_consume_options_new(struct nb_consume_options **out_options,
+                                 struct nb_error **out_error);
+
+// Releases consumer options. NULL is accepted and ignored. Subscriptions
+// made with them keep their own copy.
+void nb_consume_options_free(struct nb_consume_options *options);
+
+// Sets any consumer option by its schema name (`docs/options.md`, scope
+// `consume`; snake_case or camelCase) to a value given as JSON text, as
+// `nb_connect_options_set_json` does for connect options (durations in
+// milliseconds). Unknown names, values of the wrong kind and bad values
+// (`deliver` "soon", `ack_wait` 0, an empty name) are
+// `NB_ERR_INVALID_ARGUMENT`; the options are then unchanged. Both strings
+// are copied.
+nb_status nb_consume_options_set_json(struct nb_consume_options *options,
+                                      const char *name,
+                                      const char *json,
+                                      struct nb_error **out_error);
+
+// Option `stream`: the JetStream stream to consume (required; unset by
+// default). `name` is copied; an empty one is `NB_ERR_INVALID_ARGUMENT`.
+nb_status nb_consume_options_set_stream(struct nb_consume_options *options,
+                                        const char *name,
+                                        struct nb_error **out_error);
+
+// Option `durable`: the durable consumer's name (unset by default: an
+// ephemeral consumer). The server keeps a durable consumer's position, so a
+// later subscription with the same name gets what was not acknowledged.
+// `name` is copied; an empty one is `NB_ERR_INVALID_ARGUMENT`.
+nb_status nb_consume_options_set_durable(struct nb_consume_options *options,
+                                         const char *name,
+                                         struct nb_error **out_error);
+
+// Option `deliver`: where a new consumer starts (default "all"): `all`,
+// `new`, `last`, `last_ack` (resume an existing durable consumer after its
+// last acknowledged message), a stream sequence number (`"42"`) or an RFC
+// 3339 time with its offset. Anything else is `NB_ERR_INVALID_ARGUMENT`.
+// `from` is copied.
+nb_status nb_consume_options_set_deliver(struct nb_consume_options *options,
+                                         const char *from,
+                                         struct nb_error **out_error);
+
+// Option `filter_subject`: only messages whose subject matches `subject`
+// (wildcards allowed) are delivered (unset by default: every subject of
+// the stream). `subject` is copied.
+nb_status nb_consume_options_set_filter_subject(struct nb_consume_options *options,
+                                                const char *subject,
+                                                struct nb_error **out_error);
+
+// Option `ack_wait`: how long the server waits for an acknowledgement
+// before delivering a message again, in milliseconds (default 30000 ms;
+// 0 is `NB_ERR_INVALID_ARGUMENT`).
+nb_status nb_consume_options_set_ack_wait_ms(struct nb_consume_options *options,
+                                             uint64_t wait_ms,
+                                             struct nb_error **out_error);
+
+// Option `max_deliver`: how many times one message is delivered at most
+// (default 10; 0: no limit).
+nb_status nb_consume_options_set_max_deliver(struct nb_consume_options *options,
+                                             uint64_t times,
+                                             struct nb_error **out_error);
+
+// Opens a JetStream consumer on the stream `consume` names (option
+// `stream`, required: `NB_ERR_INVALID_ARGUMENT` when unset) and writes it
+// to `*out_subscription` (free with `nb_durable_subscription_free`).
+// `subject` (may be NULL) is the consumer's filter subject, replacing the
+// options' `filter_subject`; `receive` (may be NULL) says how link payloads
+// are fetched. Both option objects are copied.
+//
+// With option `durable`, the consumer is made on first use and found again
+// later: a subscription with the same name resumes where the last one
+// left, and gets again what was delivered but not acknowledged (after the
+// ack wait). Fails with `NB_ERR_JETSTREAM` when the stream does not exist
+// (or `deliver` is `last_ack` and the durable consumer does not),
+// `NB_ERR_INVALID_ARGUMENT` for options that do not go together
+// (`last_ack` without a durable name). Blocks. Thread-safe.
+nb_status nb_client_durable_subscribe(const struct nb_client *client,
+                                      const char *subject,
+                                      const struct nb_consume_options *consume,
+                                      const struct nb_receive_options *receive,
+                                      struct nb_durable_subscription **out_subscription,
+                                      struct nb_error **out_error);
+
+// Waits up to `timeout_ms` milliseconds for the next message of the
+// consumer and writes it to `*out_message` (free with
+// `nb_jetstream_message_free`; settle it first with
+// `nb_jetstream_message_ack`, `_nak` or `_term`).
+//
+// Fails with `NB_ERR_TIMEOUT` when none came in time (a message whose link
+// payloads were still downloading then is not lost: unacknowledged, it is
+// delivered again after the ack wait), `NB_ERR_CLOSED` once
+// `nb_durable_subscription_stop` was called or the consumer ended, or with
+// the error of a message that is not a valid envelope (the library has
+// settled that message: terminated when it can never succeed, delivered
+// again later when it may; the next call gets the next one). Calls on one
+// subscription from several threads are serialized. Blocks.
+nb_status nb_durable_subscription_next(const struct nb_durable_subscription *subscription,
+                                       uint64_t timeout_ms,
+                                       struct nb_jetstream_message **out_message,
+                                       struct nb_error **out_error);
+
+// Stops the subscription: a `nb_durable_subscription_next` waiting on
+// another thread, and every later one, fails with `NB_ERR_CLOSED`.
+// Messages already taken can still be settled. Calling it again does
+// nothing. The subscription must still be freed. Thread-safe.
+nb_status nb_durable_subscription_stop(const struct nb_durable_subscription *subscription,
+                                       struct nb_error **out_error);
+
+// Stops pulling and releases the subscription. NULL is accepted and
+// ignored. The durable consumer stays on the server: messages delivered
+// but not acknowledged come again, after the ack wait, to the next
+// subscription with the same durable name. Messages taken from it stay
+// valid (and can be settled) until freed. Waits for download callbacks the
+// subscription started. Must not race with `nb_durable_subscription_next`
+// on the same subscription (stop a waiting thread with
+// `nb_durable_subscription_stop` first).
+void nb_durable_subscription_free(struct nb_durable_subscription *subscription);
+
+// The message's decoded envelope, owned by the message: valid until
+// `nb_jetstream_message_free` (read it with the `nb_envelope_*`
+// accessors; do not free it). NULL for a NULL message or once taken with
+// `nb_jetstream_message_take_envelope`.
+const struct nb_envelope *nb_jetstream_message_envelope(const struct nb_jetstream_message *message);
+
+// Moves the message's envelope out to the caller, who frees it with
+// `nb_envelope_free` (for a binding that keeps the envelope longer than
+// the message). The message can still be settled; later calls return
+// NULL, as does `nb_jetstream_message_envelope`. Must not race with
+// `nb_jetstream_message_envelope` users of the same message.
+struct nb_envelope *nb_jetstream_message_take_envelope(struct nb_jetstream_message *message);
+
+// The message's sequence number in its stream (from 1); 0 for NULL.
+uint64_t nb_jetstream_message_stream_sequence(const struct nb_jetstream_message *message);
+
+// How many times the message has been delivered (1 the first time); 0 for
+// NULL.
+uint64_t nb_jetstream_message_delivery_count(const struct nb_jetstream_message *message);
+
+// Acknowledges the message and waits for the server to confirm it: once
+// this returns `NB_OK`, no subscription with this durable name gets the
+// message again. Fails with `NB_ERR_JETSTREAM` (not confirmed). Blocks.
+// Thread-safe.
+nb_status nb_jetstream_message_ack(const struct nb_jetstream_message *message,
+                                   struct nb_error **out_error);
+
+// Asks for the message to be delivered again, after `delay_ms`
+// milliseconds (0: at once). Blocks until it is sent. Thread-safe.
+nb_status nb_jetstream_message_nak(const struct nb_jetstream_message *message,
+                                   uint64_t delay_ms,
+                                   struct nb_error **out_error);
+
+// Stops redelivery of the message without processing it. Blocks until it
+// is sent. Thread-safe.
+nb_status nb_jetstream_message_term(const struct nb_jetstream_message *message,
+                                    struct nb_error **out_error);
+
+// Releases a message and its envelope (unless taken). NULL is accepted and
+// ignored. Does not settle it.
+void nb_jetstream_message_free(struct nb_jetstream_message *message);
 
 // The envelope's wire version (1). 0 for a NULL envelope.
 uint32_t nb_envelope_version(const struct nb_envelope *envelope);
@@ -964,7 +1163,7 @@ nb_status nb_handler_respond(struct nb_handler_request *request,
 // `NB_ERR_HANDLER`. NULL is accepted and ignored.
 void nb_handler_request_free(struct nb_handler_request *request);
 
-// Every option of natsbridge (connect, send, receive, subscribe) as JSON
+// Every option of natsbridge (connect, send, receive, subscribe, consume) as JSON
 // text: the core's option schema, the same document as `docs/options.json`
 // (each option's `name`, `camel`, `scope`, `kind`, `unit`, `default` and
 // `doc`). What a binding over this ABI reads to know its options by name;

@@ -265,6 +265,39 @@ pub unsafe extern "C" fn nb_client_ensure_stream(
     })
 }
 
+/// As `nb_client_ensure_stream`, kept by `replicas` servers (1 on a single
+/// server, up to 5 in a cluster) instead of the connection's
+/// `jetstream_replicas` option. 0 is `NB_ERR_INVALID_ARGUMENT`; more than
+/// the cluster has is refused by the server (`NB_ERR_JETSTREAM`). Blocks.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_client_ensure_stream_replicated(
+    client: *const nb_client,
+    name: *const c_char,
+    subjects: *const *const c_char,
+    subject_count: usize,
+    replicas: usize,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or live handles and strings per the header.
+        let client = unsafe { args::required(client, "client") }?;
+        let name = unsafe { args::text(name, "name") }?;
+        let pointers = unsafe { args::slice(subjects, subject_count, "subjects") }?;
+        let subjects = pointers
+            .iter()
+            .enumerate()
+            // SAFETY: NUL-terminated strings per the header.
+            .map(|(i, &s)| unsafe { args::text(s, &format!("subjects[{i}]")) })
+            .collect::<natsbridge::Result<Vec<&str>>>()?;
+        runtime::block_on(
+            client
+                .bridge
+                .ensure_stream_replicated(name, &subjects, replicas),
+        )?
+    })
+}
+
 /// Waits until everything published so far has reached the server.
 /// Blocks. Thread-safe.
 #[unsafe(no_mangle)]

@@ -20,6 +20,7 @@
 
 mod args;
 mod client;
+mod durable;
 mod envelope;
 mod error;
 mod handlers;
@@ -35,6 +36,7 @@ use std::ffi::c_char;
 
 pub use args::nb_string_free;
 pub use client::*;
+pub use durable::*;
 pub use envelope::*;
 pub use error::*;
 pub use handlers::*;

@@ -193,7 +193,7 @@ impl ByName for nb_receive_options {
 
 /// Sets option `name` of `options` to the value `value` makes (after the
 /// handle's NULL check), inside the panic boundary.
-fn set_value<T: ByName>(
+pub(crate) fn set_value<T: ByName>(
     options: *mut T,
     out_error: *mut *mut nb_error,
     name: &str,
@@ -210,7 +210,7 @@ fn set_value<T: ByName>(
 ///
 /// # Safety
 /// `ptr` is NULL or a NUL-terminated string.
-unsafe fn text_value(ptr: *const c_char, arg: &str) -> natsbridge::Result<OptionValue> {
+pub(crate) unsafe fn text_value(ptr: *const c_char, arg: &str) -> natsbridge::Result<OptionValue> {
     // SAFETY: per the contract.
     Ok(OptionValue::Text(
         unsafe { args::text(ptr, arg) }?.to_owned(),
@@ -220,7 +220,7 @@ unsafe fn text_value(ptr: *const c_char, arg: &str) -> natsbridge::Result<Option
 /// The body of `nb_<scope>_options_set_json`: option `name` (snake_case or
 /// camelCase) of the handle's scope, its value the JSON text `json`,
 /// converted by the option's kind (`OptionValue::from_json`).
-fn set_json<T: ByName>(
+pub(crate) fn set_json<T: ByName>(
     options: *mut T,
     name: *const c_char,
     json: *const c_char,
@@ -248,7 +248,7 @@ fn set_json<T: ByName>(
     })
 }
 
-/// Every option of natsbridge (connect, send, receive, subscribe) as JSON
+/// Every option of natsbridge (connect, send, receive, subscribe, consume) as JSON
 /// text: the core's option schema, the same document as `docs/options.json`
 /// (each option's `name`, `camel`, `scope`, `kind`, `unit`, `default` and
 /// `doc`). What a binding over this ABI reads to know its options by name;

@@ -123,42 +123,6 @@ fn schema_rows() -> Vec<serde_json::Value> {
 /// ABI, each with the reason.
 const NOT_SETTERS: &[(&str, &str, &str)] = &[
     (
-        "consume",
-        "stream",
-        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
-         docs/notes/durable.md); an nb_consume_options object is its place",
-    ),
-    (
-        "consume",
-        "durable",
-        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
-         docs/notes/durable.md); an nb_consume_options object is its place",
-    ),
-    (
-        "consume",
-        "deliver",
-        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
-         docs/notes/durable.md); an nb_consume_options object is its place",
-    ),
-    (
-        "consume",
-        "filter_subject",
-        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
-         docs/notes/durable.md); an nb_consume_options object is its place",
-    ),
-    (
-        "consume",
-        "ack_wait",
-        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
-         docs/notes/durable.md); an nb_consume_options object is its place",
-    ),
-    (
-        "consume",
-        "max_deliver",
-        "the C ABI has no JetStream consumer yet (issue 19 item 1 left it for later: see \
-         docs/notes/durable.md); an nb_consume_options object is its place",
-    ),
-    (
         "subscribe",
         "queue",
         "the `group` argument of nb_client_queue_subscribe, nb_client_queue_subscribe_callback \
@@ -186,6 +150,10 @@ const OTHER_SETTERS: &[(&str, &str)] = &[
     (
         "nb_receive_options_set_json",
         "the generic setter: any receive option by name",
+    ),
+    (
+        "nb_consume_options_set_json",
+        "the generic setter: any consumer option by name",
     ),
     (
         "nb_connect_options_set_user_password",
@@ -327,7 +295,7 @@ fn header_has_a_setter_for_every_option_of_the_schema_and_no_other() {
             continue;
         }
         assert!(
-            ["connect", "send", "receive"].contains(&scope),
+            ["connect", "send", "receive", "consume"].contains(&scope),
             "option {name} of scope {scope}: no C options object takes it; add a setter or \
              list it in NOT_SETTERS with the reason"
         );
@@ -359,10 +327,12 @@ fn header_has_a_setter_for_every_option_of_the_schema_and_no_other() {
         expected.push(setter);
     }
     for (name, _, _) in &functions {
-        let is_setter = ["connect", "send", "receive"].iter().any(|scope| {
-            name.starts_with(&format!("nb_{scope}_options_set_"))
-                || name.starts_with(&format!("nb_{scope}_options_add_"))
-        });
+        let is_setter = ["connect", "send", "receive", "consume"]
+            .iter()
+            .any(|scope| {
+                name.starts_with(&format!("nb_{scope}_options_set_"))
+                    || name.starts_with(&format!("nb_{scope}_options_add_"))
+            });
         if is_setter && !expected.contains(name) {
             assert!(
                 OTHER_SETTERS.iter().any(|(other, _)| other == name),
@@ -443,6 +413,14 @@ fn set_json(scope: &str, name: &str, json: &str) -> (crate::nb_status, String) {
                 json,
                 &mut err
             ),
+            "consume" => once!(
+                nb_consume_options_new,
+                nb_consume_options_set_json,
+                nb_consume_options_free,
+                name,
+                json,
+                &mut err
+            ),
             _ => once!(
                 nb_receive_options_new,
                 nb_receive_options_set_json,
@@ -475,7 +453,7 @@ fn generic_setters_take_every_option_of_the_schema_by_both_names() {
             option["camel"].as_str().unwrap(),
             option["kind"].as_str().unwrap(),
         );
-        if scope == "subscribe" || scope == "consume" {
+        if scope == "subscribe" {
             continue; // listed in NOT_SETTERS
         }
         if kind == "callback" {
@@ -484,9 +462,15 @@ fn generic_setters_take_every_option_of_the_schema_by_both_names() {
             assert!(message.contains(name), "{message}");
             continue;
         }
+        // `deliver` reads its text (all, new, a sequence, a time).
+        let value = if name == "deliver" {
+            "\"new\""
+        } else {
+            sample(kind)
+        };
         for spelled in [name, camel] {
-            let (status, message) = set_json(scope, spelled, sample(kind));
-            assert_eq!(status, 0, "{scope} {spelled} = {}: {message}", sample(kind));
+            let (status, message) = set_json(scope, spelled, value);
+            assert_eq!(status, 0, "{scope} {spelled} = {value}: {message}");
         }
         // A value of the wrong kind names the option.
         let wrong = if kind == "bool" { "3" } else { "true" };
@@ -502,6 +486,18 @@ fn generic_setters_take_every_option_of_the_schema_by_both_names() {
     );
     let (status, _) = set_json("receive", "base_delay", "-1");
     assert_eq!(status, invalid);
+    // Values the consumer option itself refuses, each a typed error naming it.
+    for (name, json) in [
+        ("deliver", "\"soon\""),
+        ("deliver", "\"0\""),
+        ("ack_wait", "0"),
+        ("durable", "\"\""),
+        ("stream", "\"  \""),
+    ] {
+        let (status, message) = set_json("consume", name, json);
+        assert_eq!(status, invalid, "consume {name} = {json}: {message}");
+        assert!(message.contains(name), "{message}");
+    }
     let (status, message) = set_json("send", "metadata", "{not json");
     assert_eq!(status, invalid);
     assert!(message.contains("metadata"), "{message}");
