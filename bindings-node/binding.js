@@ -219,6 +219,48 @@ function createApi(arrow) {
     }
   }
 
+  // A JetStream message is the native object itself, with its envelope
+  // (tables read by this layer's apache-arrow) as the `envelope` property.
+  function fromNativeMessage(message) {
+    if (message) message.envelope = fromNativeEnvelope(message.takeEnvelope())
+    return message
+  }
+
+  class DurableSubscription {
+    #native
+
+    constructor(nativeSubscription) {
+      this.#native = nativeSubscription
+    }
+
+    async next(timeoutMs) {
+      return fromNativeMessage(await this.#native.next(timeoutMs))
+    }
+
+    unsubscribe() {
+      return this.#native.unsubscribe()
+    }
+
+    // Leaving a `for await` loop early stops pulling (what was not
+    // acknowledged comes again after ackWait); a message that is not a valid
+    // envelope ends the loop with its error, and the subscription goes on.
+    [Symbol.asyncIterator]() {
+      return {
+        next: async () => {
+          const value = await this.next()
+          return value === null ? { done: true, value: undefined } : { done: false, value }
+        },
+        return: async () => {
+          await this.unsubscribe()
+          return { done: true, value: undefined }
+        },
+        [Symbol.asyncIterator]() {
+          return this
+        },
+      }
+    }
+  }
+
   class Bridge {
     #native
     constructor(nativeBridge) {
@@ -238,6 +280,14 @@ function createApi(arrow) {
 
     async subscribe(subject, options) {
       return new Subscription(await this.#native.subscribe(subject, options))
+    }
+
+    async durableSubscribe(subject, options) {
+      return new DurableSubscription(await this.#native.durableSubscribe(subject, options))
+    }
+
+    ensureStream(name, subjects, options) {
+      return this.#native.ensureStream(name, subjects, options)
     }
 
     request(subject, payloads, options) {
@@ -275,7 +325,14 @@ function createApi(arrow) {
     }
   }
 
-  return { smartsend, smartreceive, Bridge, Subscription, errorKinds: native.errorKinds, version: native.version }
+  return {
+    smartsend,
+    smartreceive,
+    Bridge,
+    Subscription,
+    DurableSubscription,
+    JetStreamMessage: native.JetStreamMessage,
+    errorKinds: native.errorKinds, version: native.version }
 }
 
 module.exports = { createApi }

@@ -5,3 +5,11 @@ import type { Table } from 'apache-arrow'
 /** `for await (const envelope of subscription)`; leaving the loop early unsubscribes. */
 export interface Subscription extends AsyncIterable<ReceivedEnvelope> {}
 
+/** `for await (const message of durableSubscription)`; leaving the loop early stops pulling. */
+export interface DurableSubscription extends AsyncIterable<JetStreamMessage> {}
+
+/** The message's decoded envelope, as `receive()` returns it (tables as apache-arrow Tables). */
+export interface JetStreamMessage {
+  readonly envelope: ReceivedEnvelope
+}
+

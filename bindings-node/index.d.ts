@@ -5,6 +5,14 @@ import type { Table } from 'apache-arrow'
 /** `for await (const envelope of subscription)`; leaving the loop early unsubscribes. */
 export interface Subscription extends AsyncIterable<ReceivedEnvelope> {}
 
+/** `for await (const message of durableSubscription)`; leaving the loop early stops pulling. */
+export interface DurableSubscription extends AsyncIterable<JetStreamMessage> {}
+
+/** The message's decoded envelope, as `receive()` returns it (tables as apache-arrow Tables). */
+export interface JetStreamMessage {
+  readonly envelope: ReceivedEnvelope
+}
+
 /**
  * A long-lived connection to NATS that every call reuses.
  *
@@ -30,6 +38,23 @@ export declare class Bridge {
    * queue group. The subscription is an async iterator of envelopes.
    */
   subscribe(subject: string, options?: ReceiveOptions & SubscribeOptions): Promise<Subscription>
+  /**
+   * Consumes a JetStream stream: a consumer on `options.stream`
+   * (required) delivering the messages whose subject matches `subject`
+   * (wildcards allowed; `null`: every subject of the stream), each to
+   * acknowledge. With `durable`, the server keeps the consumer's position:
+   * a later subscription with the same name gets what was not
+   * acknowledged. `deliver` also takes a stream sequence (a number) or a
+   * `Date`. Receive options say how link payloads are fetched.
+   */
+  durableSubscribe(subject?: string | null, options?: ConsumeOptions & ReceiveOptions): Promise<DurableSubscription>
+  /**
+   * Creates the JetStream stream `name` capturing `subjects` (one subject
+   * or an array) unless it exists (for sends with `jetstream: true` and
+   * `durableSubscribe`), kept by `replicas` servers (default: the
+   * connection's `jetstreamReplicas`, 1 unless set).
+   */
+  ensureStream(name: string, subjects: string | Array<string>, options?: EnsureStreamOptions): Promise<void>
   /**
    * Sends a request and resolves to the reply envelope. Options are those
    * of `send` and of a receive, plus `timeout` (ms).
@@ -59,6 +84,53 @@ export declare class Bridge {
   get brokerUrl(): string
   /** The largest message the server accepts, in bytes. */
   get maxPayload(): number
+}
+
+/**
+ * Decoded envelopes of a JetStream consumer (`Bridge.durableSubscribe`):
+ * iterate it with `for await`, or call `next()`. Each item is a
+ * `JetStreamMessage` to `ack()`, `nak()` or `term()`. A message that is not
+ * a valid envelope makes `next()` reject with its error (natsbridge has
+ * already settled it: terminated when it can never succeed, delivered
+ * again later when it may); the subscription goes on. A message neither
+ * acknowledged nor terminated comes again after `ackWait`, to this or the
+ * next subscription with the same durable name.
+ */
+export declare class DurableSubscription {
+  /**
+   * The next message, or `null` once the subscription has ended
+   * (`unsubscribe()`, or the bridge closed). With `timeoutMs`, rejects
+   * with code `TIMEOUT` when none arrives in time.
+   */
+  next(timeoutMs?: number): Promise<JetStreamMessage | null>
+  /**
+   * Stops pulling: a pending and every later `next()` resolves to
+   * `null`. The durable consumer stays on the server: what was delivered
+   * but not acknowledged comes again, after `ackWait`, to the next
+   * subscription with the same durable name. Messages already taken can
+   * still be settled.
+   */
+  unsubscribe(): Promise<void>
+}
+
+/**
+ * One message of a JetStream consumer: its decoded `envelope` (as
+ * `receive()` returns it), its `streamSequence` and `deliveryCount` (1 the
+ * first time), and how to settle it: `ack()` (done, never again),
+ * `nak(delayMs?)` (deliver again, after `delayMs` if given), `term()`
+ * (never again, not processed).
+ */
+export declare class JetStreamMessage {
+  /** The message's sequence number in its stream. */
+  get streamSequence(): number
+  /** How many times the message has been delivered (1 the first time). */
+  get deliveryCount(): number
+  /** Acknowledges the message; resolves once the server confirmed it. */
+  ack(): Promise<void>
+  /** Asks for the message again, after `delayMs` milliseconds if given. */
+  nak(delayMs?: number): Promise<void>
+  /** Stops redelivery of the message without processing it. */
+  term(): Promise<void>
 }
 
 /**
@@ -160,6 +232,44 @@ export interface ConnectOptions {
    * $-prefixed system subjects are refused either way. Default: unset.
    */
   replySubjectPrefixes?: string | Array<string>
+}
+
+/** Options of a JetStream consumer (`Bridge.durableSubscribe`). */
+export interface ConsumeOptions {
+  /** The JetStream stream to consume (required). Default: unset. */
+  stream?: string
+  /**
+   * The durable consumer's name: the server keeps its position, so a restart with the same
+   * name gets what was not acknowledged; unset: an ephemeral consumer. Default: unset.
+   */
+  durable?: string
+  /**
+   * Where a new consumer starts: all, new, last, last_ack (resume an existing durable
+   * consumer after its last acknowledged message), a stream sequence number, or an RFC 3339
+   * time. Default: "all".
+   */
+  deliver?: string | number | Date
+  /**
+   * Only deliver messages whose subject matches this one (wildcards allowed); unset: every
+   * subject of the stream. Default: unset.
+   */
+  filterSubject?: string
+  /**
+   * How long the server waits for an acknowledgement before delivering a message again.
+   * Unit: ms. Default: 30000 ms.
+   */
+  ackWait?: number
+  /** How many times one message is delivered at most (0: no limit). Default: 10. */
+  maxDeliver?: number
+}
+
+/** The own argument of `Bridge.ensureStream` (not an option of the schema). */
+export interface EnsureStreamOptions {
+  /**
+   * How many servers keep a copy of the stream (1 on a single server, up
+   * to 5 in a cluster). Default: the connection's jetstreamReplicas.
+   */
+  replicas?: number
 }
 
 /** One row of the core's error table, as JS sees it. */

@@ -5,4 +5,13 @@ import * as arrow from 'apache-arrow'
 
 const { createApi } = createRequire(import.meta.url)('./binding.js')
 
-export const { smartsend, smartreceive, Bridge, Subscription, errorKinds, version } = createApi(arrow)
+export const {
+  smartsend,
+  smartreceive,
+  Bridge,
+  Subscription,
+  DurableSubscription,
+  JetStreamMessage,
+  errorKinds,
+  version,
+} = createApi(arrow)

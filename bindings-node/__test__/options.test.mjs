@@ -22,7 +22,7 @@ const schema = JSON.parse(readFileSync(join(workspaceDir, 'docs', 'options.json'
 const options = schema.options
 
 // Options of the schema that cannot apply to Node, each with its reason.
-// (None: Node takes every connect, send, receive and subscribe option.)
+// (None: Node takes every connect, send, receive, subscribe and consume option.)
 const NOT_APPLICABLE = {}
 
 // Keys of a call's option object that are not options of the schema, each
@@ -32,10 +32,20 @@ const CALL_ARGUMENTS = {
     timeout:
       "the wait of this one request (ms), overriding the connection's requestTimeout; a call argument, not a schema option",
   },
+  'Bridge.ensureStream': {
+    replicas:
+      "the replica count of this one stream, overriding the connection's jetstreamReplicas; a call argument, not a schema option",
+  },
 }
 
 // The interface of index.d.ts that declares each scope's options.
-const INTERFACE = { connect: 'ConnectOptions', send: 'SendOptions', receive: 'ReceiveOptions', subscribe: 'SubscribeOptions' }
+const INTERFACE = {
+  connect: 'ConnectOptions',
+  send: 'SendOptions',
+  receive: 'ReceiveOptions',
+  subscribe: 'SubscribeOptions',
+  consume: 'ConsumeOptions',
+}
 
 /** The doc every field must carry: the schema's doc line, then its unit and default. */
 function expectedDoc(option) {
@@ -102,8 +112,9 @@ describe('option schema parity: index.d.ts', () => {
     assert.deepEqual(declared.NatsUrlOption, { natsUrl: expectedDoc(natsUrl) })
   })
 
-  it('RequestOptions holds only the call arguments listed here', () => {
+  it('RequestOptions and EnsureStreamOptions hold only the call arguments listed here', () => {
     assert.deepEqual(Object.keys(declared.RequestOptions), Object.keys(CALL_ARGUMENTS['Bridge.request']))
+    assert.deepEqual(Object.keys(declared.EnsureStreamOptions), Object.keys(CALL_ARGUMENTS['Bridge.ensureStream']))
   })
 
   it('each call declares the option interfaces of its scopes', () => {
@@ -116,6 +127,8 @@ describe('option schema parity: index.d.ts', () => {
       '  request(': 'options?: SendOptions & ReceiveOptions & RequestOptions',
       '  reply(': 'options?: SendOptions)',
       '  receive(': 'options?: ReceiveOptions)',
+      '  durableSubscribe(': 'options?: ConsumeOptions & ReceiveOptions)',
+      '  ensureStream(': 'options?: EnsureStreamOptions)',
     }
     for (const [call, type] of Object.entries(signatures)) {
       const line = dts.split('\n').find((l) => l.includes(call))
@@ -152,6 +165,8 @@ describe('option schema parity: what each call accepts (at run time)', () => {
     'Bridge.request': { scopes: ['send', 'receive'], run: (o) => bridge.request(subject('x'), payloads, o) },
     'Bridge.subscribe': { scopes: ['receive', 'subscribe'], run: (o) => bridge.subscribe(subject('x'), o) },
     'Bridge.receive': { scopes: ['receive'], run: (o) => bridge.receive(body, o) },
+    'Bridge.durableSubscribe': { scopes: ['consume', 'receive'], run: (o) => bridge.durableSubscribe(subject('x'), o) },
+    'Bridge.ensureStream': { scopes: [], run: (o) => bridge.ensureStream('NEVER_MADE', subject('x'), o) },
   }
 
   for (const [name, call] of Object.entries(calls)) {

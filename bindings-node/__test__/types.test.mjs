@@ -30,15 +30,26 @@ describe('index.d.ts', () => {
     assert.deepEqual(Object.keys(natsbridge).filter((k) => k !== 'default').sort(), declared)
   })
 
-  for (const cls of ['Bridge', 'Subscription']) {
+  for (const cls of ['Bridge', 'Subscription', 'DurableSubscription']) {
     it(`declares exactly the members of ${cls}`, () => {
       assert.deepEqual(jsMembers(natsbridge[cls]), declaredMembers(cls))
     })
   }
 
+  it('declares exactly the members of JetStreamMessage (takeEnvelope is binding.js-internal)', () => {
+    // A native class's constructor is a sloppy-mode function: `arguments`
+    // and `caller` are its own properties.
+    const internal = ['takeEnvelope', 'arguments', 'caller']
+    const members = jsMembers(natsbridge.JetStreamMessage).filter((m) => !internal.includes(m))
+    assert.deepEqual(members, declaredMembers('JetStreamMessage'))
+    assert.match(dts, /export interface JetStreamMessage \{\n {2}readonly envelope: ReceivedEnvelope/)
+  })
+
   it('types subscriptions as async iterables and imports the Arrow Table type', () => {
     assert.match(dts, /export interface Subscription extends AsyncIterable<ReceivedEnvelope>/)
     assert.match(dts, /import type \{ Table \} from 'apache-arrow'/)
     assert.equal(typeof natsbridge.Subscription.prototype[Symbol.asyncIterator], 'function')
+    assert.match(dts, /export interface DurableSubscription extends AsyncIterable<JetStreamMessage>/)
+    assert.equal(typeof natsbridge.DurableSubscription.prototype[Symbol.asyncIterator], 'function')
   })
 })

@@ -144,6 +144,81 @@ impl Bridge {
         )
     }
 
+    /// Consumes a JetStream stream: a consumer on `options.stream`
+    /// (required) delivering the messages whose subject matches `subject`
+    /// (wildcards allowed; `null`: every subject of the stream), each to
+    /// acknowledge. With `durable`, the server keeps the consumer's position:
+    /// a later subscription with the same name gets what was not
+    /// acknowledged. `deliver` also takes a stream sequence (a number) or a
+    /// `Date`. Receive options say how link payloads are fetched.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "subject?: string | null, options?: ConsumeOptions & ReceiveOptions",
+        ts_return_type = "Promise<DurableSubscription>"
+    )]
+    pub fn durable_subscribe<'env>(
+        &self,
+        env: &'env Env,
+        subject: Option<Unknown<'_>>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, crate::durable::DurableSubscription>> {
+        let prepared = (|| {
+            let subject = match &subject {
+                Some(subject) if !is_nullish(subject) => Some(string_arg(env, subject, "subject")?),
+                _ => None,
+            };
+            let given = options::read(env, options.as_ref(), &options::DURABLE_SUBSCRIBE)?;
+            given.consume(subject, given.receive()?)
+        })();
+        let bridge = self.inner.clone();
+        run(
+            env,
+            async move {
+                let options = prepared?;
+                // On the core's runtime: the consumer's pull task lives there.
+                natsbridge::runtime::spawn(async move { bridge.consume(options).await }).await?
+            },
+            |_, subscription| Ok(crate::durable::DurableSubscription::new(subscription)),
+        )
+    }
+
+    /// Creates the JetStream stream `name` capturing `subjects` (one subject
+    /// or an array) unless it exists (for sends with `jetstream: true` and
+    /// `durableSubscribe`), kept by `replicas` servers (default: the
+    /// connection's `jetstreamReplicas`, 1 unless set).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "name: string, subjects: string | Array<string>, options?: EnsureStreamOptions",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn ensure_stream<'env>(
+        &self,
+        env: &'env Env,
+        name: Unknown<'_>,
+        subjects: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let prepared = (|| {
+            let name = string_arg(env, &name, "name")?;
+            let subjects = options::string_list(env, &subjects, "subjects")?;
+            let given = options::read(env, options.as_ref(), &options::ENSURE_STREAM)?;
+            Ok::<_, Error>((name, subjects, given.replicas()?))
+        })();
+        let bridge = self.inner.clone();
+        run(
+            env,
+            async move {
+                let (name, subjects, replicas) = prepared?;
+                let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+                match replicas {
+                    Some(n) => bridge.ensure_stream_replicated(&name, &subjects, n).await,
+                    None => bridge.ensure_stream(&name, &subjects).await,
+                }
+            },
+            |_, ()| Ok(()),
+        )
+    }
+
     /// Sends a request and resolves to the reply envelope. Options are those
     /// of `send` and of a receive, plus `timeout` (ms).
     #[napi(
@@ -382,7 +457,7 @@ impl Subscription {
     }
 }
 
-fn timeout_from(timeout_ms: Option<f64>) -> Result<Option<Duration>, Error> {
+pub(crate) fn timeout_from(timeout_ms: Option<f64>) -> Result<Option<Duration>, Error> {
     timeout_ms
         .map(|ms| {
             if ms.is_finite() && ms >= 0.0 {

@@ -8,6 +8,7 @@
 //!
 //! - [`pool`]: the original design's `smartsend` / `smartreceive` functions;
 //! - [`bridge`]: the `Bridge` class (a long-lived connection) and `Subscription`;
+//! - [`durable`]: JetStream consumers (`DurableSubscription`, `JetStreamMessage`);
 //! - [`payload`], [`envelope`], [`options`], [`message`], [`bytes`], [`json`]:
 //!   conversions of values;
 //! - [`handlers`]: JS upload / download handlers as core claim-check stores;
@@ -18,6 +19,7 @@
 
 pub mod bridge;
 pub mod bytes;
+pub mod durable;
 pub mod envelope;
 pub mod error;
 pub mod handlers;

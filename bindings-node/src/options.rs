@@ -205,6 +205,39 @@ pub struct SubscribeOptions {
     pub concurrent_receives: Option<f64>,
 }
 
+/// Options of a JetStream consumer (`Bridge.durableSubscribe`).
+#[napi(object, object_to_js = false)]
+#[allow(dead_code)] // a type declaration for index.d.ts: values are read by name
+pub struct ConsumeOptions {
+    /// The JetStream stream to consume (required). Default: unset.
+    pub stream: Option<String>,
+    /// The durable consumer's name: the server keeps its position, so a restart with the same
+    /// name gets what was not acknowledged; unset: an ephemeral consumer. Default: unset.
+    pub durable: Option<String>,
+    /// Where a new consumer starts: all, new, last, last_ack (resume an existing durable
+    /// consumer after its last acknowledged message), a stream sequence number, or an RFC 3339
+    /// time. Default: "all".
+    #[napi(ts_type = "string | number | Date")]
+    pub deliver: Option<String>,
+    /// Only deliver messages whose subject matches this one (wildcards allowed); unset: every
+    /// subject of the stream. Default: unset.
+    pub filter_subject: Option<String>,
+    /// How long the server waits for an acknowledgement before delivering a message again.
+    /// Unit: ms. Default: 30000 ms.
+    pub ack_wait: Option<f64>,
+    /// How many times one message is delivered at most (0: no limit). Default: 10.
+    pub max_deliver: Option<f64>,
+}
+
+/// The own argument of `Bridge.ensureStream` (not an option of the schema).
+#[napi(object, object_to_js = false)]
+#[allow(dead_code)] // a type declaration for index.d.ts: values are read by name
+pub struct EnsureStreamOptions {
+    /// How many servers keep a copy of the stream (1 on a single server, up
+    /// to 5 in a cluster). Default: the connection's jetstreamReplicas.
+    pub replicas: Option<f64>,
+}
+
 /// The NATS server of the function-style API (`smartsend`, `smartreceive`):
 /// one pooled connection per URL, made on first use (the other connect
 /// options need a `Bridge`).
@@ -287,6 +320,20 @@ pub(crate) const SUBSCRIBE: Call = Call {
     scopes: &[Scope::Receive, Scope::Subscribe],
     nats_url: false,
     extra: &[],
+};
+/// `Bridge.durableSubscribe(subject, options)`.
+pub(crate) const DURABLE_SUBSCRIBE: Call = Call {
+    name: "Bridge.durableSubscribe",
+    scopes: &[Scope::Consume, Scope::Receive],
+    nats_url: false,
+    extra: &[],
+};
+/// `Bridge.ensureStream(name, subjects, options)`.
+pub(crate) const ENSURE_STREAM: Call = Call {
+    name: "Bridge.ensureStream",
+    scopes: &[],
+    nats_url: false,
+    extra: &["replicas"],
 };
 /// `Bridge.receive(msg, options)`.
 pub(crate) const RECEIVE: Call = Call {
@@ -595,6 +642,61 @@ impl<'env> Given<'env> {
         Ok((queue, concurrency))
     }
 
+    /// The core's consumer options, with `receive` for its link payloads;
+    /// `subject` (the call's first argument) is the filter subject. `deliver`
+    /// also takes a stream sequence (a number) or a `Date`, converted here
+    /// to the text the option reads.
+    pub(crate) fn consume(
+        &self,
+        subject: Option<String>,
+        receive: natsbridge::ReceiveOptions,
+    ) -> Result<natsbridge::jetstream::ConsumerOptions, Error> {
+        let mut options =
+            natsbridge::jetstream::ConsumerOptions::ephemeral().receive_options(receive);
+        let mut filter = None;
+        for (spec, value) in self.of(Scope::Consume) {
+            let converted = if spec.name == "deliver" {
+                deliver_value(self.env, spec, value)?
+            } else {
+                option_value(self.env, spec, value)?
+            };
+            if spec.name == "filter_subject" {
+                filter = Some(converted.clone());
+            }
+            options = options.set(spec.name, converted)?;
+        }
+        if let Some(subject) = subject {
+            if let Some(OptionValue::Text(filter)) = &filter
+                && *filter != subject
+            {
+                return Err(invalid(format!(
+                    "the subject {subject:?} and option filterSubject {filter:?} differ: give one"
+                )));
+            }
+            options = options.set("filter_subject", OptionValue::Text(subject))?;
+        }
+        Ok(options)
+    }
+
+    /// `replicas` of `Bridge.ensureStream`, read as the connect option
+    /// `jetstreamReplicas` it overrides (a whole number).
+    pub(crate) fn replicas(&self) -> Result<Option<usize>, Error> {
+        let spec = schema::lookup(Scope::Connect, "jetstream_replicas")?;
+        for (name, value) in &self.extra {
+            if *name == "replicas" {
+                return match option_value(self.env, spec, value) {
+                    Ok(OptionValue::Number(n)) => {
+                        Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+                    }
+                    _ => Err(invalid(
+                        "option replicas takes a whole number of servers (1 to 5)",
+                    )),
+                };
+            }
+        }
+        Ok(None)
+    }
+
     /// `timeout` of `Bridge.request`: milliseconds.
     pub(crate) fn request_timeout(&self) -> Result<Option<Duration>, Error> {
         for (name, value) in &self.extra {
@@ -616,6 +718,77 @@ impl<'env> Given<'env> {
             }
         }
         Ok(None)
+    }
+}
+
+/// The value of option `deliver`: its text, a stream sequence given as a
+/// whole number, or a `Date` (its `toISOString()`).
+fn deliver_value(env: &Env, spec: &OptionSpec, value: &Unknown<'_>) -> Result<OptionValue, Error> {
+    match value.get_type() {
+        Ok(ValueType::Number) => match option_value(env, spec_as_count(), value) {
+            Ok(OptionValue::Number(n)) => Ok(OptionValue::Text(n.to_string())),
+            _ => Err(invalid(format!(
+                "option {} takes a stream sequence number (a whole number >= 1), got {}",
+                spec.camel,
+                describe(spec, env, value)
+            ))),
+        },
+        Ok(ValueType::Object) if value.is_date().unwrap_or(false) => {
+            // SAFETY: checked to be an object of this environment.
+            let date = unsafe { Object::from_napi_value(env.raw(), value.raw()) }
+                .map_err(|e| invalid_napi(spec.camel, e))?;
+            // An invalid Date's time is NaN (and its toISOString throws).
+            let get_time: Function<'_, (), f64> = date
+                .get_named_property("getTime")
+                .map_err(|e| invalid_napi(spec.camel, e))?;
+            let millis = get_time
+                .apply(date, ())
+                .map_err(|e| invalid_napi(spec.camel, e))?;
+            if !millis.is_finite() {
+                return Err(invalid(format!(
+                    "option {} takes a valid Date, got an invalid one",
+                    spec.camel
+                )));
+            }
+            let to_iso: Function<'_, (), String> = date
+                .get_named_property("toISOString")
+                .map_err(|e| invalid_napi(spec.camel, e))?;
+            let text = to_iso
+                .apply(date, ())
+                .map_err(|e| invalid_napi(spec.camel, e))?;
+            Ok(OptionValue::Text(text))
+        }
+        _ => option_value(env, spec, value),
+    }
+}
+
+/// A count option of the schema, for reading a number by its rules.
+fn spec_as_count() -> &'static OptionSpec {
+    schema::OPTIONS
+        .iter()
+        .find(|o| o.scope == Scope::Consume && o.name == "max_deliver")
+        .expect("the schema has consume option max_deliver")
+}
+
+/// A string or an array of strings (the `subjects` of `Bridge.ensureStream`).
+pub(crate) fn string_list(
+    env: &Env,
+    value: &Unknown<'_>,
+    what: &str,
+) -> Result<Vec<String>, Error> {
+    let raw = (env.raw(), value.raw());
+    match value.get_type() {
+        // SAFETY: the type was checked; a value of this environment.
+        Ok(ValueType::String) => Ok(vec![
+            unsafe { String::from_napi_value(raw.0, raw.1) }.map_err(|e| invalid_napi(what, e))?,
+        ]),
+        Ok(ValueType::Object) if value.is_array().unwrap_or(false) => {
+            unsafe { Vec::<String>::from_napi_value(raw.0, raw.1) }
+                .map_err(|_| invalid(format!("{what} takes a string or an array of strings")))
+        }
+        _ => Err(invalid(format!(
+            "{what} takes a string or an array of strings"
+        ))),
     }
 }
 
