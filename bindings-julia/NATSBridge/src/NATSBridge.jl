@@ -36,7 +36,7 @@ using NATSBridge_jll
 using NATSBridge_jll: libnatsbridge
 
 export Bridge, Msg, NATSBridgeError, smartsend, smartreceive, subscribe, request, reply,
-       ensure_stream
+       ensure_stream, durable_subscribe, DurableSubscription, JetStreamMessage, ack!, nak!, term!
 
 include("lib.jl")
 include("errors.jl")
@@ -46,6 +46,7 @@ include("notify.jl")
 include("options.jl")
 include("envelope.jl")
 include("bridge.jl")
+include("durable.jl")
 
 function __init__()
     init_function_pointers()

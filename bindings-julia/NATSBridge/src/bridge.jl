@@ -14,7 +14,7 @@ durations in milliseconds).
 mutable struct Bridge
     ptr::Ptr{Cvoid}
     url::Union{String,Nothing}
-    subscriptions::Vector{Any}   # open Subscriptions, closed before the client
+    subscriptions::Vector{Any}   # open (durable) subscriptions, closed before the client
     lock::ReentrantLock
     # Woken by the library when a send started by `nb_client_send_notify`
     # completes after that call returned; made on first use. Never closed
@@ -97,19 +97,29 @@ function Base.flush(b::Bridge)
 end
 
 """
-    ensure_stream(bridge, name, subjects)
+    ensure_stream(bridge, name, subjects; replicas = nothing)
 
 Creates the JetStream stream `name` capturing `subjects` unless it exists;
-needed before sends with `jetstream = true`.
+needed before sends with `jetstream = true` and `durable_subscribe`. Kept by
+`replicas` servers (`nothing`: the connection's `jetstream_replicas`, 1
+unless set; a single server takes 1, a cluster up to 5).
 """
-function ensure_stream(b::Bridge, name::AbstractString, subjects)
+function ensure_stream(b::Bridge, name::AbstractString, subjects;
+                       replicas::Union{Integer,Nothing} = nothing)
     subjects isa AbstractString && (subjects = [subjects])
     strings = [String(s) for s in subjects]
     ptrs = [pointer(s) for s in strings]
     err = Ref{Ptr{Cvoid}}(C_NULL)
-    status = GC.@preserve strings ptrs @blocking(nb_client_ensure_stream, Int32,
-        (Ptr{Cvoid}, Cstring, Ptr{Ptr{UInt8}}, Csize_t, Ptr{Ptr{Cvoid}}),
-        client(b), String(name), ptrs, length(ptrs), err)
+    status = if replicas === nothing
+        GC.@preserve strings ptrs @blocking(nb_client_ensure_stream, Int32,
+            (Ptr{Cvoid}, Cstring, Ptr{Ptr{UInt8}}, Csize_t, Ptr{Ptr{Cvoid}}),
+            client(b), String(name), ptrs, length(ptrs), err)
+    else
+        replicas >= 0 || throw(border_error(:INVALID_ARGUMENT, "replicas must be at least 1"))
+        GC.@preserve strings ptrs @blocking(nb_client_ensure_stream_replicated, Int32,
+            (Ptr{Cvoid}, Cstring, Ptr{Ptr{UInt8}}, Csize_t, Csize_t, Ptr{Ptr{Cvoid}}),
+            client(b), String(name), ptrs, length(ptrs), Csize_t(replicas), err)
+    end
     check(status, err)
 end
 

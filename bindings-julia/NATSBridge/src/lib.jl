@@ -4,7 +4,8 @@
 # Every call goes to `NATSBridge_jll.libnatsbridge`. Quick calls (accessors,
 # option setters, frees that do not wait on the network) are plain `ccall`s.
 # Calls that wait on the network (connect, send, receive, request, reply,
-# flush, close, subscribe) run with `@threadcall` on libuv's thread pool, so
+# flush, close, subscribe, a durable subscription's next and the settling of
+# its messages) run with `@threadcall` on libuv's thread pool, so
 # Julia's thread goes on running tasks meanwhile: the upload/download handler
 # task such a call may be waiting for, timers, other subscriptions.
 # `@threadcall` runs a tiny generated wrapper on the pool thread, which must
@@ -20,7 +21,10 @@ const LIBRARY_MAJOR = 0
 const BLOCKING_FUNCTIONS = (:nb_client_connect, :nb_client_send, :nb_client_receive,
                             :nb_client_request, :nb_client_reply, :nb_client_flush,
                             :nb_client_close, :nb_client_ensure_stream,
-                            :nb_client_subscribe_notify)
+                            :nb_client_ensure_stream_replicated, :nb_client_subscribe_notify,
+                            :nb_client_durable_subscribe, :nb_durable_subscription_next,
+                            :nb_jetstream_message_ack, :nb_jetstream_message_nak,
+                            :nb_jetstream_message_term)
 
 for name in BLOCKING_FUNCTIONS
     @eval const $(Symbol(:PTR_, name)) = Ref{Ptr{Cvoid}}(C_NULL)

@@ -2,8 +2,8 @@
 #
 # The keywords are the options of `core/src/schema.rs` (`docs/options.md`),
 # read once from the library (`nb_option_schema_json`) and parsed by the
-# core's JSON parser: the snake_case name of each connect, send and receive
-# option is its keyword. The one exception is the handler keywords, which
+# core's JSON parser: the snake_case name of each connect, send, receive and
+# consume option is its keyword. The one exception is the handler keywords, which
 # keep the original design's names `fileserverUploadHandler` and
 # `fileserverDownloadHandler`. A keyword's value is written as JSON
 # (`to_json`, the core's writer) and set by name through
@@ -37,7 +37,7 @@ end
 """
     keywords() -> Dict{Symbol,Dict{Symbol,Dict{String,Any}}}
 
-scope (`:connect`, `:send`, `:receive`, `:subscribe`) => keyword => its
+scope (`:connect`, `:send`, `:receive`, `:subscribe`, `:consume`) => keyword => its
 schema row.
 """
 function keywords()
@@ -52,7 +52,7 @@ function keywords()
     return KEYWORDS[]
 end
 
-"The keywords of one scope (`:connect`, `:send`, `:receive`, `:subscribe`), sorted."
+"The keywords of one scope (`:connect`, `:send`, `:receive`, `:subscribe`, `:consume`), sorted."
 option_names(target::Symbol) = sort!(collect(keys(get(keywords(), target, Dict()))))
 
 """
@@ -72,6 +72,8 @@ function new_options(target::Symbol)
         ccall((:nb_send_options_new, libnatsbridge), Int32, (Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}), out, err)
     elseif target === :receive
         ccall((:nb_receive_options_new, libnatsbridge), Int32, (Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}), out, err)
+    elseif target === :consume
+        ccall((:nb_consume_options_new, libnatsbridge), Int32, (Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}), out, err)
     else
         ccall((:nb_connect_options_new, libnatsbridge), Int32, (Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}), out, err)
     end
@@ -86,6 +88,8 @@ function free!(set::OptionSet)
             ccall((:nb_send_options_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), set.ptr)
         elseif set.target === :receive
             ccall((:nb_receive_options_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), set.ptr)
+        elseif set.target === :consume
+            ccall((:nb_consume_options_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), set.ptr)
         else
             ccall((:nb_connect_options_free, libnatsbridge), Cvoid, (Ptr{Cvoid},), set.ptr)
         end

@@ -467,6 +467,100 @@ end
     @test err isa NATSBridgeError && err.kind === :JETSTREAM
 end
 
+@testset "JetStream durable consumption" begin
+    kind(f) = try
+        f()
+        :none
+    catch e
+        e isa NATSBridgeError ? e.kind : rethrow()
+    end
+    n = COUNTER[] += 1
+    stream, prefix = "JULIADUR_$(n)_$(getpid())", "juliadur.$(n).$(getpid())"
+    ensure_stream(bridge, stream, ["$(prefix).>"]; replicas = 1)
+    publish(topic, numbers) = for i in numbers
+        smartsend(bridge, topic, [("n", string(i), "text")]; jetstream = true)
+    end
+    number(m) = parse(Int, m.envelope["payloads"][1][2])
+    publish("$(prefix).a", 0:5)
+
+    # Ack the even ones; drop the subscription (and its Bridge) with the odd
+    # ones unacknowledged: the same durable name gets exactly those.
+    worker = Bridge(NATS_URL)
+    sub = durable_subscribe(worker; stream = stream, durable = "julia-worker", ack_wait = 1000)
+    for expected in 0:5
+        m = take!(sub; timeout = 10)
+        @test (number(m), m.delivery_count, m.stream_sequence) == (expected, 1, expected + 1)
+        @test m.envelope["subject"] == "$(prefix).a"
+        iseven(expected) && ack!(m)
+    end
+    close(worker)                 # closes the subscription too
+    @test !isopen(sub)
+    @test kind(() -> take!(sub; timeout = 1)) === :CLOSED
+    worker = Bridge(NATS_URL)
+    sub = durable_subscribe(worker; stream = stream, durable = "julia-worker", ack_wait = 1000)
+    again = Tuple{Int,Int}[]
+    for _ in 1:3
+        m = take!(sub; timeout = 10)
+        push!(again, (number(m), m.delivery_count))
+        ack!(m)
+    end
+    @test sort(again) == [(1, 2), (3, 2), (5, 2)]
+    @test kind(() -> take!(sub; timeout = 1.5)) === :TIMEOUT
+    close(worker)
+
+    # Deliver from all, a sequence, only new ones; the subject filters.
+    from_all = durable_subscribe(bridge, "$(prefix).>"; stream = stream, deliver = "all")
+    @test number(take!(from_all; timeout = 10)) == 0
+    third = durable_subscribe(bridge; stream = stream, deliver = 3)
+    m = take!(third; timeout = 10)
+    @test (number(m), m.stream_sequence) == (2, 3)
+    fresh = durable_subscribe(bridge, "$(prefix).b"; stream = stream, deliver = "new")
+    @test kind(() -> take!(fresh; timeout = 0.5)) === :TIMEOUT
+    publish("$(prefix).a", [6])   # not the filter's subject
+    publish("$(prefix).b", [7])
+    m = take!(fresh; timeout = 10)
+    @test (number(m), m.stream_sequence) == (7, 8)
+    foreach(close, (from_all, third, fresh))
+
+    # nak with a delay delivers again after it; term never again.
+    sub = durable_subscribe(bridge, "$(prefix).a"; stream = stream, durable = "julia-settle",
+                            ack_wait = 30_000)
+    zero, one = take!(sub; timeout = 10), take!(sub; timeout = 10)
+    @test (number(zero), number(one)) == (0, 1)
+    for expected in 2:6
+        m = take!(sub; timeout = 10)
+        @test number(m) == expected
+        ack!(m)
+    end
+    started = time()
+    nak!(zero; delay_ms = 800)
+    term!(one)
+    m = take!(sub; timeout = 10)
+    @test time() - started >= 0.7
+    @test (number(m), m.delivery_count) == (0, 2)
+    ack!(m)
+    @test kind(() -> take!(sub; timeout = 1.5)) === :TIMEOUT
+    # Iteration ends when another task closes the subscription.
+    @async (sleep(0.3); close(sub))
+    @test isempty(collect(sub))
+    @test !isopen(sub)
+
+    # Bad options and arguments are typed errors.
+    for kwargs in ((stream = stream, deliver = "yesterday"), (stream = stream, deliver = 0),
+                   (stream = stream, ack_wait = 0), (stream = stream, ack_wait = "soon"),
+                   (stream = stream, durable = ""), (stream = stream, deliver = "last_ack"),
+                   (stream = stream, queue = "q"), (stream = stream, ackWait = 5), NamedTuple())
+        @test kind(() -> durable_subscribe(bridge; kwargs...)) === :INVALID_ARGUMENT
+    end
+    @test kind(() -> durable_subscribe(bridge; stream = "NO_SUCH_$(stream)")) === :JETSTREAM
+    @test kind(() -> durable_subscribe(bridge; stream = stream, durable = "never-made",
+                                       deliver = "last_ack")) === :JETSTREAM
+    @test kind(() -> ensure_stream(bridge, "$(stream)_ZERO", "zero.x"; replicas = 0)) === :INVALID_ARGUMENT
+    # A single server cannot keep three copies.
+    @test kind(() -> ensure_stream(bridge, "$(stream)_THREE", "three.x"; replicas = 3)) === :JETSTREAM
+    @test kind(() -> nak!(m; delay_ms = -1)) === :INVALID_ARGUMENT
+end
+
 # ---------------------------------------------------------------- errors
 
 @testset "bad inputs throw NATSBridgeError with the right kind" begin
@@ -527,18 +621,6 @@ end
 NOT_KEYWORDS = Dict(
     ("subscribe", "concurrent_receives") =>
         "the C ABI's subscriptions decode one envelope at a time (no setter yet)",
-    ("consume", "stream") =>
-        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
-    ("consume", "durable") =>
-        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
-    ("consume", "deliver") =>
-        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
-    ("consume", "filter_subject") =>
-        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
-    ("consume", "ack_wait") =>
-        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
-    ("consume", "max_deliver") =>
-        "no JetStream consumer in the C ABI yet (docs/notes/durable.md)",
 )
 
 "Keywords of the calls that are arguments of the call, not options of the schema."
@@ -546,6 +628,7 @@ CALL_ARGUMENTS = Dict(
     :nats_url => "the schema's connect option nats_url, given to the function-style calls",
     :timeout => "request's own wait (seconds, as take!), not an option object's",
     :queue => "the schema's subscribe option queue: subscribe's queue group argument",
+    :replicas => "ensure_stream's replica count for one stream (the connect option jetstream_replicas' value)",
 )
 
 "A Julia value of `kind` for each option's keyword."
@@ -590,14 +673,17 @@ end
         keyword = Symbol(kw == "callback" ? row["camel"] : name)
         @test keyword in NATSBridge.option_names(Symbol(scope))
         # Accepted, converted and set on the core's options object.
-        set = NATSBridge.options_for(Symbol(scope), NamedTuple{(keyword,)}((sample_value(kw, scope),)))
+        # `deliver` reads its text: all, new, a sequence, a time.
+        value = (scope, name) == ("consume", "deliver") ? "new" : sample_value(kw, scope)
+        set = NATSBridge.options_for(Symbol(scope), NamedTuple{(keyword,)}((value,)))
         @test set.ptr != C_NULL
         NATSBridge.free!(set)
     end
     # Nothing extra: every keyword of the public calls is a schema option
     # of its scope or a call argument listed above.
     schema_names = Set(Symbol(r["kind"] == "callback" ? r["camel"] : r["name"]) for r in rows)
-    for f in (smartsend, smartreceive, request, reply, subscribe, Bridge), m in methods(f)
+    for f in (smartsend, smartreceive, request, reply, subscribe, Bridge, ensure_stream,
+              durable_subscribe), m in methods(f)
         for k in Base.kwarg_decl(m)
             k === Symbol("kwargs...") && continue
             @test k in schema_names || haskey(CALL_ARGUMENTS, k)
