@@ -12,6 +12,10 @@ subscriber falls behind far enough to be cut off as a slow consumer.
   second thread.
 - natsbridge (asyncio): ``await bridge.asend`` and ``async for`` on
   ``bridge.asubscribe``, in one event loop.
+- nats-py + functions: a nats-py subscription whose callback calls
+  ``natsbridge.smartreceive(msg)`` on the event loop, and function-style
+  ``natsbridge.smartsend`` from a plain thread (how a nats-py user keeps
+  their client; issue 21's last row).
 - pure Python: ``pure_python_bridge.smartsend`` / ``smartreceive`` on nats-py
   (json, base64, hashlib, pyarrow IPC), one event loop.
 - raw nats-py: publish of a ready-made body of the same size as the
@@ -198,6 +202,67 @@ async def run_nats_py(url: str, subject: str, n: int, send, decode) -> float:
     return n / elapsed
 
 
+def run_functions_nats_py(url: str, subject: str, data: list, n: int) -> float:
+    """How a nats-py user keeps their client (the README's invitation): a
+    nats-py subscription whose callback calls ``natsbridge.smartreceive(msg)``
+    on the event loop, and ``natsbridge.smartsend`` (function style, pooled
+    connection) called from a plain thread."""
+
+    async def main() -> float:
+        nc = await nats.connect(url)
+        received = 0
+        room = threading.Condition()
+        done = asyncio.Event()
+        failure: list[BaseException] = []
+
+        async def on_message(msg) -> None:
+            nonlocal received
+            try:
+                check(natsbridge.smartreceive(msg), data)
+            except BaseException as err:
+                failure.append(err)
+                done.set()
+            with room:
+                received += 1
+                room.notify()
+            if received == n:
+                done.set()
+
+        await nc.subscribe(subject, cb=on_message)
+        await nc.flush()
+        natsbridge.smartsend(subject + ".warmup", data, nats_url=url)
+
+        def send() -> None:
+            try:
+                for sent in range(n):
+                    if sent - received >= WINDOW:
+                        with room:
+                            if not room.wait_for(
+                                lambda s=sent: s - received < WINDOW or failure, timeout=WAIT
+                            ):
+                                raise TimeoutError("nats-py subscriber stalled")
+                    if failure:
+                        return
+                    natsbridge.smartsend(subject, data, nats_url=url, **OPTIONS)
+            except BaseException as err:
+                failure.append(err)
+                loop.call_soon_threadsafe(done.set)
+
+        loop = asyncio.get_running_loop()
+        sender = threading.Thread(target=send)
+        start = time.perf_counter()
+        sender.start()
+        await asyncio.wait_for(done.wait(), WAIT)
+        elapsed = time.perf_counter() - start
+        await asyncio.to_thread(sender.join, WAIT)
+        await nc.close()
+        if failure:
+            raise failure[0]
+        return n / elapsed
+
+    return asyncio.run(main())
+
+
 def run_pure(url: str, subject: str, data: list, n: int) -> float:
     async def send(nc) -> None:
         await pure.smartsend(nc, subject, data, nats_url=url, **OPTIONS)
@@ -223,6 +288,7 @@ def run_raw(url: str, subject: str, data: list, n: int) -> float:
 IMPLEMENTATIONS = [
     ("natsbridge (threads)", run_natsbridge_threads),
     ("natsbridge (asyncio)", lambda *a: asyncio.run(run_natsbridge_asyncio(*a))),
+    ("nats-py + functions", run_functions_nats_py),
     ("pure Python", run_pure),
     ("raw nats-py", run_raw),
 ]
@@ -239,6 +305,14 @@ def main() -> None:
         action="store_true",
         help="both bridges also hash direct payloads (optional in wire v1; off by default)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        help="run only implementations whose name contains this (repeatable)",
+    )
+    parser.add_argument(
+        "--case", action="append", help="run only cases whose name contains this (repeatable)"
+    )
     args = parser.parse_args()
     if args.direct_sha256:
         OPTIONS["direct_sha256"] = True
@@ -246,8 +320,12 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     with testenv.NbTestEnv() as env:
         for case, data, n in cases(args.scale):
+            if args.case and not any(part in case for part in args.case):
+                continue
             results[case] = {}
             for index, (name, run) in enumerate(IMPLEMENTATIONS):
+                if args.only and not any(part in name for part in args.only):
+                    continue
                 rates = []
                 for attempt in range(args.repeat):
                     subject = f"bench.{index}.{attempt}.{case.split()[1]}"
@@ -255,20 +333,28 @@ def main() -> None:
                 results[case][name] = statistics.median(rates)
                 print(f"{case:>18} | {name:<21} | {results[case][name]:>10,.0f} msg/s", flush=True)
 
-    lines = [
-        "| case | natsbridge threads msg/s | natsbridge asyncio msg/s | pure Python msg/s "
-        "| raw nats-py msg/s | threads / pure | asyncio / pure | threads / raw |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    columns = [
+        ("natsbridge (threads)", "natsbridge threads msg/s"),
+        ("natsbridge (asyncio)", "natsbridge asyncio msg/s"),
+        ("nats-py + functions", "nats-py sub + smartreceive, smartsend thread msg/s"),
+        ("pure Python", "pure Python msg/s"),
+        ("raw nats-py", "raw nats-py msg/s"),
     ]
+    ratios = [
+        ("natsbridge (threads)", "pure Python", "threads / pure"),
+        ("natsbridge (asyncio)", "pure Python", "asyncio / pure"),
+        ("nats-py + functions", "pure Python", "nats-py + functions / pure"),
+        ("natsbridge (threads)", "raw nats-py", "threads / raw"),
+    ]
+    present = set().union(*(rates.keys() for rates in results.values()))
+    columns = [c for c in columns if c[0] in present]
+    ratios = [r for r in ratios if r[0] in present and r[1] in present]
+    head = ["case"] + [c[1] for c in columns] + [r[2] for r in ratios]
+    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
     for case, rates in results.items():
-        threads = rates["natsbridge (threads)"]
-        aio = rates["natsbridge (asyncio)"]
-        pure_rate = rates["pure Python"]
-        raw = rates["raw nats-py"]
-        lines.append(
-            f"| {case} | {threads:,.0f} | {aio:,.0f} | {pure_rate:,.0f} | {raw:,.0f} "
-            f"| {threads / pure_rate:.2f}x | {aio / pure_rate:.2f}x | {threads / raw:.2f}x |"
-        )
+        cells = [case] + [f"{rates[c[0]]:,.0f}" for c in columns]
+        cells += [f"{rates[a] / rates[b]:.2f}x" for a, b, _ in ratios]
+        lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print()
     print(table)

@@ -86,7 +86,13 @@ pub fn process_sender_id() -> &'static str {
 
 /// A new random UUIDv4 in its hyphenated form.
 pub fn new_uuid() -> String {
-    uuid::Uuid::new_v4().to_string()
+    // Written into a stack buffer and copied once: `to_string` goes through
+    // the formatter and grows its String.
+    let mut text = uuid::Uuid::encode_buffer();
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 /// Where a sent payload's `data` is.

@@ -588,3 +588,44 @@ async fn a_server_list_connects_to_a_live_member() {
         .unwrap();
     assert_eq!(next(&mut sub).await.header.broker_url, bridge.broker_url());
 }
+
+/// A msg_id travels as the `Nats-Msg-Id` header, where a line break cannot
+/// go: it is the caller's bad argument (a typed error, nothing published),
+/// not a panic inside async-nats.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_msg_id_with_a_line_break_is_refused() {
+    let (_server, bridge) = server_and_bridge().await;
+    let mut raw = bridge.client().subscribe("crlf").await.unwrap();
+    bridge.flush().await.unwrap();
+    for id in ["a\r\nb", "a\nb", "a\rb"] {
+        let err = bridge
+            .smartsend(
+                "crlf",
+                vec![Payload::text("m", "x")],
+                &SendOptions::new().msg_id(id),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{id:?}: {err}");
+        assert!(err.message().contains("msg_id"), "{err}");
+    }
+    let sent = bridge
+        .smartsend(
+            "crlf",
+            vec![Payload::text("m", "x")],
+            &SendOptions::new().msg_id("ok-1"),
+        )
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(WAIT, futures::StreamExt::next(&mut raw))
+        .await
+        .expect("a message in time")
+        .expect("subscription open");
+    let headers = first.headers.expect("headers");
+    assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), "ok-1");
+    assert_eq!(
+        headers.get("Content-Type").unwrap().as_str(),
+        natsbridge::envelope::CONTENT_TYPE
+    );
+    assert_eq!(first.payload, sent.wire_bytes().clone());
+}

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use futures::future::try_join_all;
 
@@ -150,10 +150,7 @@ impl Bridge {
         sent: &SentEnvelope,
         jetstream: bool,
     ) -> Result<Option<u64>> {
-        let mut headers = HeaderMap::new();
-        for (name, value) in codec::nats_headers(&sent.header) {
-            headers.insert(name, value);
-        }
+        let headers = publish_headers(&sent.header)?;
         let body = sent.wire_bytes().clone();
         if jetstream {
             let ack = self
@@ -193,6 +190,31 @@ impl Bridge {
         })?;
         Ok(None)
     }
+}
+
+/// The NATS headers of one message (`codec::nats_headers`). Their names are
+/// `'static`: `HeaderName::from_static` neither parses nor allocates them.
+/// A `msg_id` with CR or LF cannot be a header value (async-nats would
+/// panic on it): that is the caller's bad argument, refused here.
+fn publish_headers(header: &crate::EnvelopeHeader) -> Result<HeaderMap> {
+    if header
+        .msg_id
+        .bytes()
+        .any(|byte| byte == b'\r' || byte == b'\n')
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "msg_id {:?} contains a line break; it travels as the Nats-Msg-Id header",
+                header.msg_id
+            ),
+        ));
+    }
+    let mut headers = HeaderMap::new();
+    for (name, value) in codec::nats_headers(header) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+    Ok(headers)
 }
 
 enum Part {

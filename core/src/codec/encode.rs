@@ -42,22 +42,22 @@ pub fn new_info(
     }
 }
 
-/// An envelope being written: the header is serialized once, up front, so
-/// the transport rule works with its exact length and the same bytes become
-/// the start of the message. Use [`plan`] on it, then [`EnvelopeWriter::finish`].
+/// An envelope being written. The header's length is known up front, so the
+/// transport rule works with the envelope's exact size; [`EnvelopeWriter::finish`]
+/// then writes the whole message once into one buffer of exactly its size.
+/// Use [`plan`] on it, then [`EnvelopeWriter::finish`].
 #[derive(Debug)]
 pub struct EnvelopeWriter {
     header: EnvelopeHeader,
-    out: Vec<u8>,
+    /// Bytes of `{"version":...,"metadata":{...},"payloads":[`.
+    header_len: usize,
 }
 
 impl EnvelopeWriter {
-    /// Serializes `header`.
+    /// Measures `header` (nothing is written until [`EnvelopeWriter::finish`]).
     pub fn new(header: EnvelopeHeader) -> EnvelopeWriter {
-        let mut out = Vec::with_capacity(1024);
-        write_header_fields(&mut out, &header);
-        out.extend_from_slice(b",\"payloads\":[");
-        EnvelopeWriter { header, out }
+        let header_len = header_fields_len(&header) + PAYLOADS_KEY.len();
+        EnvelopeWriter { header, header_len }
     }
 
     /// The envelope's fields.
@@ -68,7 +68,7 @@ impl EnvelopeWriter {
     /// Bytes of the whole NATS message besides the payload objects: the
     /// header block and the envelope around `count` payloads.
     fn fixed_len(&self, count: usize) -> usize {
-        self.out.len() + "]}".len() + count.saturating_sub(1) + nats_headers_len(&self.header)
+        self.header_len + "]}".len() + count.saturating_sub(1) + nats_headers_len(&self.header)
     }
 
     /// The [`Limits`] for [`plan`]: this envelope with `count` payloads, its
@@ -81,22 +81,17 @@ impl EnvelopeWriter {
         }
     }
 
-    /// Writes the payloads and returns the finished envelope. `parts[i]`
-    /// holds the data of `infos[i]`; direct parts are base64-encoded straight
-    /// into the output buffer (the only copy of the payload a send makes
-    /// besides what NATS writes to the socket).
+    /// Writes the envelope and returns it. `parts[i]` holds the data of
+    /// `infos[i]`; direct parts are base64-encoded straight into the output
+    /// buffer (the only copy of the payload a send makes besides what NATS
+    /// writes to the socket). The buffer is allocated once, at its exact size.
     pub fn finish(self, infos: Vec<PayloadInfo>, parts: &[PartData<'_>]) -> SentEnvelope {
         debug_assert_eq!(infos.len(), parts.len());
-        let EnvelopeWriter { header, mut out } = self;
-        let data_len: usize = parts
-            .iter()
-            .map(|part| match part {
-                PartData::Direct(bytes) => crate::encoding::base64_len(bytes.len()),
-                PartData::Link(url) => url.len() + 8,
-            })
-            .sum();
-        // Room for the payload objects (their exact length is not needed here).
-        out.reserve(infos.len() * 320 + data_len + 2);
+        let EnvelopeWriter { header, header_len } = self;
+        let total = envelope_len(header_len, &infos, parts);
+        let mut out = Vec::with_capacity(total);
+        write_header_fields(&mut out, &header);
+        out.extend_from_slice(PAYLOADS_KEY);
         let mut data = Vec::with_capacity(parts.len());
         for (index, (info, part)) in infos.iter().zip(parts).enumerate() {
             if index > 0 {
@@ -118,10 +113,11 @@ impl EnvelopeWriter {
                 }
             }
             out.extend_from_slice(b",\"metadata\":");
-            write_json(&mut out, &info.metadata);
+            write_map(&mut out, &info.metadata);
             out.push(b'}');
         }
         out.extend_from_slice(b"]}");
+        debug_assert_eq!(out.len(), total, "envelope_len must be exact");
         SentEnvelope {
             header,
             payloads: infos,
@@ -130,6 +126,30 @@ impl EnvelopeWriter {
             wire: Bytes::from(out),
         }
     }
+}
+
+const PAYLOADS_KEY: &[u8] = b",\"payloads\":[";
+
+/// Exact length of the envelope [`EnvelopeWriter::finish`] writes, given the
+/// length of everything before the first payload object.
+fn envelope_len(header_len: usize, infos: &[PayloadInfo], parts: &[PartData<'_>]) -> usize {
+    let objects: usize = infos
+        .iter()
+        .zip(parts)
+        .map(|(info, part)| {
+            let data = match part {
+                PartData::Direct(bytes) => crate::encoding::base64_len(bytes.len()) + 2,
+                PartData::Link(url) => json_str_len(url),
+            };
+            payload_fields_len(info)
+                + ",\"data\":".len()
+                + data
+                + ",\"metadata\":".len()
+                + json_len(&info.metadata)
+                + 1
+        })
+        .sum();
+    header_len + objects + infos.len().saturating_sub(1) + "]}".len()
 }
 
 /// Applies the transport rule (wire-v1 section 5) to the payloads of a
@@ -258,10 +278,40 @@ fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let _ = serde_json::to_writer(&mut *out, value);
 }
 
+/// Writes a metadata object (most are empty: no serializer for those).
+fn write_map(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    if map.is_empty() {
+        out.extend_from_slice(b"{}");
+    } else {
+        write_json(out, map);
+    }
+}
+
+/// Length of a metadata object's JSON as [`write_map`] writes it, counted
+/// without allocating.
+fn json_len(map: &Map<String, Value>) -> usize {
+    if map.is_empty() {
+        return 2;
+    }
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, map);
+    count.0
+}
+
 fn write_json_str(out: &mut Vec<u8>, text: &str) {
     // Envelope strings (ids, names, subjects) rarely need escaping: copy
     // them in one go and leave the escaping to serde_json when they do.
-    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if needs_escape(text) {
         write_json(out, text);
     } else {
         out.reserve(text.len() + 2);
@@ -269,6 +319,16 @@ fn write_json_str(out: &mut Vec<u8>, text: &str) {
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
     }
+}
+
+/// True when `text` has a byte JSON escapes (`"`, `\\`, control
+/// characters). Counted without early exit, so the loop vectorizes: the
+/// strings are short and almost never need it.
+fn needs_escape(text: &str) -> bool {
+    text.bytes()
+        .map(|byte| usize::from(byte < 0x20 || byte == b'"' || byte == b'\\'))
+        .sum::<usize>()
+        > 0
 }
 
 /// Appends the decimal digits of `value`.
@@ -297,8 +357,31 @@ fn write_header_fields(out: &mut Vec<u8>, header: &EnvelopeHeader) {
         write_json_str(out, value);
     }
     out.extend_from_slice(b",\"metadata\":");
-    write_json(out, &header.metadata);
+    write_map(out, &header.metadata);
 }
+
+/// Length of what [`write_header_fields`] writes.
+fn header_fields_len(header: &EnvelopeHeader) -> usize {
+    "{\"version\":".len()
+        + decimal_len(u64::from(header.version))
+        + header
+            .string_fields()
+            .iter()
+            .map(|(name, value)| ",\"\":".len() + name.len() + json_str_len(value))
+            .sum::<usize>()
+        + ",\"metadata\":".len()
+        + json_len(&header.metadata)
+}
+
+/// Number of decimal digits of `value`.
+fn decimal_len(value: u64) -> usize {
+    value
+        .checked_ilog10()
+        .map_or(1, |digits| digits as usize + 1)
+}
+
+const DIRECT_FIELDS: &[u8] = b",\"transport\":\"direct\",\"encoding\":\"base64\",\"size\":";
+const LINK_FIELDS: &[u8] = b",\"transport\":\"link\",\"encoding\":\"url\",\"size\":";
 
 fn write_payload_fields(out: &mut Vec<u8>, info: &PayloadInfo) {
     out.extend_from_slice(b"{\"id\":");
@@ -308,8 +391,8 @@ fn write_payload_fields(out: &mut Vec<u8>, info: &PayloadInfo) {
     out.extend_from_slice(b",\"type\":");
     write_json_str(out, info.payload_type.as_str());
     out.extend_from_slice(match info.transport {
-        Transport::Direct => b",\"transport\":\"direct\",\"encoding\":\"base64\",\"size\":",
-        Transport::Link => b",\"transport\":\"link\",\"encoding\":\"url\",\"size\":",
+        Transport::Direct => DIRECT_FIELDS,
+        Transport::Link => LINK_FIELDS,
     });
     write_u64(out, info.size);
     if let Some(sha) = &info.sha256 {
@@ -318,9 +401,31 @@ fn write_payload_fields(out: &mut Vec<u8>, info: &PayloadInfo) {
     }
 }
 
+/// Length of what [`write_payload_fields`] writes.
+fn payload_fields_len(info: &PayloadInfo) -> usize {
+    "{\"id\":".len()
+        + json_str_len(&info.id)
+        + ",\"dataname\":".len()
+        + json_str_len(&info.dataname)
+        + ",\"type\":".len()
+        + json_str_len(info.payload_type.as_str())
+        + match info.transport {
+            Transport::Direct => DIRECT_FIELDS.len(),
+            Transport::Link => LINK_FIELDS.len(),
+        }
+        + decimal_len(info.size)
+        + info
+            .sha256
+            .as_ref()
+            .map_or(0, |sha| ",\"sha256\":".len() + json_str_len(sha))
+}
+
 /// Length of `text` as a JSON string, quotes included, escaped the way
 /// serde_json escapes: `"` and `\` and the control characters, nothing else.
 fn json_str_len(text: &str) -> usize {
+    if !needs_escape(text) {
+        return text.len() + 2;
+    }
     2 + text
         .bytes()
         .map(|byte| match byte {
@@ -335,19 +440,61 @@ fn json_str_len(text: &str) -> usize {
 /// (direct, with a sha256), computed without writing it.
 fn payload_object_len(info: &PayloadInfo) -> usize {
     const FIXED: &str = r#"{"id":,"dataname":,"type":,"transport":"direct","encoding":"base64","size":,"sha256":,"data":"","metadata":}"#;
-    let metadata = if info.metadata.is_empty() {
-        2
-    } else {
-        serde_json::to_vec(&info.metadata).map_or(2, |json| json.len())
-    };
+    let metadata = json_len(&info.metadata);
     FIXED.len()
         + json_str_len(&info.id)
         + json_str_len(&info.dataname)
         + json_str_len(info.payload_type.as_str())
-        + info
-            .size
-            .checked_ilog10()
-            .map_or(1, |digits| digits as usize + 1)
+        + decimal_len(info.size)
         + 66
         + metadata
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `finish` allocates its buffer from `envelope_len`: the count must be
+    /// exact for every kind of field (escapes, metadata, links, sha256).
+    #[test]
+    fn envelope_len_is_exact() {
+        let mut metadata = Map::new();
+        metadata.insert("k\"ey".into(), json!({"n": [1, 2.5, null], "s": "v\u{1}é"}));
+        let options = EnvelopeOptions {
+            msg_purpose: Some("tele\"metry\n".into()),
+            sender_name: "n\\ame\u{7}".into(),
+            reply_to: "r.x".into(),
+            metadata: metadata.clone(),
+            ..EnvelopeOptions::default()
+        };
+        for count in 0..3 {
+            let writer = EnvelopeWriter::new(new_header("/s ub\"j", &options, "nats://h:1"));
+            let header_len = writer.header_len;
+            let mut infos = Vec::new();
+            let bodies: Vec<Vec<u8>> = (0..count).map(|n| vec![7u8; n * 1000 + 1]).collect();
+            let mut parts = Vec::new();
+            for (n, body) in bodies.iter().enumerate() {
+                let mut info = new_info(
+                    format!("d\"{n}\t"),
+                    PayloadType::Binary,
+                    body.len() as u64,
+                    if n == 0 { metadata.clone() } else { Map::new() },
+                );
+                if n == 1 {
+                    info.transport = Transport::Link;
+                    info.sha256 = Some(sha256_hex(body));
+                    parts.push(PartData::Link("http://h/\"x\"\n"));
+                } else {
+                    parts.push(PartData::Direct(body));
+                }
+                infos.push(info);
+            }
+            let expected = envelope_len(header_len, &infos, &parts);
+            let sent = writer.finish(infos, &parts);
+            assert_eq!(sent.wire_bytes().len(), expected, "{count} payloads");
+            let back: Value = serde_json::from_slice(sent.wire_bytes()).unwrap();
+            assert_eq!(back, sent.to_json());
+        }
+    }
 }
