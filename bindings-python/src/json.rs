@@ -7,6 +7,8 @@
 //! infinities are refused, since they are not JSON and other languages'
 //! parsers reject them.
 
+use std::borrow::Cow;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
@@ -77,8 +79,8 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut Vec<Step>, depth: usize) -> Resu
     }
     if let Ok(text) = value.cast::<PyString>() {
         return text
-            .to_str()
-            .map(|s| Value::String(s.to_owned()))
+            .to_cow()
+            .map(|s| Value::String(s.into_owned()))
             .map_err(|_| {
                 fail(
                     path,
@@ -165,7 +167,7 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut Vec<Step>, depth: usize) -> Resu
 /// A dict key as `json.dumps` writes it.
 fn key_string(key: &Bound<'_, PyAny>) -> Option<String> {
     if let Ok(text) = key.cast::<PyString>() {
-        return text.to_str().ok().map(str::to_owned);
+        return text.to_cow().ok().map(Cow::into_owned);
     }
     if key.is_none() {
         return Some("null".to_owned());
