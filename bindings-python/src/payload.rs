@@ -216,7 +216,7 @@ fn body_from_py(
         },
         _ => {
             if let Ok(text) = data.cast::<PyString>() {
-                return Ok(Body::Text(text.to_cow()?.into_owned()));
+                return Ok(Body::Text(json::utf8(text)?.into_owned()));
             }
             if let Some(bytes) = bytes_from_py(data)? {
                 return Ok(Body::Bytes(bytes));
