@@ -21,7 +21,7 @@ use crate::error::nb_error;
 use crate::options::{
     connect_options, consumer_options, count_param, receive_options, send_options, text_param,
 };
-use crate::payload::{bytes_from_py, payloads_from_py, work_bytes};
+use crate::payload::{bytes_from_py, bytes_of_py_bytes, payloads_from_py, work_bytes};
 use crate::runtime::{self, wait_nb, wait_sized};
 use crate::subscription::PySubscription;
 
@@ -71,7 +71,8 @@ fn message_from_py(msg: &Bound<'_, PyAny>) -> PyResult<Message> {
     }
     if let Ok(text) = msg.cast::<PyString>() {
         return Ok(Message {
-            body: Bytes::copy_from_slice(text.to_str()?.as_bytes()),
+            // One copy, as before: the UTF-8 `bytes`, read in place.
+            body: bytes_of_py_bytes(text.encode_utf8()?),
             subject: None,
             reply: None,
         });
@@ -746,7 +747,7 @@ pub(crate) fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
 /// One subject or a list of them.
 fn subject_list(subjects: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     if let Ok(one) = subjects.cast::<PyString>() {
-        return Ok(vec![one.to_str()?.to_owned()]);
+        return Ok(vec![one.to_cow()?.into_owned()]);
     }
     subjects.extract::<Vec<String>>().map_err(|_| {
         nb_error(

@@ -4,52 +4,43 @@
 
 use natsbridge::{EnvelopeHeader, ErrorKind, ReceivedEnvelope, ReplyTarget, SentEnvelope};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyString, PyType};
 
 use crate::error::nb_error;
 use crate::json;
 use crate::payload;
 
-/// A received envelope: a `dict` of the envelope's fields (wire-v1 section
-/// 2) with `"payloads"` as a list of `(dataname, value, type)` tuples. Two
-/// attributes say where the NATS message came from: `subject` and
-/// `nats_reply` (its reply inbox), both `None` when unknown (decoded from
-/// bare bytes).
-#[pyclass(name = "ReceivedEnvelope", module = "natsbridge", extends = PyDict, frozen)]
-pub struct PyReceivedEnvelope {
-    subject: Option<String>,
-    nats_reply: Option<String>,
+/// `natsbridge.ReceivedEnvelope` and `dict.__new__`, looked up once.
+///
+/// The class is pure Python (`python/natsbridge/_envelope.py`): under the
+/// limited API (the abi3 wheel) a native class can subclass `dict` only from
+/// CPython 3.12 on. Envelopes are made with `dict.__new__(cls)`, without
+/// calling the class's `__init__` (a Python frame per message), then filled
+/// and given the two slots `_subject` and `_nats_reply`.
+struct EnvelopeClass {
+    class: Py<PyType>,
+    dict_new: Py<PyAny>,
 }
 
-#[pymethods]
-impl PyReceivedEnvelope {
-    #[new]
-    #[pyo3(signature = (*args, subject = None, nats_reply = None, **kwargs))]
-    fn new(
-        args: &Bound<'_, PyAny>,
-        subject: Option<String>,
-        nats_reply: Option<String>,
-        kwargs: Option<&Bound<'_, PyAny>>,
-    ) -> Self {
-        // dict's own __init__ fills the items from args and kwargs.
-        let _ = (args, kwargs);
-        PyReceivedEnvelope {
-            subject,
-            nats_reply,
-        }
-    }
+static ENVELOPE_CLASS: PyOnceLock<EnvelopeClass> = PyOnceLock::new();
 
-    /// The NATS subject the message arrived on, if known.
-    #[getter]
-    fn subject(&self) -> Option<&str> {
-        self.subject.as_deref()
-    }
+fn envelope_class(py: Python<'_>) -> PyResult<&EnvelopeClass> {
+    ENVELOPE_CLASS.get_or_try_init(py, || {
+        let class = py
+            .import("natsbridge._envelope")?
+            .getattr("ReceivedEnvelope")?
+            .cast_into::<PyType>()?;
+        Ok(EnvelopeClass {
+            class: class.unbind(),
+            dict_new: py.get_type::<PyDict>().getattr("__new__")?.unbind(),
+        })
+    })
+}
 
-    /// The NATS reply subject of the message (a request's inbox), if any.
-    #[getter]
-    fn nats_reply(&self) -> Option<&str> {
-        self.nats_reply.as_deref()
-    }
+/// The `natsbridge.ReceivedEnvelope` class, for the module to export.
+pub fn received_envelope_class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    Ok(envelope_class(py)?.class.bind(py).clone())
 }
 
 fn put_header(dict: &Bound<'_, PyDict>, header: &EnvelopeHeader) -> PyResult<()> {
@@ -94,13 +85,10 @@ pub fn sent_to_py<'py>(py: Python<'py>, sent: &SentEnvelope) -> PyResult<Bound<'
 
 /// The received envelope as a `natsbridge.ReceivedEnvelope` dict.
 pub fn received_to_py(py: Python<'_>, envelope: ReceivedEnvelope) -> PyResult<Bound<'_, PyAny>> {
-    let object = Bound::new(
-        py,
-        PyReceivedEnvelope {
-            subject: envelope.subject,
-            nats_reply: envelope.nats_reply,
-        },
-    )?;
+    let class = envelope_class(py)?;
+    let object = class.dict_new.bind(py).call1((class.class.bind(py),))?;
+    object.setattr(pyo3::intern!(py, "_subject"), envelope.subject)?;
+    object.setattr(pyo3::intern!(py, "_nats_reply"), envelope.nats_reply)?;
     let dict = object.cast::<PyDict>()?;
     put_header(dict, &envelope.header)?;
     let payloads = PyList::empty(py);
@@ -108,7 +96,7 @@ pub fn received_to_py(py: Python<'_>, envelope: ReceivedEnvelope) -> PyResult<Bo
         payloads.append(payload::received_to_py(py, received)?)?;
     }
     dict.set_item(pyo3::intern!(py, "payloads"), payloads)?;
-    Ok(object.into_any())
+    Ok(object)
 }
 
 /// The part of a received envelope a reply needs (wire-v1 section 6), read
@@ -134,10 +122,14 @@ pub fn request_from_py(request: &Bound<'_, PyAny>) -> PyResult<ReplyTarget> {
         )
         .into());
     }
-    let nats_reply = match request.cast::<PyReceivedEnvelope>() {
-        Ok(received) => received.get().nats_reply.clone(),
-        Err(_) => None,
-    };
+    let nats_reply =
+        if request.is_instance(envelope_class(request.py())?.class.bind(request.py()))? {
+            request
+                .getattr(pyo3::intern!(request.py(), "nats_reply"))?
+                .extract::<Option<String>>()?
+        } else {
+            None
+        };
     Ok(ReplyTarget::from_fields(
         &field("reply_to")?,
         nats_reply.as_deref(),

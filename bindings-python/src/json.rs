@@ -7,6 +7,9 @@
 //! infinities are refused, since they are not JSON and other languages'
 //! parsers reject them.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
@@ -60,6 +63,40 @@ fn fail(path: &[Step], reason: String) -> NotJson {
     }
 }
 
+// In the limited API from CPython 3.10 on, and exported by every CPython 3
+// (only 3.9's limited API lacks it): called only where the running
+// interpreter is 3.10+, so the abi3 wheel still loads and works on 3.9.
+unsafe extern "C" {
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut pyo3::ffi::PyObject,
+        size: *mut pyo3::ffi::Py_ssize_t,
+    ) -> *const std::ffi::c_char;
+}
+
+/// The UTF-8 of a str: borrowed from the str's cached UTF-8 (no copy, no
+/// temporary `bytes`) on CPython 3.10+, an owned copy on 3.9 (pyo3's
+/// `to_cow`, through a temporary `bytes`). `UnicodeEncodeError` for lone
+/// surrogates, as `str.encode` gives.
+pub fn utf8<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
+    static BORROWS: OnceLock<bool> = OnceLock::new();
+    if !*BORROWS.get_or_init(|| text.py().version_info() >= (3, 10)) {
+        return text.to_cow();
+    }
+    let mut size: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `text` is a str (its type says so) and the GIL is held; the
+    // returned buffer belongs to the str and lives as long as it, which the
+    // borrow of `text` ensures.
+    let data = unsafe { PyUnicode_AsUTF8AndSize(text.as_ptr(), &mut size) };
+    if data.is_null() {
+        return Err(PyErr::fetch(text.py()));
+    }
+    // SAFETY: CPython wrote `size` bytes of valid UTF-8 at `data`.
+    let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size as usize) };
+    Ok(Cow::Borrowed(unsafe {
+        std::str::from_utf8_unchecked(bytes)
+    }))
+}
+
 fn type_name(value: &Bound<'_, PyAny>) -> String {
     value
         .get_type()
@@ -76,9 +113,8 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut Vec<Step>, depth: usize) -> Resu
         ));
     }
     if let Ok(text) = value.cast::<PyString>() {
-        return text
-            .to_str()
-            .map(|s| Value::String(s.to_owned()))
+        return utf8(text)
+            .map(|s| Value::String(s.into_owned()))
             .map_err(|_| {
                 fail(
                     path,
@@ -165,7 +201,7 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut Vec<Step>, depth: usize) -> Resu
 /// A dict key as `json.dumps` writes it.
 fn key_string(key: &Bound<'_, PyAny>) -> Option<String> {
     if let Ok(text) = key.cast::<PyString>() {
-        return text.to_str().ok().map(str::to_owned);
+        return utf8(text).ok().map(Cow::into_owned);
     }
     if key.is_none() {
         return Some("null".to_owned());

@@ -41,7 +41,10 @@ fn _natsbridge(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<subscription::PySubscription>()?;
     module.add_class::<durable::PyDurableSubscription>()?;
     module.add_class::<durable::PyJetStreamMessage>()?;
-    module.add_class::<envelope::PyReceivedEnvelope>()?;
+    module.add(
+        "ReceivedEnvelope",
+        envelope::received_envelope_class(module.py())?,
+    )?;
     module.add_class::<table::PyTable>()?;
     module.add_class::<store::PlikUploadHandler>()?;
     module.add_function(wrap_pyfunction!(bridge::smartsend, module)?)?;

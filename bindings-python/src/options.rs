@@ -60,7 +60,7 @@ fn wrong_kind(spec: &OptionSpec, value: &Bound<'_, PyAny>) -> PyErr {
 
 fn text(spec: &OptionSpec, value: &Bound<'_, PyAny>) -> PyResult<String> {
     match value.cast::<PyString>() {
-        Ok(s) => Ok(s.to_str()?.to_owned()),
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
         Err(_) => Err(wrong_kind(spec, value)),
     }
 }
@@ -329,7 +329,7 @@ pub fn consumer_options(
             && value.is_instance_of::<PyInt>()
             && !value.is_instance_of::<PyBool>()
         {
-            OptionValue::Text(value.str()?.to_str()?.to_owned())
+            OptionValue::Text(value.str()?.to_cow()?.into_owned())
         } else if spec.name == "deliver" && value.hasattr("isoformat")? {
             OptionValue::Text(value.call_method0("isoformat")?.extract::<String>()?)
         } else {

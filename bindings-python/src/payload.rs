@@ -10,13 +10,16 @@
 //! Copies: incoming `bytes` are not copied; the core's `Bytes` keeps the
 //! Python object alive and reads its buffer in place. `bytearray` and
 //! `memoryview` are copied once (they may change while the GIL is
-//! released). Outgoing binary payloads are copied once into a new `bytes`.
+//! released): a `memoryview` through `memoryview.tobytes()`, because the
+//! buffer protocol (`PyObject_GetBuffer`) is in the limited API only from
+//! CPython 3.11 and the extension is built for 3.9's (abi3). Outgoing binary
+//! payloads are copied once into a new `bytes`.
 
 use std::path::PathBuf;
 
 use bytes::Bytes;
 use natsbridge::{Body, ErrorKind, Payload, PayloadType, PayloadValue, ReceivedPayload};
-use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyBufferError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyString, PyTuple};
 
@@ -40,24 +43,42 @@ impl AsRef<[u8]> for PyBytesOwner {
     }
 }
 
-/// The bytes of a bytes-like value (`bytes` without a copy; `bytearray`,
-/// `memoryview` and other buffers copied), or `None` for other values.
+/// A `bytes` object as the core's `Bytes`, without a copy.
+pub fn bytes_of_py_bytes(bytes: Bound<'_, PyBytes>) -> Bytes {
+    let slice = bytes.as_bytes();
+    let owner = PyBytesOwner {
+        start: slice.as_ptr() as usize,
+        len: slice.len(),
+        _object: bytes.unbind(),
+    };
+    Bytes::from_owner(owner)
+}
+
+/// The bytes of a bytes-like value (`bytes` without a copy; `bytearray` and
+/// `memoryview` copied once), or `None` for other values.
 pub fn bytes_from_py(value: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {
     if let Ok(bytes) = value.cast::<PyBytes>() {
-        let slice = bytes.as_bytes();
-        let owner = PyBytesOwner {
-            start: slice.as_ptr() as usize,
-            len: slice.len(),
-            _object: bytes.clone().unbind(),
-        };
-        return Ok(Some(Bytes::from_owner(owner)));
+        return Ok(Some(bytes_of_py_bytes(bytes.clone())));
     }
     if let Ok(array) = value.cast::<PyByteArray>() {
         return Ok(Some(Bytes::from(array.to_vec())));
     }
     if value.is_instance_of::<PyMemoryView>() {
-        let buffer = PyBuffer::<u8>::get(value)?;
-        return Ok(Some(Bytes::from(buffer.to_vec(value.py())?)));
+        // Byte-sized unsigned items only, as the buffer protocol's `u8` view
+        // took them before: a view of other items is not a byte string.
+        let format: String = value
+            .getattr(pyo3::intern!(value.py(), "format"))?
+            .extract()?;
+        let item = format.trim_start_matches(['@', '=', '<', '>', '!']);
+        if !(matches!(item, "B" | "c") && format.len() <= item.len() + 1) {
+            return Err(PyBufferError::new_err(
+                "buffer contents are not compatible with u8",
+            ));
+        }
+        let copy = value
+            .call_method0(pyo3::intern!(value.py(), "tobytes"))?
+            .cast_into::<PyBytes>()?;
+        return Ok(Some(bytes_of_py_bytes(copy)));
     }
     Ok(None)
 }
@@ -195,7 +216,7 @@ fn body_from_py(
         },
         _ => {
             if let Ok(text) = data.cast::<PyString>() {
-                return Ok(Body::Text(text.to_str()?.to_owned()));
+                return Ok(Body::Text(json::utf8(text)?.into_owned()));
             }
             if let Some(bytes) = bytes_from_py(data)? {
                 return Ok(Body::Bytes(bytes));

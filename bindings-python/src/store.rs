@@ -82,7 +82,7 @@ pub fn upload_store(
 /// returned) a dict holding it under `"url"`.
 fn url_from_result(result: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(url) = result.cast::<PyString>() {
-        return Ok(url.to_str()?.to_owned());
+        return Ok(url.to_cow()?.into_owned());
     }
     if let Ok(dict) = result.cast::<PyDict>()
         && let Some(url) = dict.get_item("url")?

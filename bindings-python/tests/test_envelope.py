@@ -4,6 +4,8 @@ options.rs)."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 import re
 import uuid
 
@@ -96,6 +98,33 @@ def test_received_envelope_is_a_dict_that_knows_its_subject(bridge, subject):
     assert received.subject == subject
     assert received.nats_reply is None
     assert received["payloads"] == [("m", "hi", "text")]
+
+
+def test_received_envelope_is_the_python_class_the_package_exports(bridge, subject):
+    # A pure-Python dict subclass (natsbridge/_envelope.py) that the
+    # extension instantiates: the abi3 build cannot subclass dict natively.
+    assert natsbridge.ReceivedEnvelope is natsbridge._natsbridge.ReceivedEnvelope
+    assert natsbridge.ReceivedEnvelope.__module__ == "natsbridge"
+    with bridge.subscribe(subject) as subscription:
+        bridge.send(subject, [("m", "hi", "text")])
+        received = subscription.next(timeout=WAIT)
+    assert type(received) is natsbridge.ReceivedEnvelope
+    with pytest.raises(AttributeError):
+        received.subject = "elsewhere"
+    with pytest.raises(AttributeError):
+        received.anything = 1
+    copied = copy.copy(received)
+    assert (copied, copied.subject, type(copied)) == (received, subject, type(received))
+    unpickled = pickle.loads(pickle.dumps(received))
+    assert (unpickled, unpickled.subject, unpickled.nats_reply) == (received, subject, None)
+
+
+def test_received_envelope_can_be_made_like_a_dict():
+    made = natsbridge.ReceivedEnvelope({"msg_id": "m"}, subject="a.b", nats_reply="_INBOX.x", k=1)
+    assert made == {"msg_id": "m", "k": 1}
+    assert (made.subject, made.nats_reply) == ("a.b", "_INBOX.x")
+    bare = natsbridge.ReceivedEnvelope()
+    assert (bare, bare.subject, bare.nats_reply) == ({}, None, None)
 
 
 def test_decoding_bare_bytes_knows_no_subject(nats_url, subject):

@@ -83,6 +83,27 @@ def test_binary_like_types_take_bytes_like_and_give_bytes(bridge, subject, kind,
     assert sent["payloads"][0]["transport"] == "direct"
 
 
+def test_a_memoryview_is_sent_as_its_bytes_in_order(bridge, subject):
+    raw = os.urandom(4096)
+    # A strided view and a read-only view of a bytearray: copied once, in C order.
+    views = [
+        memoryview(raw)[::2],
+        memoryview(bytearray(raw)).toreadonly(),
+        memoryview(raw).cast("c"),
+    ]
+    _, received = roundtrip(bridge, subject, [(f"v{i}", v, "binary") for i, v in enumerate(views)])
+    assert [value for _, value, _ in received["payloads"]] == [raw[::2], raw, raw]
+
+
+def test_a_memoryview_of_wider_items_is_refused(bridge, subject):
+    import array
+
+    with pytest.raises(BufferError, match="not compatible with u8"):
+        bridge.send(subject, [("v", memoryview(array.array("i", [1, 2, 3])), "binary")])
+    with pytest.raises(BufferError, match="not compatible with u8"):
+        bridge.send(subject, [("v", memoryview(b"abcd").cast("b"), "binary")])
+
+
 def test_a_path_is_sent_as_the_file_contents(bridge, subject, tmp_path):
     raw = os.urandom(10_000)
     path = tmp_path / "photo.png"

@@ -122,8 +122,16 @@ class InternalError(NatsBridgeError):
 
 class ReceivedEnvelope(dict[str, Any]):
     """A received envelope: the envelope's fields, ``"payloads"`` a list of
-    (dataname, value, type) tuples."""
+    (dataname, value, type) tuples. (A pure-Python class, ``natsbridge/_envelope.py``,
+    that the extension exports and instantiates.)"""
 
+    def __init__(
+        self,
+        *args: Any,
+        subject: str | None = None,
+        nats_reply: str | None = None,
+        **kwargs: Any,
+    ) -> None: ...
     @property
     def subject(self) -> str | None:
         """The NATS subject the message arrived on, if known."""
