@@ -49,7 +49,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
 # Each requirements file is installed once, and again only when it changes.
-for requirements in bindings-micropython/tests/requirements.txt bindings-python/tests/requirements.txt; do
+# scripts/requirements-build.txt first: zig, which links the shipped shared
+# libraries (scripts/link-cc), must be there before the first cargo build.
+for requirements in scripts/requirements-build.txt bindings-micropython/tests/requirements.txt bindings-python/tests/requirements.txt; do
     stamp="$VENV/.installed-$(echo "$requirements" | tr '/' '_')"
     if ! cmp -s "$ROOT/$requirements" "$stamp" 2>/dev/null; then
         say "installing the Python tools of $requirements into $VENV"
@@ -103,7 +105,19 @@ cargo build --release --workspace --bins --lib -q
 say "building the browser package (bindings-wasm/build.sh)"
 bash "$ROOT/bindings-wasm/build.sh"
 
-# The Python package, built by maturin (PEP 517) against the same target/,
-# so it reuses the crates compiled above.
-say "installing the natsbridge Python package into $VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$ROOT/bindings-python"
+# The Python package as it ships: one wheel for CPython 3.9+ (abi3) on any
+# glibc >= 2.17 (maturin checks the manylinux2014 policy; scripts/link-cc
+# links the extension with zig), built against the same target/ so it reuses
+# the crates compiled above. The tests install and test this very file;
+# scripts/release.sh copies it to dist/.
+say "building the Python wheel and installing it into $VENV"
+wheels="$CARGO_TARGET_DIR/wheels"
+rm -f "$wheels"/natsbridge-*.whl
+if ! log=$("$VENV/bin/maturin" build --release --compatibility manylinux2014 \
+    -m "$ROOT/bindings-python/Cargo.toml" --out "$wheels" 2>&1); then
+    printf '%s\n' "$log" >&2
+    exit 1
+fi
+NB_WHEEL=$(ls "$wheels"/natsbridge-*.whl)
+export NB_WHEEL
+"$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$NB_WHEEL"

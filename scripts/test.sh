@@ -40,10 +40,14 @@ export NB_WORKSPACE_CHECKED=1
 step "C ABI: C programs under ASan/UBSan, pkg-config example"
 bash tests/c/run.sh
 
-step "Python package (pytest; nats-py, pyarrow, pandas, polars interop)"
-(cd bindings-python && python -m pytest -q -p no:cacheprovider)
+step "Python package (pytest; nats-py, pyarrow, pandas, polars interop; the wheel as users get it)"
+# NB_WHEEL (exported by setup.sh) is the wheel setup built and installed:
+# tests/package installs it into a fresh virtualenv without a Rust toolchain,
+# round-trips every payload type and checks it is cp39-abi3 and, by
+# auditwheel, manylinux_2_17 (glibc 2.17, scripts/link-cc).
+(cd bindings-python && NB_WHEEL_PLATFORM=manylinux_2_17_x86_64 python -m pytest -q -p no:cacheprovider)
 
-step "Node package (node --test; nats.js and apache-arrow interop, packed tarball install)"
+step "Node package (node --test; nats.js and apache-arrow interop; the two packed npm tarballs installed)"
 # --ignore-scripts skips `pretest` (lint and build): setup.sh built the addon
 # (regenerating index.d.ts, which a test diffs against the committed file).
 (cd bindings-node && npm test --silent --ignore-scripts)
