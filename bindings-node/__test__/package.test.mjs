@@ -1,9 +1,12 @@
-// The npm package as users get it: `npm pack` makes a tarball with the
-// prebuilt addon inside, which installs into a fresh project without a Rust
-// toolchain and works from both `require` and `import`.
+// The npm packages as users get them, laid out as napi-rs does: `pack.mjs`
+// makes `natsbridge` (the JS layer, types and browser build; its
+// optionalDependencies name the platform package) and
+// `natsbridge-linux-x64-gnu` (the prebuilt addon, linked against glibc 2.17).
+// Both install into a fresh project without a Rust toolchain and work from
+// both `require` and `import`.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -16,6 +19,7 @@ const run = promisify(execFile)
 let servers
 let scratch
 let tarball
+let platformTarball
 
 /** PATH without any directory that holds cargo or rustc. */
 function pathWithoutRust() {
@@ -37,13 +41,19 @@ function pathWithoutRust() {
 before(async () => {
   servers = await startServers()
   scratch = mkdtempSync(join(tmpdir(), 'natsbridge-package-'))
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', scratch], {
+  const { stdout } = await run(process.execPath, [join(packageDir, 'pack.mjs'), scratch], {
     cwd: packageDir,
     timeout: 120_000,
     maxBuffer: 16 << 20,
   })
-  const [packed] = JSON.parse(stdout)
-  tarball = { path: join(scratch, packed.filename), files: packed.files.map((f) => f.path) }
+  const packed = JSON.parse(stdout)
+  const listing = async (path) => (await run('tar', ['tzf', path])).stdout.split('\n').filter(Boolean)
+  tarball = { path: packed.main, files: (await listing(packed.main)).map((f) => f.replace(/^package\//, '')) }
+  assert.equal(packed.platforms.length, 1, 'one platform package: linux-x64-gnu')
+  platformTarball = {
+    path: packed.platforms[0],
+    files: (await listing(packed.platforms[0])).map((f) => f.replace(/^package\//, '')),
+  }
 })
 
 after(async () => {
@@ -51,14 +61,34 @@ after(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true })
 })
 
-describe('npm pack', () => {
-  it('ships the prebuilt addon, the JS layer and the types, and no sources', () => {
+describe('pack.mjs', () => {
+  it('ships the JS layer and the types in natsbridge, the addon in its platform package, and no sources', async () => {
     const { files } = tarball
     for (const file of ['package.json', 'index.js', 'index.mjs', 'binding.js', 'index.d.ts', 'README.md']) {
       assert.ok(files.includes(file), `${file} in the tarball`)
     }
-    assert.ok(files.includes('natsbridge.linux-x64-gnu.node'), 'the linux-x64 addon is in the tarball')
+    assert.ok(files.includes('browser/index.js'), 'the browser build is in the same package')
+    assert.ok(!files.some((f) => f.endsWith('.node')), 'no addon in the main package')
     assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('__test__/') || f === 'Cargo.toml'))
+    assert.deepEqual(platformTarball.files.sort(), ['README.md', 'natsbridge.linux-x64-gnu.node', 'package.json'])
+
+    const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'))
+    const packedManifest = JSON.parse((await run('tar', ['xzOf', tarball.path, 'package/package.json'])).stdout)
+    assert.deepEqual(packedManifest.optionalDependencies, { 'natsbridge-linux-x64-gnu': manifest.version })
+    const platformManifest = JSON.parse((await run('tar', ['xzOf', platformTarball.path, 'package/package.json'])).stdout)
+    assert.deepEqual([platformManifest.os, platformManifest.cpu, platformManifest.libc], [['linux'], ['x64'], ['glibc']])
+
+    // The addon runs on any glibc >= 2.17 (the manylinux2014 baseline): no
+    // symbol of a newer glibc version is imported.
+    const addon = join(scratch, 'addon.node')
+    await run('sh', ['-c', `tar xzOf "$0" package/natsbridge.linux-x64-gnu.node > "$1"`, platformTarball.path, addon])
+    const { stdout: symbols } = await run('objdump', ['-T', addon], { maxBuffer: 64 << 20 })
+    const versions = [...new Set(symbols.match(/GLIBC_[0-9.]+/g))]
+    const newest = versions
+      .map((v) => v.slice(6).split('.').map(Number))
+      .sort((a, b) => a[0] - b[0] || (a[1] ?? 0) - (b[1] ?? 0))
+      .pop()
+    assert.ok(newest[0] === 2 && newest[1] <= 17, `the addon needs glibc ${newest.join('.')}; the baseline is 2.17`)
     const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'))
     for (const hook of ['preinstall', 'install', 'postinstall']) {
       assert.equal(manifest.scripts?.[hook], undefined, `no ${hook} script: installing never builds`)
@@ -73,7 +103,17 @@ describe('installing the tarball into a fresh project', () => {
     await run('mkdir', ['-p', project])
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }))
     await assert.rejects(run('cargo', ['--version'], { env }), 'cargo is not on the PATH the install sees')
-    await run('npm', ['install', '--no-package-lock', tarball.path], { cwd: project, env, timeout: 240_000 })
+    // Both tarballs in one install, as a registry would serve them: npm
+    // satisfies natsbridge's optional dependency with the platform tarball.
+    await run('npm', ['install', '--no-package-lock', '--prefer-offline', tarball.path, platformTarball.path], {
+      cwd: project,
+      env,
+      timeout: 240_000,
+    })
+    assert.ok(
+      !existsSync(join(project, 'node_modules', 'natsbridge', 'natsbridge.linux-x64-gnu.node')),
+      'the addon comes from the platform package',
+    )
 
     writeFileSync(
       join(project, 'round-trip.cjs'),
