@@ -14,8 +14,8 @@
 # the tarball's path as its last line. The archive is reproducible: sorted
 # names, fixed mtime, owner 0, so one build gives one sha256. It is also the
 # Julia artifact (bindings-julia/NATSBridge_jll/build_artifact.sh), and
-# tests/c/run.sh builds the example against it (there is no release.sh yet:
-# issue 22, drafts in docs/notes/pkg-drafts/).
+# tests/c/run.sh builds the example against it; scripts/release.sh puts it
+# in dist/. The library is linked against glibc 2.17 (scripts/link-cc).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

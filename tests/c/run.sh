@@ -187,6 +187,14 @@ for file in lib/libnatsbridge.so lib/libnatsbridge.so.0 lib/libnatsbridge.a incl
     lib/pkgconfig/natsbridge.pc; do
     test -e "$unpacked/$file" || { echo "FAIL tarball: $file missing from $(basename "$tarball")"; failures+=(tarball); }
 done
+# The library runs on any glibc >= 2.17 (scripts/link-cc links it with zig):
+# no symbol of a newer glibc version is imported.
+newest_glibc=$(objdump -T "$unpacked/lib/libnatsbridge.so.0" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)
+echo "newest glibc symbol version the library imports: $newest_glibc"
+if [[ "$(printf '%s\n' "$newest_glibc" GLIBC_2.17 | sort -V | tail -n 1)" != GLIBC_2.17 ]]; then
+    echo "FAIL tarball: libnatsbridge.so needs $newest_glibc; the baseline is GLIBC_2.17"
+    failures+=(tarball-glibc)
+fi
 # Only PKG_CONFIG_PATH points at the unpacked tree: the .pc's ${pcfiledir}
 # prefix gives the include and library folders wherever it was unpacked.
 tar_pc() { PKG_CONFIG_PATH=$unpacked/lib/pkgconfig pkg-config "$@" natsbridge; }
