@@ -48,14 +48,13 @@ say "the sdist, and one wheel built from it (the compile a user without a wheel 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/natsbridge-release.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 sdist_started=$SECONDS
-# Its own target folder, as a user's machine would have: the sdist has no
-# scripts/link-cc, and a build with another linker in the shared target/
-# would make cargo compile every dependency there again. A full compile
-# (~18 min on 2 cores).
-CARGO_TARGET_DIR="$scratch/target" "$VENV/bin/pip" wheel -q --disable-pip-version-check --no-deps \
+# Its own target folder, target/sdist/: the sdist has no scripts/link-cc,
+# and a build with another linker in the shared target/release would make
+# cargo compile every dependency there again. The first release compiles
+# everything (~18 min on 2 cores); later ones only the sdist's own crates.
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/sdist" "$VENV/bin/pip" wheel -q --disable-pip-version-check --no-deps \
     "$out/natsbridge-$version.tar.gz" -w "$scratch" >&2
 say "the sdist built $(basename "$scratch"/*.whl) in $((SECONDS - sdist_started)) s"
-rm -rf "$scratch/target"
 
 say "the npm packages (natsbridge and its platform package)"
 node bindings-node/pack.mjs "$out" >/dev/null
