@@ -114,7 +114,19 @@ async fn read_stream_at_least(
                     messages.len()
                 );
             }
-            Err(err) => panic!("reading stream {stream}: {err}"),
+            // Right after a fail-over a pull can fail outright (the
+            // consumer's leader moved); the next pull goes to the new one.
+            // Still failing after the patience is spent: the count check
+            // of the caller says what is missing.
+            Err(err) if started.elapsed() < patience => {
+                eprintln!(
+                    "reading {stream}: {} so far, a pull failed, retrying: {}",
+                    messages.len(),
+                    err.full_message()
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(err) => panic!("reading stream {stream}: {}", err.full_message()),
         }
     }
     messages
