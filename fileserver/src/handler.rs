@@ -148,8 +148,9 @@ async fn dispatch(state: &ServerState, request: Request) -> Result<Outcome, (Rej
             0,
         ));
     }
-    if writes {
-        authorize(state, request.headers()).map_err(|reject| (reject, 0))?;
+    if writes && let Err(reject) = authorize(state, request.headers()) {
+        drain_refused_body(request.into_body()).await;
+        return Err((reject, 0));
     }
     let path = StorePath::parse(request.uri().path())
         .map_err(|err| (Reject::new(StatusCode::BAD_REQUEST, err.to_string()), 0))?;
@@ -187,6 +188,31 @@ fn authorize(state: &ServerState, headers: &HeaderMap) -> Result<(), Reject> {
     }
 }
 
+/// The most of a refused request's body the server reads and throws away.
+const DRAIN_LIMIT: u64 = 64 << 20;
+/// How long it keeps reading a refused request's body.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and discards what is left of a refused request's body (at most
+/// [`DRAIN_LIMIT`] bytes within [`DRAIN_TIME`]), so that the client, still
+/// sending it, reads the refusal (401, 413) rather than a reset connection:
+/// closing a socket with unread data in it resets the connection, and the
+/// client reports "broken pipe" instead of the status. A bigger or slower
+/// body is cut off and the connection closed, as before.
+async fn drain_refused_body(body: Body) {
+    let mut chunks = body.into_data_stream();
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut drained = 0u64;
+        while let Some(Ok(chunk)) = chunks.next().await {
+            drained += chunk.len() as u64;
+            if drained > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// Compares without an early exit, so response timing does not reveal how
 /// much of a guessed token was right.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -209,7 +235,8 @@ async fn put(
     if let (Some(max), Some(declared)) = (state.max_upload, declared)
         && declared > max
     {
-        // Refused before reading a byte of the body.
+        // Refused before storing a byte of the body.
+        drain_refused_body(request.into_body()).await;
         return Err((too_large(max, format!("declares {declared} bytes")), 0));
     }
     let location = download_url(state, request.headers(), path);
