@@ -89,7 +89,6 @@ describe('pack.mjs', () => {
       .sort((a, b) => a[0] - b[0] || (a[1] ?? 0) - (b[1] ?? 0))
       .pop()
     assert.ok(newest[0] === 2 && newest[1] <= 17, `the addon needs glibc ${newest.join('.')}; the baseline is 2.17`)
-    const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'))
     for (const hook of ['preinstall', 'install', 'postinstall']) {
       assert.equal(manifest.scripts?.[hook], undefined, `no ${hook} script: installing never builds`)
     }
