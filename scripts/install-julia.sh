@@ -17,10 +17,14 @@ JULIA_LIBUNWIND_DIR=${JULIA_LIBUNWIND_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/natsb
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 # Whether julia survives an exception thrown from compiled code.
-# (A subshell, so that the expected crash is not reported by this shell.)
+# (In a subshell that waits for julia, so that the expected crash is reported
+# to its silenced stderr, not by this shell.)
 probe() {
-    (LD_LIBRARY_PATH=${1:-} julia --startup-file=no -e \
-        'f() = throw(ArgumentError("probe")); try; f(); catch; end') >/dev/null 2>&1
+    (
+        LD_LIBRARY_PATH=${1:-} julia --startup-file=no -e \
+            'f() = throw(ArgumentError("probe")); try; f(); catch; end'
+        exit $?
+    ) >/dev/null 2>&1
 }
 
 fix_libunwind() {

@@ -24,10 +24,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${1:-$root/dist}
 started=$SECONDS
 
-say() { printf '\033[1m[release]\033[0m %s\n' "$*" >&2; }
-
 # Installs what is missing and builds every artifact (a no-op when current).
 source "$root/scripts/setup.sh"
+# (After setup.sh, which defines its own.)
+say() { printf '\033[1m[release]\033[0m %s\n' "$*" >&2; }
 cd "$root"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
