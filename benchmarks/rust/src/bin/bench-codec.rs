@@ -23,6 +23,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const BROKER: &str = "nats://127.0.0.1:4222";
 
 fn main() {
+    // The command line: [N] [ROUNDS] (skip(1) passes over the program name).
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
