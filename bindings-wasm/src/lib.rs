@@ -485,7 +485,7 @@ pub fn validate_subject(subject: &str) -> JsResult<()> {
 /// Removes credentials from a server URL list, for `brokerUrl`.
 #[wasm_bindgen(js_name = stripCredentials)]
 pub fn strip_credentials(urls: &str) -> String {
-    codec::strip_credentials(urls)
+    codec::strip_credentials(urls).into_owned()
 }
 
 /// A received envelope, decoded and with its direct payloads verified (or

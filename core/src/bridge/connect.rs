@@ -602,7 +602,7 @@ impl Bridge {
         let servers: Vec<String> = options
             .servers
             .split(',')
-            .map(|s| codec::strip_credentials(s.trim()))
+            .map(|s| codec::strip_credentials(s.trim()).into_owned())
             .filter(|s| !s.is_empty())
             .collect();
         if servers.is_empty() {
@@ -611,7 +611,7 @@ impl Bridge {
                 "no NATS server URL given",
             ));
         }
-        let broker_url = codec::strip_credentials(&options.servers);
+        let broker_url = codec::strip_credentials(&options.servers).into_owned();
         // The client drops a message when a subscription's buffer
         // (`subscription_capacity`) is full and says so only as an event:
         // count it for that subscription, which reports it to its reader.

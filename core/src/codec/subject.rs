@@ -1,6 +1,8 @@
 //! Subject and server-URL rules: which subjects may be published on or
 //! subscribed to, and how credentials are kept out of `broker_url`.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, ErrorKind, Result};
 
 /// Checks a subject to publish on. Subjects are used exactly as given:
@@ -66,8 +68,13 @@ fn validate_subject_for(subject: &str, wildcards: bool) -> Result<()> {
 /// assert_eq!(strip_credentials("tok@host:4222, nats://b:4222"), "host:4222,nats://b:4222");
 /// assert_eq!(strip_credentials("nats://alice:pa/ss?#@host"), "nats://host");
 /// ```
-pub fn strip_credentials(urls: &str) -> String {
-    urls.split(',')
+pub fn strip_credentials(urls: &str) -> Cow<'_, str> {
+    // The usual URL has no credentials and nothing to trim: borrowed as is.
+    if !urls.contains('@') && !urls.contains(',') && urls.trim().len() == urls.len() {
+        return Cow::Borrowed(urls);
+    }
+    let stripped = urls
+        .split(',')
         .map(|url| {
             let url = url.trim();
             let (scheme, rest) = match url.find("://") {
@@ -78,5 +85,6 @@ pub fn strip_credentials(urls: &str) -> String {
             format!("{scheme}{host}")
         })
         .collect::<Vec<_>>()
-        .join(",")
+        .join(",");
+    Cow::Owned(stripped)
 }
