@@ -137,6 +137,19 @@ impl SentEnvelope {
         }
     }
 
+    /// [`SentEnvelope::payload_data`] as bytes that share the wire buffer
+    /// (a direct payload's base64 is not copied; a link's URL is). Always
+    /// UTF-8.
+    ///
+    /// # Panics
+    /// When `index` is out of range.
+    pub fn payload_data_shared(&self, index: usize) -> Bytes {
+        match &self.data[index] {
+            SentData::Direct(range) => self.wire.slice(range.clone()),
+            SentData::Link(url) => Bytes::copy_from_slice(url.as_bytes()),
+        }
+    }
+
     /// The envelope as a JSON value, exactly as published.
     pub fn to_json(&self) -> Value {
         let mut map = self.header.to_json_map();

@@ -5,9 +5,11 @@
 //! payloads and envelopes are read and written by serde_json, never by a
 //! hand-written JSON codec in a binding.
 
+use std::borrow::Cow;
 use std::ffi::c_char;
 
-use natsbridge::{Error, ErrorKind};
+use bytes::Bytes;
+use natsbridge::{Error, ErrorKind, PayloadInfo, SentEnvelope};
 use serde_json::{Map, Number, Value};
 
 use crate::args;
@@ -44,10 +46,13 @@ enum Node {
     Int(i64),
     UInt(u64),
     Float(f64),
-    String(String),
+    String(Cow<'static, str>),
+    /// A string that shares a buffer (a sent payload's base64 in the wire
+    /// bytes); always UTF-8. Read as `NB_JSON_STRING`.
+    Shared(Bytes),
     Array(Vec<nb_json>),
     /// Members in the order of the parsed text (keys are unique).
-    Object(Vec<(String, nb_json)>),
+    Object(Vec<(Cow<'static, str>, nb_json)>),
 }
 
 impl nb_json {
@@ -65,19 +70,84 @@ impl nb_json {
                     Node::Float(n.as_f64().unwrap_or(f64::NAN))
                 }
             }
-            Value::String(s) => Node::String(s),
+            Value::String(s) => Node::String(Cow::Owned(s)),
             Value::Array(items) => {
                 Node::Array(items.into_iter().map(nb_json::from_value).collect())
             }
             Value::Object(members) => Node::Object(
                 members
                     .into_iter()
-                    .map(|(k, v)| (k, nb_json::from_value(v)))
+                    .map(|(k, v)| (Cow::Owned(k), nb_json::from_value(v)))
                     .collect(),
             ),
         };
         nb_json { node }
     }
+
+    /// The tree of a sent envelope, made from its fields: the same members
+    /// as `from_value(sent.to_json())` (in wire order), without a serde map
+    /// in between; keys are static and each direct payload's base64 shares
+    /// the wire bytes instead of being copied.
+    pub(crate) fn from_sent(sent: &SentEnvelope) -> nb_json {
+        let header = &sent.header;
+        let mut members = Vec::with_capacity(15);
+        members.push((key("version"), node(Node::Int(i64::from(header.version)))));
+        for (name, value) in header.string_fields() {
+            members.push((key(name), text(value)));
+        }
+        members.push((key("metadata"), metadata(&header.metadata)));
+        let payloads = sent
+            .payloads
+            .iter()
+            .enumerate()
+            .map(|(index, info)| payload_tree(info, sent.payload_data_shared(index)))
+            .collect();
+        members.push((key("payloads"), node(Node::Array(payloads))));
+        node(Node::Object(members))
+    }
+}
+
+fn node(node: Node) -> nb_json {
+    nb_json { node }
+}
+
+fn key(name: &'static str) -> Cow<'static, str> {
+    Cow::Borrowed(name)
+}
+
+fn text(value: &str) -> nb_json {
+    node(Node::String(Cow::Owned(value.to_owned())))
+}
+
+fn metadata(map: &Map<String, Value>) -> nb_json {
+    if map.is_empty() {
+        return node(Node::Object(Vec::new()));
+    }
+    nb_json::from_value(Value::Object(map.clone()))
+}
+
+/// One payload object of a sent envelope, as `info_to_json` plus `data`.
+fn payload_tree(info: &PayloadInfo, data: Bytes) -> nb_json {
+    let mut members = Vec::with_capacity(9);
+    members.push((key("id"), text(&info.id)));
+    members.push((key("dataname"), text(&info.dataname)));
+    members.push((key("type"), text(info.payload_type.as_str())));
+    members.push((
+        key("transport"),
+        node(Node::String(key(info.transport.as_str()))),
+    ));
+    members.push((
+        key("encoding"),
+        node(Node::String(key(info.transport.encoding()))),
+    ));
+    let size = i64::try_from(info.size).map_or(Node::UInt(info.size), Node::Int);
+    members.push((key("size"), node(size)));
+    if let Some(sha) = &info.sha256 {
+        members.push((key("sha256"), text(sha)));
+    }
+    members.push((key("data"), node(Node::Shared(data))));
+    members.push((key("metadata"), metadata(&info.metadata)));
+    node(Node::Object(members))
 }
 
 /// Parses `len` bytes of JSON text (UTF-8; not retained) with the core's
@@ -127,7 +197,7 @@ pub unsafe extern "C" fn nb_json_kind(value: *const nb_json) -> i32 {
         Some(Node::Int(_)) => NB_JSON_INT,
         Some(Node::UInt(_)) => NB_JSON_UINT,
         Some(Node::Float(_)) => NB_JSON_FLOAT,
-        Some(Node::String(_)) => NB_JSON_STRING,
+        Some(Node::String(_) | Node::Shared(_)) => NB_JSON_STRING,
         Some(Node::Array(_)) => NB_JSON_ARRAY,
         Some(Node::Object(_)) => NB_JSON_OBJECT,
     }
@@ -187,6 +257,7 @@ pub unsafe extern "C" fn nb_json_string(
     // SAFETY: NULL or a live value.
     let (ptr, len) = match unsafe { value.as_ref() }.map(|v| &v.node) {
         Some(Node::String(s)) => (s.as_ptr().cast(), s.len()),
+        Some(Node::Shared(bytes)) => (bytes.as_ptr().cast(), bytes.len()),
         _ => (std::ptr::null(), 0),
     };
     // SAFETY: NULL or storage for one size_t.
@@ -540,6 +611,85 @@ pub unsafe extern "C" fn nb_json_writer_finish(
 mod tests {
     use super::*;
     use std::ffi::CStr;
+
+    /// A tree back to a serde value, through the C accessors only.
+    fn walk(value: *const nb_json) -> Value {
+        let mut len = 0;
+        // SAFETY: `value` is a live node of a live tree.
+        unsafe {
+            match nb_json_kind(value) {
+                NB_JSON_NULL => Value::Null,
+                NB_JSON_BOOL => Value::from(nb_json_bool(value)),
+                NB_JSON_INT => Value::from(nb_json_int64(value)),
+                NB_JSON_UINT => Value::from(nb_json_uint64(value)),
+                NB_JSON_FLOAT => Value::from(nb_json_float64(value)),
+                NB_JSON_STRING => {
+                    let ptr = nb_json_string(value, &mut len);
+                    let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len);
+                    Value::from(std::str::from_utf8(bytes).unwrap())
+                }
+                NB_JSON_ARRAY => (0..nb_json_len(value))
+                    .map(|i| walk(nb_json_array_get(value, i)))
+                    .collect(),
+                _ => Value::Object(
+                    (0..nb_json_len(value))
+                        .map(|i| {
+                            let key = nb_json_object_key(value, i, &mut len);
+                            let key = std::slice::from_raw_parts(key.cast::<u8>(), len);
+                            let key = String::from_utf8(key.to_vec()).unwrap();
+                            (key, walk(nb_json_object_value(value, i)))
+                        })
+                        .collect(),
+                ),
+            }
+        }
+    }
+
+    /// `from_sent` makes the tree `to_json` describes, for direct payloads
+    /// (with and without sha256), links, metadata and escaped strings; and
+    /// that tree equals the parsed wire bytes.
+    #[test]
+    fn sent_envelope_tree_equals_its_json() {
+        use natsbridge::codec::{self, EnvelopeOptions, EnvelopeWriter, PartData};
+        use natsbridge::{Payload, PayloadType, Transport};
+        let mut meta = Map::new();
+        meta.insert(
+            "k".into(),
+            serde_json::json!({"n": [1, 2.5, null, u64::MAX]}),
+        );
+        let options = EnvelopeOptions {
+            msg_purpose: Some("tele\"metry".into()),
+            metadata: meta.clone(),
+            ..EnvelopeOptions::default()
+        };
+        let direct = codec::encode_direct(
+            "/a",
+            vec![
+                Payload::text("t", "héllo"),
+                Payload::bytes("b", PayloadType::Binary, vec![0u8, 255, 7])
+                    .with_metadata(meta.clone()),
+            ],
+            &EnvelopeOptions {
+                direct_sha256: true,
+                ..options.clone()
+            },
+            "nats://u:p@h:1",
+            1 << 20,
+        )
+        .unwrap();
+        let writer = EnvelopeWriter::new(codec::new_header("/b", &options, "nats://h:1"));
+        let mut info = codec::new_info("big".into(), PayloadType::Binary, 5_000_000, Map::new());
+        info.transport = Transport::Link;
+        info.sha256 = Some("ab".repeat(32));
+        let link = writer.finish(vec![info], &[PartData::Link("http://h/x?a=\"1\"")]);
+        for sent in [direct, link] {
+            let root = nb_json::from_sent(&sent);
+            let tree = walk(&root);
+            assert_eq!(tree, sent.to_json());
+            let wire: Value = serde_json::from_slice(sent.wire_bytes()).unwrap();
+            assert_eq!(tree, wire);
+        }
+    }
 
     #[test]
     fn parse_and_walk() {

@@ -264,7 +264,7 @@ pub unsafe extern "C" fn nb_pending_send_envelope_json(
                 "the send has not completed (nb_pending_send_result reports when it has)",
             )),
             Some(Ok(sent)) => {
-                let root = Box::new(crate::json::nb_json::from_value(sent.to_json()));
+                let root = Box::new(crate::json::nb_json::from_sent(sent));
                 // SAFETY: checked non-NULL above.
                 unsafe { args::write(out_value, Box::into_raw(root)) };
                 Ok(())

@@ -136,7 +136,9 @@ subscription), and `"payloads"`: `(dataname, data, type)` tuples in order.
 metadata and (with `save_dir`) file path.
 """
 function envelope_dict(env::Ptr{Cvoid})
-    dict = Dict{String,Any}()
+    # The header fields, version, metadata, subject, payloads, payload_info,
+    # and take_envelope's two reply entries.
+    dict = dict_for(length(HEADER_FIELDS) + 7)
     for field in HEADER_FIELDS
         dict[field] = unsafe_string(ccall((:nb_envelope_get, libnatsbridge), Cstring,
                                           (Ptr{Cvoid}, Cstring), env, field))

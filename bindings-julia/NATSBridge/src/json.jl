@@ -34,6 +34,13 @@ end
 parse_json(text::AbstractString) = parse_json(String(text))
 parse_json(ptr::Ptr{UInt8}, len::Integer) = parse_json(unsafe_wrap(Vector{UInt8}, ptr, len))
 
+"""
+An empty `Dict{String,Any}` with room for `n` entries without a rehash.
+Julia 1.5's `sizehint!` takes a slot count (and rehashes at two thirds full);
+later versions take an entry count: `2n` is enough for both.
+"""
+dict_for(n::Integer) = sizehint!(Dict{String,Any}(), 2 * Int(n))
+
 function json_value(v::Ptr{Cvoid})
     kind = ccall((:nb_json_kind, libnatsbridge), Int32, (Ptr{Cvoid},), v)
     if kind == JSON_NULL
@@ -60,8 +67,7 @@ function json_value(v::Ptr{Cvoid})
         return items
     else
         n = ccall((:nb_json_len, libnatsbridge), Csize_t, (Ptr{Cvoid},), v)
-        dict = Dict{String,Any}()
-        sizehint!(dict, n)
+        dict = dict_for(n)
         len = Ref{Csize_t}(0)
         for i in 1:n
             kptr = ccall((:nb_json_object_key, libnatsbridge), Ptr{UInt8},
