@@ -41,8 +41,11 @@ pub enum Content {
     Link(String),
 }
 
+/// The envelope object; `P` is how `payloads` is read: as one array of
+/// payload objects (the one-pass parse of a well-formed message), or as raw
+/// JSON (the step-by-step parse that names what is wrong).
 #[derive(Deserialize)]
-struct WireEnvelope<'a> {
+struct WireEnvelope<P> {
     version: Option<Value>,
     correlation_id: Option<String>,
     msg_id: Option<String>,
@@ -57,8 +60,7 @@ struct WireEnvelope<'a> {
     reply_to_msg_id: Option<String>,
     broker_url: Option<String>,
     metadata: Option<Map<String, Value>>,
-    #[serde(borrow)]
-    payloads: Option<&'a RawValue>,
+    payloads: Option<P>,
 }
 
 #[derive(Deserialize)]
@@ -193,12 +195,65 @@ fn parse_envelope<'a, P>(
     payload: impl FnMut(usize, WirePayload<'a>) -> Result<P>,
 ) -> Result<(EnvelopeHeader, Vec<P>)> {
     let mut payload = payload;
-    let wire: WireEnvelope<'a> = serde_json::from_slice(message).map_err(|err| {
+    // A well-formed envelope is parsed in one pass. When that fails, the
+    // step-by-step parse below finds the error to report (the version before
+    // the payloads, "payloads" that is not an array, which payload object is
+    // malformed): the same result for every input, at the cost of a second
+    // parse of bad input only.
+    let (header, wire_payloads) =
+        match serde_json::from_slice::<WireEnvelope<Vec<WirePayload<'a>>>>(message) {
+            Ok(wire) => match header_of(wire)? {
+                (header, Some(payloads)) => (header, payloads),
+                (_, None) => return Err(malformed("the envelope has no \"payloads\" field")),
+            },
+            Err(_) => return parse_envelope_stepwise(message, payload),
+        };
+    let payloads = wire_payloads
+        .into_iter()
+        .enumerate()
+        .map(|(index, wire)| payload(index, wire))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((header, payloads))
+}
+
+/// [`parse_envelope`] one step at a time: the JSON, the version, then the
+/// payloads array, then each payload object.
+fn parse_envelope_stepwise<'a, P>(
+    message: &'a [u8],
+    mut payload: impl FnMut(usize, WirePayload<'a>) -> Result<P>,
+) -> Result<(EnvelopeHeader, Vec<P>)> {
+    let wire: WireEnvelope<&'a RawValue> = serde_json::from_slice(message).map_err(|err| {
         malformed(format!(
             "the message is not a natsbridge envelope: invalid JSON ({err})"
         ))
         .with_source(err)
     })?;
+    let (header, raw_payloads) = header_of(wire)?;
+    let raw_payloads = match raw_payloads {
+        None => return Err(malformed("the envelope has no \"payloads\" field")),
+        Some(raw) if !raw.get().trim_start().starts_with('[') => {
+            return Err(malformed(format!(
+                "the envelope's \"payloads\" is not an array (it is {})",
+                truncate_for_message(raw.get())
+            )));
+        }
+        Some(raw) => raw,
+    };
+    let wire_payloads: Vec<WirePayload<'a>> =
+        serde_json::from_str(raw_payloads.get()).map_err(|err| {
+            malformed(format!("a payload object is malformed: {err}")).with_source(err)
+        })?;
+    let payloads = wire_payloads
+        .into_iter()
+        .enumerate()
+        .map(|(index, wire)| payload(index, wire))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((header, payloads))
+}
+
+/// Checks the envelope's version and fills its header; hands back the
+/// payloads as they were read.
+fn header_of<P>(wire: WireEnvelope<P>) -> Result<(EnvelopeHeader, Option<P>)> {
     let version = match &wire.version {
         None => 1,
         Some(Value::Number(n)) => match n.as_f64() {
@@ -224,20 +279,6 @@ fn parse_envelope<'a, P>(
             ),
         ));
     }
-    let raw_payloads = match wire.payloads {
-        None => return Err(malformed("the envelope has no \"payloads\" field")),
-        Some(raw) if !raw.get().trim_start().starts_with('[') => {
-            return Err(malformed(format!(
-                "the envelope's \"payloads\" is not an array (it is {})",
-                truncate_for_message(raw.get())
-            )));
-        }
-        Some(raw) => raw,
-    };
-    let wire_payloads: Vec<WirePayload<'a>> =
-        serde_json::from_str(raw_payloads.get()).map_err(|err| {
-            malformed(format!("a payload object is malformed: {err}")).with_source(err)
-        })?;
     let header = EnvelopeHeader {
         version: version as u32,
         correlation_id: wire.correlation_id.unwrap_or_default(),
@@ -254,22 +295,34 @@ fn parse_envelope<'a, P>(
         broker_url: wire.broker_url.unwrap_or_default(),
         metadata: wire.metadata.unwrap_or_default(),
     };
-    let payloads = wire_payloads
-        .into_iter()
-        .enumerate()
-        .map(|(index, wire)| payload(index, wire))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((header, payloads))
+    Ok((header, wire.payloads))
+}
+
+/// How an error names a payload: `payload 'name'`, or `payload #index`
+/// when it has no name.
+struct PayloadLabel<'a> {
+    index: usize,
+    dataname: &'a str,
+}
+
+impl std::fmt::Display for PayloadLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.dataname.is_empty() {
+            write!(f, "payload #{}", self.index)
+        } else {
+            write!(f, "payload '{}'", self.dataname)
+        }
+    }
 }
 
 /// Checks one payload object's fields (wire-v1 section 3): its description
 /// and its `data` field, not decoded yet.
 fn check_payload(index: usize, wire: WirePayload<'_>) -> Result<(PayloadInfo, Cow<'_, str>)> {
     let dataname = wire.dataname.unwrap_or_default();
-    let label = if dataname.is_empty() {
-        format!("payload #{index}")
-    } else {
-        format!("payload '{dataname}'")
+    // Written into a message only when there is an error to report.
+    let label = PayloadLabel {
+        index,
+        dataname: &dataname,
     };
     let missing = |field: &str| {
         malformed(format!("{label} has no \"{field}\" field")).with_dataname(dataname.clone())
