@@ -23,9 +23,14 @@
 //! [`Subscription::concurrent_receives`] it decodes up to `n` at once (useful
 //! when envelopes carry link payloads from slow stores: one slow link no
 //! longer holds up the messages behind it); results are still delivered in
-//! arrival order. The pump holds at most `n` messages (decoding or decoded)
-//! beyond the one the channel holds, so a slow consumer leaves messages in the
-//! NATS client's buffer (`subscription_capacity`), as before.
+//! arrival order. The channel holds up to [`RESULTS_AHEAD`] decoded results,
+//! so a reader that is a little behind takes them without a wake-up each
+//! (a one-result channel cost two context switches per message). Of those, at
+//! most one holds link payloads downloaded into memory (a heavy result waits
+//! in the pump until the one before it was taken), so memory stays bounded by
+//! one large envelope, as before. The pump holds at most `n` messages
+//! (decoding or decoded) beyond the channel, so a slow consumer leaves
+//! messages in the NATS client's buffer (`subscription_capacity`), as before.
 //!
 //! # A slow consumer is reported, never silent
 //!
@@ -41,7 +46,7 @@
 //!
 //! - [`SubscriptionHandle::unsubscribe`] ends the subscription at once: a
 //!   pending `next` and every later one return `None`; results already
-//!   received but not yet taken are dropped (as `unsubscribe` in nats.py and
+//!   received but not yet taken (up to [`RESULTS_AHEAD`]) are dropped (as `unsubscribe` in nats.py and
 //!   nats.js). Decodes in progress are cancelled.
 //! - [`SubscriptionHandle::drain`] unsubscribes at the server, then delivers
 //!   everything the server had already sent, then ends (`None`), as `drain`
@@ -62,7 +67,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use futures::{FutureExt as _, Stream, StreamExt as _};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 use crate::bridge::Bridge;
 use crate::envelope::ReceivedEnvelope;
@@ -71,6 +76,27 @@ use crate::options::ReceiveOptions;
 
 /// One result of a subscription: a decoded envelope or the error its message gave.
 type Item = Result<ReceivedEnvelope>;
+
+/// How many decoded results the channel between the pump and the reader
+/// holds (see the module documentation).
+pub const RESULTS_AHEAD: usize = 64;
+
+/// A result in the channel, with the permit a heavy one holds until it is
+/// taken (see [`is_heavy`]).
+type Handed = (Item, Option<OwnedSemaphorePermit>);
+
+/// True for a result holding link payloads downloaded into memory: up to
+/// `max_envelope_download_size` bytes, so only one waits in the channel at a
+/// time. Direct payloads are bounded by the server's `max_payload`; links
+/// saved to files hold only their paths.
+fn is_heavy(item: &Item) -> bool {
+    item.as_ref().is_ok_and(|envelope| {
+        envelope.payloads.iter().any(|payload| {
+            payload.info.transport == crate::Transport::Link
+                && !matches!(payload.value, crate::PayloadValue::File(_))
+        })
+    })
+}
 
 /// The start of the message of a slow consumer error.
 const SLOW_CONSUMER: &str = "slow consumer: ";
@@ -251,7 +277,7 @@ impl SubscriptionHandle {
 /// ```
 pub struct Subscription {
     bridge: Bridge,
-    results: mpsc::Receiver<Item>,
+    results: mpsc::Receiver<Handed>,
     dropped: watch::Receiver<u64>,
     handle: SubscriptionHandle,
     state: watch::Receiver<State>,
@@ -273,10 +299,10 @@ impl Subscription {
         subscriber: async_nats::Subscriber,
         options: ReceiveOptions,
     ) -> Subscription {
-        // One decoded result waits in the channel, one in the pump: enough to
-        // hand over without a stall, little enough that unsubscribe drops
-        // almost nothing and a slow consumer holds messages in the NATS buffer.
-        let (results, receiver) = mpsc::channel(1);
+        // Up to RESULTS_AHEAD small results (one heavy at most) wait in the
+        // channel: a reader takes what arrived without a wake-up per message,
+        // and a slow consumer still holds messages in the NATS buffer.
+        let (results, receiver) = mpsc::channel(RESULTS_AHEAD);
         let (commands, command_receiver) = mpsc::unbounded_channel();
         let control = Arc::new(Control {
             state: watch::Sender::new(State::Open),
@@ -297,12 +323,13 @@ impl Subscription {
             bridge: bridge.clone(),
             options: Arc::new(options),
             results: results.clone(),
+            heavy: Arc::new(Semaphore::new(1)),
             commands: command_receiver,
             concurrency: control.concurrency.subscribe(),
         };
         tokio::spawn(async move {
             if let Err(panic) = AssertUnwindSafe(pump.run()).catch_unwind().await {
-                let _ = results.try_send(Err(internal("the subscription's pump", panic)));
+                let _ = results.try_send((Err(internal("the subscription's pump", panic)), None));
             }
             if let Some(sid) = sid {
                 slow_consumers.forget(sid);
@@ -362,7 +389,8 @@ impl Subscription {
         let item = tokio::select! {
             biased;
             _ = state.wait_for(|state| *state == State::Unsubscribed) => None,
-            item = self.results.recv() => item,
+            // A heavy result's permit is released as it is taken.
+            handed = self.results.recv() => handed.map(|(item, _permit)| item),
         };
         item.filter(|_| !self.bridge.is_closed())
     }
@@ -401,7 +429,7 @@ impl Subscription {
         let mut batch = vec![first];
         while batch.len() < max.max(1) && !self.ended_at_once() {
             match self.results.try_recv() {
-                Ok(item) => batch.push(item),
+                Ok((item, _permit)) => batch.push(item),
                 Err(_) => break,
             }
         }
@@ -457,7 +485,9 @@ struct Pump {
     reported: u64,
     bridge: Bridge,
     options: Arc<ReceiveOptions>,
-    results: mpsc::Sender<Item>,
+    results: mpsc::Sender<Handed>,
+    /// One permit: held by the heavy result in the channel, if any.
+    heavy: Arc<Semaphore>,
     commands: mpsc::UnboundedReceiver<Command>,
     concurrency: watch::Receiver<usize>,
 }
@@ -467,6 +497,8 @@ impl Pump {
         let mut decoding: FuturesOrdered<BoxFuture<'static, Item>> = FuturesOrdered::new();
         // Decoded results, oldest first, waiting for room in the channel.
         let mut decoded: VecDeque<Item> = VecDeque::new();
+        // The heavy-result permit, taken for the heavy result at the front.
+        let mut held: Option<OwnedSemaphorePermit> = None;
         let mut taking = true;
         let mut concurrency_alive = true;
         let mut dropped_alive = true;
@@ -475,6 +507,8 @@ impl Pump {
                 return;
             }
             let room = decoding.len() + decoded.len() < (*self.concurrency.borrow()).max(1);
+            let front_heavy = decoded.front().is_some_and(is_heavy);
+            let sendable = !decoded.is_empty() && (!front_heavy || held.is_some());
             tokio::select! {
                 biased;
                 command = self.commands.recv() => match command {
@@ -502,8 +536,17 @@ impl Pump {
                 },
                 // The subscription was dropped: nobody will take anything.
                 () = self.results.closed() => return,
-                permit = self.results.reserve(), if !decoded.is_empty() => match permit {
-                    Ok(permit) => permit.send(decoded.pop_front().expect("checked by the guard")),
+                permit = self.heavy.clone().acquire_owned(), if front_heavy && held.is_none() => match permit {
+                    Ok(permit) => held = Some(permit),
+                    // Never closed.
+                    Err(_) => return,
+                },
+                permit = self.results.reserve(), if sendable => match permit {
+                    Ok(permit) => {
+                        let item = decoded.pop_front().expect("checked by the guard");
+                        let heavy = if front_heavy { held.take() } else { None };
+                        permit.send((item, heavy));
+                    }
                     Err(_) => return,
                 },
                 Some(item) = decoding.next(), if !decoding.is_empty() => decoded.push_back(item),
