@@ -362,3 +362,54 @@ async fn closing_the_bridge_ends_the_subscription() {
             .is_none()
     );
 }
+
+/// Small results run ahead of a slow reader (up to `RESULTS_AHEAD`), but at
+/// most one result holding downloaded link payloads waits in the channel:
+/// with nothing taken, the pump downloads the first link envelope (in the
+/// channel) and the second (waiting for the first to be taken), and no more.
+/// Each one taken lets exactly one more download start; all arrive in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_one_downloaded_link_result_waits_ahead_of_the_reader() {
+    const COUNT: usize = 5;
+    let (_server, bridge) = server_and_bridge().await;
+    let data = pattern(3000);
+    let store = FaultServer::start(vec![Reply::ok(data.clone())]);
+    let mut sub = subscribe(&bridge, "heavy.ahead").await;
+    let direct = subscribe(&bridge, "light.ahead").await;
+    publish_numbered(&bridge, "heavy.ahead", COUNT, |_| true, &store, &data).await;
+    publish_numbered(&bridge, "light.ahead", 40, |_| false, &store, &data).await;
+    // Long enough for the pump to fetch everything it is allowed to.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        store.requests().len(),
+        2,
+        "downloads before the reader took anything"
+    );
+    for taken in 0..COUNT {
+        let envelope = sub.next_timeout(WAIT).await.unwrap().unwrap();
+        assert_eq!(index_of(&envelope, &data), taken);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let expected = (taken + 3).min(COUNT);
+        while store.requests().len() < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            store.requests().len(),
+            expected,
+            "downloads after taking {}",
+            taken + 1
+        );
+    }
+    // The direct envelopes were all decoded ahead and come in order.
+    let mut direct = direct;
+    let batch = direct.next_batch(64, Some(WAIT)).await.unwrap();
+    assert_eq!(
+        batch.len(),
+        40,
+        "every small result was waiting in the channel"
+    );
+    for (index, item) in batch.into_iter().enumerate() {
+        assert_eq!(index_of(&item.unwrap(), &data), index);
+    }
+}
