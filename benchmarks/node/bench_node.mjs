@@ -5,6 +5,7 @@
 //
 //   cd bindings-node && npm ci && npm run build && npm run build:testenv
 //   node ../benchmarks/node/bench_node.mjs            # BENCH_SECONDS=3 by default
+//   BENCH_CASES=text BENCH_SECONDS=5 BENCH_RUNS=3 node ../benchmarks/node/bench_node.mjs
 //
 // A message counts once it has been sent and a subscriber in the same
 // process has decoded it (for raw nats.js: received it). Senders keep up to
@@ -38,11 +39,14 @@ function tableOf(rows) {
   })
 }
 
-const cases = [
-  { name: '1 KiB text', payloads: () => [{ dataname: 'message', data: 'x'.repeat(1024), type: 'text' }] },
-  { name: '100 KiB binary', payloads: () => [{ dataname: 'blob', data: Buffer.alloc(100 * 1024, 7), type: 'binary' }] },
-  { name: '10,000-row table', payloads: () => [{ dataname: 'table', data: tableOf(10_000), type: 'table' }] },
+const allCases = [
+  { name: '1 KiB text', key: 'text', payloads: () => [{ dataname: 'message', data: 'x'.repeat(1024), type: 'text' }] },
+  { name: '100 KiB binary', key: 'binary', payloads: () => [{ dataname: 'blob', data: Buffer.alloc(100 * 1024, 7), type: 'binary' }] },
+  { name: '10,000-row table', key: 'table', payloads: () => [{ dataname: 'table', data: tableOf(10_000), type: 'table' }] },
 ]
+// BENCH_CASES=text,table runs only those cases (keys: text, binary, table).
+const wanted = process.env.BENCH_CASES?.split(',').map((key) => key.trim())
+const cases = wanted ? allCases.filter((c) => wanted.includes(c.key)) : allCases
 
 /** The raw bytes of a case's payload, for the nats.js ceiling. */
 function rawBytes(payload) {

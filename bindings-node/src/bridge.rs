@@ -14,11 +14,12 @@ use napi::bindgen_prelude::{Null, PromiseRaw, ToNapiValue, Unknown};
 use napi_derive::napi;
 use natsbridge::{Error, ErrorKind};
 
-use crate::envelope::{ReceivedEnvelope, SentEnvelope, reply_target};
+use crate::envelope::reply_target;
 use crate::message::{incoming, string_arg};
+use crate::objects::{ReceivedObject, SentObject};
 use crate::options::{self, is_nullish};
 use crate::payload::payloads_from_js;
-use crate::promise::{offload_if_large, run};
+use crate::promise::{offload_if_large, run, run_waiting};
 
 /// A long-lived connection to NATS that every call reuses.
 ///
@@ -82,7 +83,7 @@ impl Bridge {
         subject: Unknown<'_>,
         payloads: Unknown<'_>,
         options: Option<Unknown<'_>>,
-    ) -> napi::Result<PromiseRaw<'env, SentEnvelope>> {
+    ) -> napi::Result<PromiseRaw<'env, SentObject>> {
         let prepared = (|| {
             let subject = string_arg(env, &subject, "subject")?;
             let payloads = payloads_from_js(env, payloads)?;
@@ -98,7 +99,7 @@ impl Bridge {
                 let payloads = payloads.build()?;
                 bridge.smartsend(&subject, payloads, &options).await
             },
-            |_, sent| Ok(SentEnvelope::new(sent)),
+            |_, sent| Ok(SentObject(sent)),
         )
     }
 
@@ -232,7 +233,7 @@ impl Bridge {
         subject: Unknown<'_>,
         payloads: Unknown<'_>,
         options: Option<Unknown<'_>>,
-    ) -> napi::Result<PromiseRaw<'env, ReceivedEnvelope>> {
+    ) -> napi::Result<PromiseRaw<'env, ReceivedObject>> {
         let prepared = (|| {
             let subject = string_arg(env, &subject, "subject")?;
             let payloads = payloads_from_js(env, payloads)?;
@@ -252,7 +253,7 @@ impl Bridge {
                     .request(&subject, payloads, &send, timeout, &receive)
                     .await
             },
-            |_, reply| Ok(ReceivedEnvelope::new(reply)),
+            |_, reply| Ok(ReceivedObject(reply)),
         )
     }
 
@@ -270,7 +271,7 @@ impl Bridge {
         request: Unknown<'_>,
         payloads: Unknown<'_>,
         options: Option<Unknown<'_>>,
-    ) -> napi::Result<PromiseRaw<'env, SentEnvelope>> {
+    ) -> napi::Result<PromiseRaw<'env, SentObject>> {
         let prepared = (|| {
             let request = reply_target(env, request)?;
             let payloads = payloads_from_js(env, payloads)?;
@@ -286,7 +287,7 @@ impl Bridge {
                 let payloads = payloads.build()?;
                 bridge.reply(request, payloads, &options).await
             },
-            |_, sent| Ok(SentEnvelope::new(sent)),
+            |_, sent| Ok(SentObject(sent)),
         )
     }
 
@@ -302,7 +303,7 @@ impl Bridge {
         env: &'env Env,
         msg: Unknown<'_>,
         options: Option<Unknown<'_>>,
-    ) -> napi::Result<PromiseRaw<'env, ReceivedEnvelope>> {
+    ) -> napi::Result<PromiseRaw<'env, ReceivedObject>> {
         let prepared = (|| {
             let message = incoming(env, &msg)?;
             let options = options::read(env, options.as_ref(), &options::RECEIVE)?.receive()?;
@@ -322,7 +323,7 @@ impl Bridge {
                 envelope.nats_reply = message.reply;
                 Ok(envelope)
             },
-            |_, envelope| Ok(ReceivedEnvelope::new(envelope)),
+            |_, envelope| Ok(ReceivedObject(envelope)),
         )
     }
 
@@ -394,21 +395,19 @@ impl Subscription {
         &self,
         env: &'env Env,
         timeout_ms: Option<f64>,
-    ) -> napi::Result<PromiseRaw<'env, Option<ReceivedEnvelope>>> {
+    ) -> napi::Result<PromiseRaw<'env, Option<ReceivedObject>>> {
         let timeout = timeout_from(timeout_ms);
         let inner = self.inner.clone();
-        run(
-            env,
-            async move {
-                let timeout = timeout?;
-                let mut subscription = inner.lock().await;
-                match timeout {
-                    Some(timeout) => subscription.next_timeout(timeout).await,
-                    None => subscription.next().await.transpose(),
-                }
-            },
-            |_, envelope| Ok(envelope.map(ReceivedEnvelope::new)),
-        )
+        let work = async move {
+            let timeout = timeout?;
+            let mut subscription = inner.lock().await;
+            match timeout {
+                Some(timeout) => subscription.next_timeout(timeout).await,
+                None => subscription.next().await.transpose(),
+            }
+        };
+        let to_js = |_: &Env, envelope: Option<_>| Ok(envelope.map(ReceivedObject));
+        run_waiting(env, work, to_js)
     }
 
     /// The results of every message already decoded (at least one, at most
@@ -426,18 +425,16 @@ impl Subscription {
         let timeout = timeout_from(timeout_ms);
         let max = max.unwrap_or(64).max(1) as usize;
         let inner = self.inner.clone();
-        run(
-            env,
-            async move {
-                let timeout = timeout?;
-                let items = inner.lock().await.next_batch(max, timeout).await?;
-                Ok(Batch {
-                    ended: items.is_empty(),
-                    items,
-                })
-            },
-            |_, batch| Ok(batch),
-        )
+        let work = async move {
+            let timeout = timeout?;
+            let items = inner.lock().await.next_batch(max, timeout).await?;
+            Ok(Batch {
+                ended: items.is_empty(),
+                items,
+            })
+        };
+        let to_js = |_: &Env, batch| Ok(batch);
+        run_waiting(env, work, to_js)
     }
 
     /// Ends the subscription at once: a pending and every later `next()`
@@ -488,7 +485,7 @@ impl ToNapiValue for Batch {
         let mut items = env.create_array(length as u32)?;
         for (index, item) in val.items.into_iter().enumerate() {
             match item {
-                Ok(envelope) => items.set(index as u32, ReceivedEnvelope::new(envelope))?,
+                Ok(envelope) => items.set(index as u32, ReceivedObject(envelope))?,
                 Err(err) => items.set(index as u32, crate::error::to_js(&env, &err))?,
             }
         }

@@ -12,6 +12,8 @@ use crate::error::{invalid, invalid_napi};
 use crate::json::JsonValue;
 use crate::payload::{ReceivedPayload, SentPayload};
 
+// The object itself is built by `crate::objects::SentObject`; this struct is
+// the type `index.d.ts` declares. (`//`: these lines stay out of index.d.ts.)
 /// An envelope as it was published (wire-v1 section 2, camelCase).
 #[napi(object, object_from_js = false)]
 pub struct SentEnvelope {
@@ -35,44 +37,8 @@ pub struct SentEnvelope {
     pub stream_sequence: Option<f64>,
 }
 
-impl SentEnvelope {
-    pub(crate) fn new(sent: natsbridge::SentEnvelope) -> SentEnvelope {
-        let data: Vec<String> = (0..sent.payloads.len())
-            .map(|index| sent.payload_data(index).to_owned())
-            .collect();
-        let natsbridge::SentEnvelope {
-            header,
-            payloads,
-            stream_sequence,
-            ..
-        } = sent;
-        let payloads = payloads
-            .into_iter()
-            .zip(data)
-            .map(|(info, data)| SentPayload::new(info, data))
-            .collect();
-        let h = header;
-        SentEnvelope {
-            version: h.version,
-            correlation_id: h.correlation_id,
-            msg_id: h.msg_id,
-            timestamp: h.timestamp,
-            send_to: h.send_to,
-            msg_purpose: h.msg_purpose,
-            sender_name: h.sender_name,
-            sender_id: h.sender_id,
-            receiver_name: h.receiver_name,
-            receiver_id: h.receiver_id,
-            reply_to: h.reply_to,
-            reply_to_msg_id: h.reply_to_msg_id,
-            broker_url: h.broker_url,
-            metadata: JsonValue(serde_json::Value::Object(h.metadata)),
-            payloads,
-            stream_sequence: stream_sequence.map(|s| s as f64),
-        }
-    }
-}
-
+// `crate::objects::ReceivedObject` builds the same object faster (the Bridge,
+// `smartreceive`); `ReceivedEnvelope::new` remains for JetStream messages.
 /// A received envelope with every payload decoded and verified (camelCase).
 #[napi(object, object_from_js = false)]
 pub struct ReceivedEnvelope {

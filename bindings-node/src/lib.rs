@@ -9,11 +9,12 @@
 //! - [`pool`]: the original design's `smartsend` / `smartreceive` functions;
 //! - [`bridge`]: the `Bridge` class (a long-lived connection) and `Subscription`;
 //! - [`durable`]: JetStream consumers (`DurableSubscription`, `JetStreamMessage`);
-//! - [`payload`], [`envelope`], [`options`], [`message`], [`bytes`], [`json`]:
+//! - [`payload`], [`envelope`], [`objects`], [`options`], [`message`], [`bytes`], [`json`]:
 //!   conversions of values;
 //! - [`handlers`]: JS upload / download handlers as core claim-check stores;
 //! - [`error`]: natsbridge errors as JS `Error`s with a stable `code`;
-//! - [`promise`]: how core futures become JS promises.
+//! - [`promise`]: how core futures become JS promises;
+//! - [`waiting`]: futures that only wait, kept on the JS thread.
 
 #![deny(clippy::all)]
 
@@ -25,10 +26,12 @@ pub mod error;
 pub mod handlers;
 pub mod json;
 pub mod message;
+pub mod objects;
 pub mod options;
 pub mod payload;
 pub mod pool;
 pub mod promise;
+pub mod waiting;
 
 /// mimalloc: glibc's allocator serializes on arena locks when a buffer is
 /// allocated on one thread and freed on another, which is the path of every

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, ToNapiValue, TypeName, Unknown};
 use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
-use natsbridge::{Body, Error, Payload, PayloadInfo, PayloadType, PayloadValue, Table};
+use natsbridge::{Body, Error, Payload, PayloadType, PayloadValue, Table};
 
 use crate::bytes::{bytes_of, to_buffer};
 use crate::error::{invalid, invalid_napi};
@@ -302,22 +302,6 @@ pub struct SentPayload {
     pub metadata: JsonValue,
 }
 
-impl SentPayload {
-    pub(crate) fn new(info: PayloadInfo, data: String) -> SentPayload {
-        SentPayload {
-            id: info.id,
-            dataname: info.dataname,
-            payload_type: info.payload_type.as_str().to_owned(),
-            transport: info.transport.as_str().to_owned(),
-            encoding: info.transport.encoding().to_owned(),
-            size: info.size as f64,
-            sha256: info.sha256,
-            data,
-            metadata: JsonValue(serde_json::Value::Object(info.metadata)),
-        }
-    }
-}
-
 /// One decoded payload of a received envelope.
 #[napi(object, object_from_js = false)]
 pub struct ReceivedPayload {
@@ -358,7 +342,7 @@ impl ReceivedPayload {
 
 /// A received payload's value on its way to JS. Tables go as their Arrow IPC
 /// bytes in a `Buffer` (no copy); `index.js` decodes them with `tableFromIPC`.
-pub struct ReceivedData(PayloadValue);
+pub struct ReceivedData(pub(crate) PayloadValue);
 
 impl ToNapiValue for ReceivedData {
     unsafe fn to_napi_value(

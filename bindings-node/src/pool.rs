@@ -15,8 +15,8 @@ use napi::bindgen_prelude::{PromiseRaw, Unknown};
 use napi_derive::napi;
 use natsbridge::Error;
 
-use crate::envelope::{ReceivedEnvelope, SentEnvelope};
 use crate::message::{incoming, string_arg};
+use crate::objects::{ReceivedObject, SentObject};
 use crate::options;
 use crate::payload::payloads_from_js;
 use crate::promise::{offload_if_large, run};
@@ -83,7 +83,7 @@ pub fn smartsend<'env>(
     subject: Unknown<'_>,
     payloads: Unknown<'_>,
     options: Option<Unknown<'_>>,
-) -> napi::Result<PromiseRaw<'env, SentEnvelope>> {
+) -> napi::Result<PromiseRaw<'env, SentObject>> {
     let prepared = (|| {
         let subject = string_arg(env, &subject, "subject")?;
         let payloads = payloads_from_js(env, payloads)?;
@@ -106,7 +106,7 @@ pub fn smartsend<'env>(
             }
             natsbridge::smartsend(&url, &subject, payloads, &send).await
         },
-        |_, sent| Ok(SentEnvelope::new(sent)),
+        |_, sent| Ok(SentObject(sent)),
     )
 }
 
@@ -129,7 +129,7 @@ pub fn smartreceive<'env>(
     env: &'env Env,
     msg: Unknown<'_>,
     options: Option<Unknown<'_>>,
-) -> napi::Result<PromiseRaw<'env, ReceivedEnvelope>> {
+) -> napi::Result<PromiseRaw<'env, ReceivedObject>> {
     let prepared = (|| {
         let message = incoming(env, &msg)?;
         let given = options::read(env, options.as_ref(), &options::SMARTRECEIVE)?;
@@ -147,7 +147,7 @@ pub fn smartreceive<'env>(
             envelope.nats_reply = message.reply;
             Ok(envelope)
         },
-        |_, envelope| Ok(ReceivedEnvelope::new(envelope)),
+        |_, envelope| Ok(ReceivedObject(envelope)),
     )
 }
 

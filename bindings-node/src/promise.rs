@@ -97,6 +97,45 @@ where
     }
 }
 
+/// Like [`run`] for a future that, once pending, only waits for a value
+/// another thread hands over (a subscription's next message): it stays on
+/// the JS thread ([`crate::waiting`]) instead of moving to a worker, so its
+/// wake-up is one hop to the JS thread and needs no threadsafe function of
+/// its own. Whatever it does after a wake-up runs on the JS thread.
+pub(crate) fn run_waiting<'env, T, V, F, C>(
+    env: &'env Env,
+    work: F,
+    to_js: C,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: 'static,
+    V: ToNapiValue,
+    F: Future<Output = natsbridge::Result<T>> + 'static,
+    C: FnOnce(&Env, T) -> napi::Result<V> + 'static,
+{
+    let raw = env.raw();
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    // SAFETY: a plain Node-API call on the JS thread's live environment.
+    check(unsafe { sys::napi_create_promise(raw, &mut deferred, &mut promise) })?;
+    let mut work = Box::pin(AssertUnwindSafe(work).catch_unwind());
+    let mut to_js = Some(to_js);
+    crate::waiting::spawn(
+        env,
+        Box::new(move |env, cx| match work.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(outcome) => {
+                if let Some(to_js) = to_js.take() {
+                    // SAFETY: the deferred made above, settled once, on the JS thread.
+                    let _ = unsafe { settle(env, deferred, outcome, to_js) };
+                }
+                Poll::Ready(())
+            }
+        }),
+    )?;
+    Ok(PromiseRaw::new(raw, promise))
+}
+
 /// A promise already settled with `outcome`.
 fn settled<'env, T, V, C>(
     env: &'env Env,
@@ -113,16 +152,37 @@ where
     // SAFETY: plain Node-API calls on the JS thread's live environment.
     unsafe {
         check(sys::napi_create_promise(raw, &mut deferred, &mut promise))?;
+        settle(env, deferred, outcome, to_js)?;
+    }
+    Ok(PromiseRaw::new(raw, promise))
+}
+
+/// Resolves `deferred` with `to_js(value)`, or rejects it with the error.
+///
+/// # Safety
+/// On the JS thread of `env`; `deferred` is unsettled and is settled here.
+unsafe fn settle<T, V, C>(
+    env: &Env,
+    deferred: sys::napi_deferred,
+    outcome: Outcome<T>,
+    to_js: C,
+) -> napi::Result<()>
+where
+    V: ToNapiValue,
+    C: FnOnce(&Env, T) -> napi::Result<V>,
+{
+    let raw = env.raw();
+    // SAFETY: per this function's contract.
+    unsafe {
         let value = finish(env, outcome, to_js).and_then(|value| V::to_napi_value(raw, value));
         match value {
-            Ok(value) => check(sys::napi_resolve_deferred(raw, deferred, value))?,
+            Ok(value) => check(sys::napi_resolve_deferred(raw, deferred, value)),
             Err(err) => {
                 let reason = ToNapiValue::to_napi_value(raw, err)?;
-                check(sys::napi_reject_deferred(raw, deferred, reason))?;
+                check(sys::napi_reject_deferred(raw, deferred, reason))
             }
         }
     }
-    Ok(PromiseRaw::new(raw, promise))
 }
 
 fn check(status: sys::napi_status) -> napi::Result<()> {
