@@ -186,13 +186,15 @@ where
 }
 
 fn check(status: sys::napi_status) -> napi::Result<()> {
+    napi_status(status, "settling a promise failed")
+}
+
+/// A Node-API status as a result: `what` failed unless it is `napi_ok`.
+pub(crate) fn napi_status(status: sys::napi_status, what: &str) -> napi::Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(napi::Error::new(
-            napi::Status::from(status),
-            "settling a promise failed",
-        ))
+        Err(napi::Error::new(napi::Status::from(status), what))
     }
 }
 

@@ -272,12 +272,5 @@ unsafe extern "C" fn teardown(hook: *mut c_void) {
 }
 
 fn check(status: sys::napi_status) -> napi::Result<()> {
-    if status == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(napi::Error::new(
-            napi::Status::from(status),
-            "setting up the JS thread's wake-up failed",
-        ))
-    }
+    crate::promise::napi_status(status, "setting up the JS thread's wake-up failed")
 }

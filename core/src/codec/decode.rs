@@ -192,9 +192,8 @@ pub fn finish_digest(info: &PayloadInfo, bytes: Bytes, digest: &[u8]) -> Result<
 /// object to `payload` (with its index), in order.
 fn parse_envelope<'a, P>(
     message: &'a [u8],
-    payload: impl FnMut(usize, WirePayload<'a>) -> Result<P>,
+    mut payload: impl FnMut(usize, WirePayload<'a>) -> Result<P>,
 ) -> Result<(EnvelopeHeader, Vec<P>)> {
-    let mut payload = payload;
     // A well-formed envelope is parsed in one pass. When that fails, the
     // step-by-step parse below finds the error to report (the version before
     // the payloads, "payloads" that is not an array, which payload object is
@@ -206,7 +205,7 @@ fn parse_envelope<'a, P>(
                 (header, Some(payloads)) => (header, payloads),
                 (_, None) => return Err(malformed("the envelope has no \"payloads\" field")),
             },
-            Err(_) => return parse_envelope_stepwise(message, payload),
+            Err(_) => parse_envelope_stepwise(message)?,
         };
     let payloads = wire_payloads
         .into_iter()
@@ -216,13 +215,10 @@ fn parse_envelope<'a, P>(
     Ok((header, payloads))
 }
 
-/// [`parse_envelope`] one step at a time: the JSON, the version, then the
-/// payloads array, then each payload object.
-fn parse_envelope_stepwise<'a, P>(
-    message: &'a [u8],
-    mut payload: impl FnMut(usize, WirePayload<'a>) -> Result<P>,
-) -> Result<(EnvelopeHeader, Vec<P>)> {
-    let wire: WireEnvelope<&'a RawValue> = serde_json::from_slice(message).map_err(|err| {
+/// [`parse_envelope`]'s JSON one step at a time: the JSON, the version, then
+/// the payloads array, then each payload object.
+fn parse_envelope_stepwise(message: &[u8]) -> Result<(EnvelopeHeader, Vec<WirePayload<'_>>)> {
+    let wire: WireEnvelope<&RawValue> = serde_json::from_slice(message).map_err(|err| {
         malformed(format!(
             "the message is not a natsbridge envelope: invalid JSON ({err})"
         ))
@@ -239,16 +235,10 @@ fn parse_envelope_stepwise<'a, P>(
         }
         Some(raw) => raw,
     };
-    let wire_payloads: Vec<WirePayload<'a>> =
-        serde_json::from_str(raw_payloads.get()).map_err(|err| {
-            malformed(format!("a payload object is malformed: {err}")).with_source(err)
-        })?;
-    let payloads = wire_payloads
-        .into_iter()
-        .enumerate()
-        .map(|(index, wire)| payload(index, wire))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((header, payloads))
+    let wire_payloads = serde_json::from_str(raw_payloads.get()).map_err(|err| {
+        malformed(format!("a payload object is malformed: {err}")).with_source(err)
+    })?;
+    Ok((header, wire_payloads))
 }
 
 /// Checks the envelope's version and fills its header; hands back the
