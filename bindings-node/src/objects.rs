@@ -21,6 +21,7 @@ use napi::{Env, sys};
 
 use crate::json;
 use crate::payload::ReceivedData;
+use crate::promise::napi_status as status;
 
 /// Evaluated once per JS thread; returns the functions, in [`Maker`]'s order.
 const MAKERS: &str = r"(function () {
@@ -60,14 +61,6 @@ enum Maker {
 thread_local! {
     /// The environment the functions belong to, and references to them.
     static MADE: RefCell<Option<(sys::napi_env, [sys::napi_ref; 3])>> = const { RefCell::new(None) };
-}
-
-fn status(code: sys::napi_status, what: &str) -> napi::Result<()> {
-    if code == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(napi::Error::new(napi::Status::from(code), what.to_owned()))
-    }
 }
 
 /// The maker function `which`, made on first use in this environment.
