@@ -69,7 +69,9 @@ pub use options::{ReceiveOptions, SendOptions};
 #[cfg(feature = "client")]
 pub use pool::{bridge_for as pool_bridge, smartreceive, smartsend};
 #[cfg(feature = "client")]
-pub use subscription::{Subscription, SubscriptionHandle, is_slow_consumer};
+pub use subscription::{
+    HeldPlace, RESULTS_AHEAD, Subscription, SubscriptionHandle, is_slow_consumer,
+};
 
 /// The natsbridge version, shared by every binding.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

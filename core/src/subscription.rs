@@ -98,6 +98,20 @@ fn is_heavy(item: &Item) -> bool {
     })
 }
 
+/// A taken result's place in the subscription's memory bound (see
+/// [`Subscription::next_held`]): for a heavy result, the one permit the pump
+/// needs to hand over another; nothing for the rest. Dropping it gives the
+/// place back.
+#[derive(Debug)]
+pub struct HeldPlace(Option<OwnedSemaphorePermit>);
+
+impl HeldPlace {
+    /// True when this is a heavy result's place (link payloads in memory).
+    pub fn is_heavy(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 /// The start of the message of a slow consumer error.
 const SLOW_CONSUMER: &str = "slow consumer: ";
 
@@ -382,17 +396,29 @@ impl Subscription {
     /// subscription has ended. Cancel-safe: dropped before it returns, it has
     /// taken nothing.
     pub async fn next(&mut self) -> Option<Item> {
+        // A heavy result's place is given back as it is taken.
+        self.next_held().await.map(|(item, _place)| item)
+    }
+
+    /// [`Subscription::next`] for a reader that queues what it takes (a
+    /// binding handing results on to another thread): the result comes with
+    /// its place in the subscription's memory bound, held until the
+    /// [`HeldPlace`] is dropped. While a heavy result's place is held the
+    /// pump hands over no other heavy result, so the reader's queue and the
+    /// channel together still hold one at most. Cancel-safe.
+    pub async fn next_held(&mut self) -> Option<(Item, HeldPlace)> {
         if self.ended_at_once() {
             return None;
         }
         let mut state = self.state.clone();
-        let item = tokio::select! {
+        let handed = tokio::select! {
             biased;
             _ = state.wait_for(|state| *state == State::Unsubscribed) => None,
-            // A heavy result's permit is released as it is taken.
-            handed = self.results.recv() => handed.map(|(item, _permit)| item),
+            handed = self.results.recv() => handed,
         };
-        item.filter(|_| !self.bridge.is_closed())
+        handed
+            .filter(|_| !self.bridge.is_closed())
+            .map(|(item, permit)| (item, HeldPlace(permit)))
     }
 
     /// The next envelope, waiting at most `timeout`: `Ok(None)` when the

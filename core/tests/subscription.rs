@@ -413,3 +413,62 @@ async fn only_one_downloaded_link_result_waits_ahead_of_the_reader() {
         assert_eq!(index_of(&item.unwrap(), &data), index);
     }
 }
+
+/// A binding that queues taken results (the C library's notify
+/// subscriptions) holds a heavy result's place until its own reader takes
+/// it: meanwhile the pump hands over no other heavy result.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_place_keeps_the_next_heavy_result_back() {
+    let (_server, bridge) = server_and_bridge().await;
+    let data = pattern(3000);
+    let store = FaultServer::start(vec![Reply::ok(data.clone())]);
+    let mut sub = subscribe(&bridge, "heavy.held").await;
+    let mut light = subscribe(&bridge, "light.held").await;
+    publish_numbered(&bridge, "heavy.held", 3, |_| true, &store, &data).await;
+    publish_numbered(&bridge, "light.held", 1, |_| false, &store, &data).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        store.requests().len(),
+        2,
+        "downloads before anything was taken"
+    );
+
+    let (first, place) = tokio::time::timeout(WAIT, sub.next_held())
+        .await
+        .expect("a result within the wait")
+        .expect("the subscription is open");
+    assert_eq!(index_of(&first.unwrap(), &data), 0);
+    assert!(place.is_heavy());
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        store.requests().len(),
+        2,
+        "no further download while the first heavy result's place is held"
+    );
+
+    drop(place);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.requests().len() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        store.requests().len(),
+        3,
+        "the place given back lets the pump go on"
+    );
+    for index in 1..3 {
+        let (item, place) = tokio::time::timeout(WAIT, sub.next_held())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(index_of(&item.unwrap(), &data), index);
+        assert!(place.is_heavy());
+    }
+
+    let (item, place) = tokio::time::timeout(WAIT, light.next_held())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(index_of(&item.unwrap(), &data), 0);
+    assert!(!place.is_heavy(), "a direct result holds no place");
+}

@@ -21,27 +21,26 @@
 
 use std::collections::VecDeque;
 use std::ffi::{CString, c_char, c_int, c_void};
-use std::sync::Mutex;
 use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 
-use natsbridge::{Error, ErrorKind};
+use natsbridge::{
+    Error, ErrorKind, HeldPlace, ReceivedEnvelope, Subscription, SubscriptionHandle, runtime,
+};
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
 
 use crate::args;
 use crate::client::nb_client;
 use crate::envelope::nb_envelope;
-use crate::error::{
-    NB_ERR_CLOSED, NB_OK, boundary, invalid, nb_error, nb_error_code, nb_error_dataname,
-    nb_error_message, nb_status,
-};
+use crate::error::{NB_ERR_CLOSED, NB_OK, boundary, invalid, nb_error, nb_status};
+use crate::handlers::InFlight;
 use crate::handlers::{nb_buffer, nb_buffer_append};
 use crate::options::{
     nb_receive_options, nb_receive_options_set_download_handler, nb_send_options,
     nb_send_options_set_upload_handler,
 };
-use crate::subscription::{
-    nb_client_queue_subscribe_callback, nb_client_subscribe_callback, nb_subscription,
-    nb_subscription_free,
-};
+use crate::subscription::open_with;
 
 /// Wakes the caller up after the library queued an item: called with the
 /// `notify_arg` given at registration, from a library thread, possibly
@@ -109,78 +108,149 @@ impl<T> Queue<T> {
 // Subscriptions
 // ---------------------------------------------------------------------------
 
-/// What a notify subscription queued.
+/// How many decoded envelopes a notify subscription queues for its caller
+/// before it takes no more from the core's subscription (which then holds
+/// up to as many again in its channel, and the rest in the NATS client's
+/// buffer, where the slow-consumer limit applies).
+const QUEUED_AHEAD: usize = natsbridge::RESULTS_AHEAD;
+
+/// The end of a notify subscription, as its last item.
+const ENDED: &str = "the subscription ended: unsubscribed, drained, or its client was closed";
+
+/// What a notify subscription queued: an envelope with its place in the
+/// core's memory bound (a heavy one keeps the next heavy one back until the
+/// caller takes it), or an error. The envelope's C strings are made when the
+/// caller takes it, on the caller's thread, which also frees them.
 enum Delivery {
-    Envelope(Box<nb_envelope>),
+    Envelope(Box<ReceivedEnvelope>, HeldPlace),
     Error(Error),
+}
+
+/// A notify subscription's queue, filled by its delivery task and emptied by
+/// the caller.
+struct Deliveries {
+    state: Mutex<DeliveryState>,
+    notifier: Notifier,
+    /// Woken when the caller takes an item or frees the subscription.
+    room: Notify,
+}
+
+struct DeliveryState {
+    items: VecDeque<Delivery>,
+    /// Set by `nb_notify_subscription_free`: nothing is queued or notified after.
+    closed: bool,
+}
+
+impl Deliveries {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DeliveryState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `item` and notifies the caller, unless the subscription is
+    /// being freed (`false`). Notifies under the lock, so no notification
+    /// comes after [`Deliveries::close`] returns.
+    fn push(&self, item: Delivery) -> bool {
+        let mut state = self.lock();
+        if state.closed {
+            return false;
+        }
+        state.items.push_back(item);
+        self.notifier.notify();
+        true
+    }
+
+    /// Whether the queue has room for one more; `None` once closed.
+    fn has_room(&self) -> Option<bool> {
+        let state = self.lock();
+        (!state.closed).then_some(state.items.len() < QUEUED_AHEAD)
+    }
+
+    fn pop(&self) -> Option<Delivery> {
+        let item = self.lock().items.pop_front();
+        if item.is_some() {
+            self.room.notify_one();
+        }
+        item
+    }
+
+    /// Drops what is queued; nothing is queued or notified after it returns.
+    fn close(&self) {
+        let dropped = {
+            let mut state = self.lock();
+            state.closed = true;
+            std::mem::take(&mut state.items)
+        };
+        drop(dropped);
+        self.room.notify_one();
+    }
+}
+
+/// Reports a panic of the delivery task as the subscription's last item,
+/// so that a caller waiting for the next message is not left waiting.
+struct PanicReport(Arc<Deliveries>);
+
+impl Drop for PanicReport {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.push(Delivery::Error(Error::new(
+                ErrorKind::Internal,
+                "the notify subscription's delivery task panicked (a bug in natsbridge; please report it)",
+            )));
+        }
+    }
+}
+
+/// The delivery task, on the library's runtime: moves each result of the
+/// core's subscription into the queue (no copy), while the queue has room.
+async fn deliver(mut subscription: Subscription, queue: Arc<Deliveries>) {
+    let _report = PanicReport(queue.clone());
+    loop {
+        loop {
+            // Made before the check: a `notify_one` in between is kept.
+            let room = queue.room.notified();
+            match queue.has_room() {
+                None => return,
+                Some(true) => break,
+                Some(false) => room.await,
+            }
+        }
+        let delivery = match subscription.next_held().await {
+            Some((Ok(envelope), place)) => Delivery::Envelope(Box::new(envelope), place),
+            Some((Err(err), _)) => Delivery::Error(err),
+            None => {
+                queue.push(Delivery::Error(Error::new(ErrorKind::Closed, ENDED)));
+                return;
+            }
+        };
+        if !queue.push(delivery) {
+            return;
+        }
+    }
 }
 
 /// A subscription that queues its messages and notifies instead of calling
 /// back. Made by `nb_client_subscribe_notify`; freed with
 /// `nb_notify_subscription_free`, which unsubscribes.
+///
+/// No thread of its own: a task on the library's runtime takes the core
+/// subscription's decoded envelopes and moves them into the queue, up to 64
+/// ahead of the caller.
 pub struct nb_notify_subscription {
-    inner: *mut nb_subscription,
-    /// Boxed so that its address, the callback's `user_data`, never moves.
-    queue: Box<Queue<Delivery>>,
-}
-
-/// A core error rebuilt from an `nb_error` (its code, message, dataname).
-fn error_copy(error: &nb_error) -> Error {
-    // SAFETY: a live error; the strings are read before it goes away.
-    let (code, message, dataname) = unsafe {
-        let dataname = nb_error_dataname(error);
-        (
-            nb_error_code(error),
-            std::ffi::CStr::from_ptr(nb_error_message(error))
-                .to_string_lossy()
-                .into_owned(),
-            (!dataname.is_null()).then(|| {
-                std::ffi::CStr::from_ptr(dataname)
-                    .to_string_lossy()
-                    .into_owned()
-            }),
-        )
-    };
-    let kind = ErrorKind::ALL
-        .iter()
-        .copied()
-        .find(|kind| kind.c_code() == code)
-        .unwrap_or(ErrorKind::InvalidArgument);
-    let error = Error::new(kind, message);
-    match dataname {
-        Some(name) => error.with_dataname(name),
-        None => error,
-    }
-}
-
-/// The message callback of a notify subscription: copies the item into the
-/// queue and notifies.
-unsafe extern "C" fn queue_delivery(
-    user_data: *mut c_void,
-    envelope: *const nb_envelope,
-    error: *const nb_error,
-) {
-    // SAFETY: `user_data` is the subscription's queue, alive until the
-    // inner subscription is freed (which waits for this callback).
-    let queue = unsafe { &*user_data.cast::<Queue<Delivery>>() };
-    // A panic must not unwind into the subscription thread's caller.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: exactly one of the two is non-NULL and live during the call.
-        if let Some(envelope) = unsafe { envelope.as_ref() } {
-            let copy = nb_envelope::new(envelope.envelope.clone());
-            queue.push(Delivery::Envelope(Box::new(copy)));
-        } else if let Some(error) = unsafe { error.as_ref() } {
-            queue.push(Delivery::Error(error_copy(error)));
-        }
-    }));
+    queue: Arc<Deliveries>,
+    stop: SubscriptionHandle,
+    task: AbortHandle,
+    /// Download callbacks of the subscription's options still running.
+    inflight: Arc<InFlight>,
 }
 
 /// Subscribes to `subject` (wildcards allowed), as a member of queue group
 /// `group` unless it is NULL, and queues every message instead of calling
 /// back: after queueing, the library calls `notify(notify_arg)` from its own
 /// thread (see `nb_notify_fn`); the caller then takes the messages with
-/// `nb_notify_subscription_pop` on its own thread. `options` (may be NULL)
-/// are copied.
+/// `nb_notify_subscription_pop` on its own thread. Up to 64 decoded messages
+/// wait in the queue; beyond that the library takes no more until the caller
+/// does (they wait in the NATS client's buffer). `options` (may be NULL) are
+/// copied.
 ///
 /// `notify` and `notify_arg` must stay valid until
 /// `nb_notify_subscription_free` returns; after it returns `notify` is never
@@ -198,62 +268,42 @@ pub unsafe extern "C" fn nb_client_subscribe_notify(
     out_subscription: *mut *mut nb_notify_subscription,
     out_error: *mut *mut nb_error,
 ) -> nb_status {
-    let mut subscribe_error: *mut nb_error = std::ptr::null_mut();
-    let status = boundary(out_error, || {
-        args::out_param(out_subscription, "out_subscription")?;
-        let queue = Box::new(Queue::new(Notifier::new(notify, notify_arg)?));
-        let user_data = std::ptr::from_ref::<Queue<Delivery>>(&queue)
-            .cast_mut()
-            .cast();
-        let mut inner: *mut nb_subscription = std::ptr::null_mut();
-        // SAFETY: arguments per this function's contract; the queue outlives
-        // the inner subscription (freed first in nb_notify_subscription_free).
-        let status = unsafe {
-            if group.is_null() {
-                nb_client_subscribe_callback(
-                    client,
-                    subject,
-                    options,
-                    Some(queue_delivery),
-                    user_data,
-                    &mut inner,
-                    &mut subscribe_error,
-                )
-            } else {
-                nb_client_queue_subscribe_callback(
-                    client,
-                    subject,
-                    group,
-                    options,
-                    Some(queue_delivery),
-                    user_data,
-                    &mut inner,
-                    &mut subscribe_error,
-                )
-            }
-        };
-        if status != NB_OK {
-            return Ok(());
-        }
-        let subscription = Box::new(nb_notify_subscription { inner, queue });
-        // SAFETY: checked non-NULL above.
-        unsafe { args::write(out_subscription, Box::into_raw(subscription)) };
-        Ok(())
-    });
-    if !subscribe_error.is_null() {
-        // Hand the inner call's error on as this call's.
-        // SAFETY: a live error made by the inner call.
-        let code = unsafe { nb_error_code(subscribe_error) };
-        if out_error.is_null() {
-            // SAFETY: made by the inner call, freed once.
-            unsafe { crate::error::nb_error_free(subscribe_error) };
+    boundary(out_error, || {
+        // SAFETY: NULL or live handles and strings per the header.
+        let client = unsafe { args::required(client, "client") }?;
+        let subject = unsafe { args::text(subject, "subject") }?;
+        let group = if group.is_null() {
+            None
         } else {
-            // SAFETY: the caller's storage for one error pointer.
-            unsafe { out_error.write(subscribe_error) };
-        }
-        return code;
-    }
-    status
+            // SAFETY: as above.
+            Some(unsafe { args::text(group, "group") }?)
+        };
+        args::out_param(out_subscription, "out_subscription")?;
+        let notifier = Notifier::new(notify, notify_arg)?;
+        // SAFETY: NULL or live options, per the header.
+        let (subscription, inflight) = unsafe { open_with(client, subject, group, options) }?;
+        let queue = Arc::new(Deliveries {
+            state: Mutex::new(DeliveryState {
+                items: VecDeque::new(),
+                closed: false,
+            }),
+            notifier,
+            room: Notify::new(),
+        });
+        let stop = subscription.stop_handle();
+        let task = runtime::global()
+            .spawn(deliver(subscription, queue.clone()))
+            .abort_handle();
+        let handle = Box::into_raw(Box::new(nb_notify_subscription {
+            queue,
+            stop,
+            task,
+            inflight,
+        }));
+        // SAFETY: checked non-NULL above.
+        unsafe { args::write(out_subscription, handle) };
+        Ok(())
+    })
 }
 
 /// Takes the next queued message of a notify subscription without waiting.
@@ -281,7 +331,9 @@ pub unsafe extern "C" fn nb_notify_subscription_pop(
                 unsafe { args::write(out_envelope, std::ptr::null_mut()) };
                 Ok(())
             }
-            Some(Delivery::Envelope(envelope)) => {
+            // Taken: its place in the memory bound is given back.
+            Some(Delivery::Envelope(envelope, _place)) => {
+                let envelope = Box::new(nb_envelope::new(*envelope));
                 // SAFETY: as above.
                 unsafe { args::write(out_envelope, Box::into_raw(envelope)) };
                 Ok(())
@@ -290,11 +342,7 @@ pub unsafe extern "C" fn nb_notify_subscription_pop(
                 if err.kind().c_code() == NB_ERR_CLOSED {
                     // The end stays queued: every later pop reports it too.
                     let again = Error::new(ErrorKind::Closed, err.full_message());
-                    queue
-                        .items
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push_front(Delivery::Error(again));
+                    queue.lock().items.push_front(Delivery::Error(again));
                 }
                 Err(err)
             }
@@ -314,10 +362,15 @@ pub unsafe extern "C" fn nb_notify_subscription_free(subscription: *mut nb_notif
         // SAFETY: a pointer from Box::into_raw in nb_client_subscribe_notify,
         // freed once.
         let subscription = unsafe { Box::from_raw(subscription) };
-        // SAFETY: the inner subscription, freed once; this waits for a running
-        // callback, after which the queue is no longer used.
-        unsafe { nb_subscription_free(subscription.inner) };
-        drop(subscription);
+        // First: nothing is queued or notified after this.
+        subscription.queue.close();
+        // Unsubscribing fails only when the connection is gone, which has
+        // ended the subscription anyway; a C caller is never inside a
+        // runtime, so block_on does not refuse.
+        let _ = runtime::block_on(subscription.stop.unsubscribe());
+        subscription.task.abort();
+        // A download callback abandoned by the stop still holds user_data.
+        subscription.inflight.wait_idle();
     })
 }
 
@@ -817,14 +870,5 @@ mod tests {
                 crate::error::NB_ERR_INVALID_ARGUMENT
             );
         }
-    }
-
-    #[test]
-    fn copied_errors_keep_code_and_dataname() {
-        let error =
-            nb_error::from_core(&Error::new(ErrorKind::Integrity, "bad").with_dataname("pic"));
-        let copy = error_copy(&error);
-        assert_eq!(copy.kind(), ErrorKind::Integrity);
-        assert_eq!(copy.dataname(), Some("pic"));
     }
 }

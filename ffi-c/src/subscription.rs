@@ -116,6 +116,24 @@ fn open(
     })?
 }
 
+/// [`open`] with a copy of the caller's receive options (NULL: the
+/// defaults), and the tracker of their download callbacks still running.
+///
+/// # Safety
+/// `options` is NULL or live.
+pub(crate) unsafe fn open_with(
+    client: &nb_client,
+    subject: &str,
+    group: Option<&str>,
+    options: *const nb_receive_options,
+) -> natsbridge::Result<(Subscription, Arc<InFlight>)> {
+    let inflight = InFlight::new();
+    // SAFETY: NULL or live options, per the contract; copied.
+    let options = unsafe { receive_options(options, &inflight) };
+    let subscription = open(client, subject, group, options)?;
+    Ok((subscription, inflight))
+}
+
 /// Shared body of the subscribe functions.
 ///
 /// # Safety
@@ -149,10 +167,8 @@ unsafe fn subscribe(
         } else {
             None
         };
-        let inflight = InFlight::new();
-        // SAFETY: NULL or live options; copied into the subscription.
-        let options = unsafe { receive_options(options, &inflight) };
-        let subscription = open(client, subject, group, options)?;
+        // SAFETY: NULL or live options.
+        let (subscription, inflight) = unsafe { open_with(client, subject, group, options) }?;
         let stop = subscription.stop_handle();
         let mode = match callback {
             None => Mode::Pull(Mutex::new(subscription)),

@@ -145,6 +145,46 @@ int main(void) {
     CHECK(envelope != NULL);
     nb_envelope_free(envelope);
     envelope = NULL;
+    /* A caller that does not pop: 64 envelopes are queued (one notification
+     * each), the rest wait in the NATS client; popping lets them all come,
+     * in order. */
+    {
+        enum { BURST = 300 };
+        int before = subs.count;
+        for (int i = 0; i < BURST; i++) {
+            char message[16];
+            snprintf(message, sizeof message, "b%d", i);
+            nb_send_payload p = {.dataname = "n", .type = "text",
+                                 .data = (const uint8_t *)message, .len = strlen(message)};
+            CHECK_OK(nb_client_send(client, SUBJECT, &p, 1, NULL, NULL, &err));
+        }
+        CHECK(wait_count(&subs, before + 64));
+        struct timespec settle = {0, 300 * 1000 * 1000};
+        nanosleep(&settle, NULL);
+        pthread_mutex_lock(&subs.lock);
+        int queued = subs.count - before;
+        pthread_mutex_unlock(&subs.lock);
+        CHECK(queued == 64);
+        struct timespec until = deadline_in(10000);
+        for (int i = 0; i < BURST;) {
+            CHECK_OK(nb_notify_subscription_pop(sub, &envelope, &err));
+            if (envelope == NULL) {
+                struct timespec now, pause = {0, 2 * 1000 * 1000};
+                clock_gettime(CLOCK_REALTIME, &now);
+                CHECK(now.tv_sec < until.tv_sec);
+                nanosleep(&pause, NULL);
+                continue;
+            }
+            char expected[16];
+            snprintf(expected, sizeof expected, "b%d", i);
+            nb_payload_view view;
+            CHECK_OK(nb_envelope_payload(envelope, 0, &view, &err));
+            CHECK(bytes_equal_text(view.data, view.len, expected));
+            nb_envelope_free(envelope);
+            envelope = NULL;
+            i++;
+        }
+    }
 
     /* --- upload and download handler queues ---------------------------- */
     CHECK_FAILS(nb_handler_queue_new(NULL, &handlers, &uploads, &err), NB_ERR_INVALID_ARGUMENT);
