@@ -220,6 +220,10 @@ typedef struct nb_json_writer nb_json_writer;
 // A subscription that queues its messages and notifies instead of calling
 // back. Made by `nb_client_subscribe_notify`; freed with
 // `nb_notify_subscription_free`, which unsubscribes.
+//
+// No thread of its own: a task on the library's runtime takes the core
+// subscription's decoded envelopes and moves them into the queue, up to 64
+// ahead of the caller.
 typedef struct nb_notify_subscription nb_notify_subscription;
 
 // A send started by `nb_client_send_notify`: its outcome once it has
@@ -296,6 +300,16 @@ typedef struct nb_send_payload {
     // The payload's metadata as a JSON object text, or NULL for `{}`.
     const char *metadata_json;
 } nb_send_payload;
+
+// One string of an envelope, as `nb_envelope_header_strings` writes it:
+// NUL-terminated UTF-8 owned by the envelope (valid until
+// `nb_envelope_free`), with its length in bytes (without the NUL).
+typedef struct nb_string_view {
+    // The first byte.
+    const char *ptr;
+    // The number of bytes before the NUL.
+    size_t len;
+} nb_string_view;
 
 // One received payload, as returned by `nb_envelope_payload`. Every pointer
 // is owned by the envelope and valid until `nb_envelope_free`; never free or
@@ -802,6 +816,18 @@ void nb_jetstream_message_free(struct nb_jetstream_message *message);
 // The envelope's wire version (1). 0 for a NULL envelope.
 uint32_t nb_envelope_version(const struct nb_envelope *envelope);
 
+// Every string field of the envelope's header at once, in the order
+// `nb_envelope_get` lists them (`correlation_id`, `msg_id`, `timestamp`,
+// `send_to`, `msg_purpose`, `sender_name`, `sender_id`, `receiver_name`,
+// `receiver_id`, `reply_to`, `reply_to_msg_id`, `broker_url`): writes the
+// first `capacity` of them to `out` and returns how many there are (12; 0
+// for a NULL envelope, and nothing is written when `out` is NULL). One call
+// instead of one `nb_envelope_get` per field, for bindings that read them
+// all.
+size_t nb_envelope_header_strings(const struct nb_envelope *envelope,
+                                  struct nb_string_view *out,
+                                  size_t capacity);
+
 // A string field of the envelope by its wire name: `correlation_id`,
 // `msg_id`, `timestamp`, `send_to`, `msg_purpose`, `sender_name`,
 // `sender_id`, `receiver_name`, `receiver_id`, `reply_to`,
@@ -1049,8 +1075,10 @@ nb_status nb_json_writer_finish(struct nb_json_writer *writer,
 // `group` unless it is NULL, and queues every message instead of calling
 // back: after queueing, the library calls `notify(notify_arg)` from its own
 // thread (see `nb_notify_fn`); the caller then takes the messages with
-// `nb_notify_subscription_pop` on its own thread. `options` (may be NULL)
-// are copied.
+// `nb_notify_subscription_pop` on its own thread. Up to 64 decoded messages
+// wait in the queue; beyond that the library takes no more until the caller
+// does (they wait in the NATS client's buffer). `options` (may be NULL) are
+// copied.
 //
 // `notify` and `notify_arg` must stay valid until
 // `nb_notify_subscription_free` returns; after it returns `notify` is never

@@ -168,6 +168,48 @@ pub unsafe extern "C" fn nb_envelope_version(envelope: *const nb_envelope) -> u3
     unsafe { envelope.as_ref() }.map_or(0, |e| e.envelope.header.version)
 }
 
+/// One string of an envelope, as `nb_envelope_header_strings` writes it:
+/// NUL-terminated UTF-8 owned by the envelope (valid until
+/// `nb_envelope_free`), with its length in bytes (without the NUL).
+#[repr(C)]
+pub struct nb_string_view {
+    /// The first byte.
+    pub ptr: *const c_char,
+    /// The number of bytes before the NUL.
+    pub len: usize,
+}
+
+/// Every string field of the envelope's header at once, in the order
+/// `nb_envelope_get` lists them (`correlation_id`, `msg_id`, `timestamp`,
+/// `send_to`, `msg_purpose`, `sender_name`, `sender_id`, `receiver_name`,
+/// `receiver_id`, `reply_to`, `reply_to_msg_id`, `broker_url`): writes the
+/// first `capacity` of them to `out` and returns how many there are (12; 0
+/// for a NULL envelope, and nothing is written when `out` is NULL). One call
+/// instead of one `nb_envelope_get` per field, for bindings that read them
+/// all.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_envelope_header_strings(
+    envelope: *const nb_envelope,
+    out: *mut nb_string_view,
+    capacity: usize,
+) -> usize {
+    // SAFETY: NULL or a live envelope.
+    let Some(envelope) = (unsafe { envelope.as_ref() }) else {
+        return 0;
+    };
+    if !out.is_null() {
+        for (index, (_, value)) in envelope.header.iter().take(capacity).enumerate() {
+            let view = nb_string_view {
+                ptr: value.as_ptr(),
+                len: value.as_bytes().len(),
+            };
+            // SAFETY: the caller's storage for `capacity` views; index < capacity.
+            unsafe { out.add(index).write(view) };
+        }
+    }
+    envelope.header.len()
+}
+
 /// A string field of the envelope by its wire name: `correlation_id`,
 /// `msg_id`, `timestamp`, `send_to`, `msg_purpose`, `sender_name`,
 /// `sender_id`, `receiver_name`, `receiver_id`, `reply_to`,

@@ -96,6 +96,7 @@ int main(void) {
     CHECK_FAILS(nb_subscription_next(NULL, 10, &env, &err), NB_ERR_INVALID_ARGUMENT);
     CHECK_FAILS(nb_table_from_ipc(NULL, 4, &table, &err), NB_ERR_INVALID_ARGUMENT);
     CHECK(nb_envelope_get(NULL, "msg_id") == NULL);
+    CHECK(nb_envelope_header_strings(NULL, NULL, 0) == 0);
     CHECK(nb_envelope_payload_count(NULL) == 0);
     CHECK(nb_table_num_rows(NULL) == 0);
     CHECK(client == NULL && env == NULL && table == NULL);

@@ -123,6 +123,23 @@ int main(void) {
     CHECK(text_equals(nb_envelope_get(env, "broker_url"), nats_url));
     CHECK(strlen(nb_envelope_get(env, "timestamp")) == strlen("2026-11-25T10:00:00.123Z"));
     CHECK(nb_envelope_get(env, "no_such_field") == NULL);
+    {
+        /* All header strings in one call: the same pointers as nb_envelope_get, in its order. */
+        static const char *const names[] = {"correlation_id", "msg_id", "timestamp", "send_to",
+                                            "msg_purpose", "sender_name", "sender_id",
+                                            "receiver_name", "receiver_id", "reply_to",
+                                            "reply_to_msg_id", "broker_url"};
+        nb_string_view fields[16];
+        CHECK(nb_envelope_header_strings(env, fields, 16) == 12);
+        for (int i = 0; i < 12; i++) {
+            CHECK(fields[i].ptr == nb_envelope_get(env, names[i]));
+            CHECK(fields[i].len == strlen(nb_envelope_get(env, names[i])));
+        }
+        nb_string_view two[2] = {{NULL, 99}, {NULL, 99}};
+        CHECK(nb_envelope_header_strings(env, two, 1) == 12);
+        CHECK(two[0].ptr == nb_envelope_get(env, "correlation_id") && two[1].len == 99);
+        CHECK(nb_envelope_header_strings(env, NULL, 12) == 12);
+    }
     CHECK(text_equals(nb_envelope_metadata_json(env), "{\"site\":\"plant-2\"}"));
     CHECK(text_equals(nb_envelope_subject(env), SUBJECT));
     CHECK(text_equals(nb_envelope_reply_subject(env), "/c/replies"));

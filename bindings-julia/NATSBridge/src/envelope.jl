@@ -119,6 +119,14 @@ const HEADER_FIELDS = ("correlation_id", "msg_id", "timestamp", "send_to", "msg_
                        "sender_name", "sender_id", "receiver_name", "receiver_id", "reply_to",
                        "reply_to_msg_id", "broker_url")
 
+"`nb_string_view`: a string owned by an envelope, with its length."
+struct StringView
+    ptr::Ptr{UInt8}
+    len::Csize_t
+end
+
+const HeaderViews = NTuple{length(HEADER_FIELDS),StringView}
+
 "A metadata JSON object text (a C string) as a Dict; the usual `{}` without a parse."
 function metadata_dict(ptr::Ptr{UInt8})
     unsafe_load(ptr, 1) == UInt8('{') && unsafe_load(ptr, 2) == UInt8('}') &&
@@ -139,9 +147,13 @@ function envelope_dict(env::Ptr{Cvoid})
     # The header fields, version, metadata, subject, payloads, payload_info,
     # and take_envelope's two reply entries.
     dict = dict_for(length(HEADER_FIELDS) + 7)
-    for field in HEADER_FIELDS
-        dict[field] = unsafe_string(ccall((:nb_envelope_get, libnatsbridge), Cstring,
-                                          (Ptr{Cvoid}, Cstring), env, field))
+    # Every header string in one call, in HEADER_FIELDS' order.
+    views = Ref{HeaderViews}()
+    n = ccall((:nb_envelope_header_strings, libnatsbridge), Csize_t,
+              (Ptr{Cvoid}, Ref{HeaderViews}, Csize_t), env, views, length(HEADER_FIELDS))
+    fields = views[]
+    for i in 1:min(Int(n), length(HEADER_FIELDS))
+        dict[HEADER_FIELDS[i]] = unsafe_string(fields[i].ptr, fields[i].len)
     end
     dict["version"] = Int(ccall((:nb_envelope_version, libnatsbridge), UInt32, (Ptr{Cvoid},), env))
     dict["metadata"] = metadata_dict(ccall((:nb_envelope_metadata_json, libnatsbridge),
@@ -180,11 +192,16 @@ function envelope_dict(env::Ptr{Cvoid})
             copy(unsafe_wrap(Array, v.data, v.len; own = false))
         end
         payloads[i] = (dataname, value, type)
-        infos[i] = Dict{String,Any}("id" => unsafe_string(v.id), "dataname" => dataname,
-                                    "type" => type, "transport" => unsafe_string(v.transport),
-                                    "size" => Int(v.size), "sha256" => cstring_or_nothing(v.sha256),
-                                    "metadata" => metadata_dict(v.metadata_json),
-                                    "file_path" => file_path)
+        info = dict_for(8)
+        info["id"] = unsafe_string(v.id)
+        info["dataname"] = dataname
+        info["type"] = type
+        info["transport"] = unsafe_string(v.transport)
+        info["size"] = Int(v.size)
+        info["sha256"] = cstring_or_nothing(v.sha256)
+        info["metadata"] = metadata_dict(v.metadata_json)
+        info["file_path"] = file_path
+        infos[i] = info
     end
     dict["payloads"] = payloads
     dict["payload_info"] = infos

@@ -41,6 +41,27 @@ later versions take an entry count: `2n` is enough for both.
 """
 dict_for(n::Integer) = sizehint!(Dict{String,Any}(), 2 * Int(n))
 
+"""
+The member names of envelopes and payload descriptions: an object key equal
+to one of them is this shared String, not a new copy for every message.
+"""
+const KNOWN_KEYS = ("correlation_id", "msg_id", "timestamp", "send_to", "msg_purpose",
+                    "sender_name", "sender_id", "receiver_name", "receiver_id", "reply_to",
+                    "reply_to_msg_id", "broker_url", "version", "metadata", "payloads", "id",
+                    "dataname", "type", "transport", "encoding", "size", "data", "sha256")
+
+"An object key from the core's tree (`len` bytes at `ptr`) as a String."
+function object_key(ptr::Ptr{UInt8}, len::Integer)
+    len > 0 || return ""
+    first = unsafe_load(ptr)
+    for key in KNOWN_KEYS
+        sizeof(key) == len && codeunit(key, 1) == first &&
+            ccall(:memcmp, Cint, (Ptr{UInt8}, Ptr{UInt8}, Csize_t), key, ptr, len) == 0 &&
+            return key
+    end
+    return unsafe_string(ptr, len)
+end
+
 function json_value(v::Ptr{Cvoid})
     kind = ccall((:nb_json_kind, libnatsbridge), Int32, (Ptr{Cvoid},), v)
     if kind == JSON_NULL
@@ -72,7 +93,7 @@ function json_value(v::Ptr{Cvoid})
         for i in 1:n
             kptr = ccall((:nb_json_object_key, libnatsbridge), Ptr{UInt8},
                          (Ptr{Cvoid}, Csize_t, Ref{Csize_t}), v, i - 1, len)
-            key = unsafe_string(kptr, len[])
+            key = object_key(kptr, len[])
             dict[key] = json_value(ccall((:nb_json_object_value, libnatsbridge), Ptr{Cvoid},
                                          (Ptr{Cvoid}, Csize_t), v, i - 1))
         end
