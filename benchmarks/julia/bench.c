@@ -128,7 +128,12 @@ int main(int argc, char **argv) {
     nb_error *err = NULL;
     nb_client *client = NULL;
     if (nb_client_connect(argv[1], NULL, &client, &err) != NB_OK) return fail("connect", err);
-    int rc = run_case(client, "text_1KiB", atoi(argv[2]), 0) ||
+    /* Warm-up, untimed, as bench.jl does: one full run of each case first
+     * (the allocator's arenas and the connection's buffers reach their
+     * steady size). */
+    int rc = run_case(client, "warmup_text", atoi(argv[2]), 0) ||
+             run_case(client, "warmup_table", atoi(argv[3]), 1) ||
+             run_case(client, "text_1KiB", atoi(argv[2]), 0) ||
              run_case(client, "table_10000_rows", atoi(argv[3]), 1);
     nb_client_free(client);
     return rc;

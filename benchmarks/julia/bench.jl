@@ -36,9 +36,11 @@ end
 
 url, n_text, n_table = ARGS[1], parse(Int, ARGS[2]), parse(Int, ARGS[3])
 bridge = Bridge(url)
-# Warm-up: compiles every method the timed loops use.
-run_case(bridge, "warmup_text", 50, false)
-run_case(bridge, "warmup_table", 3, true)
+# Warm-up, untimed, as bench.c does: a full run of each case compiles every
+# method the timed loops use and grows the heap and the allocator's arenas
+# to their steady size.
+run_case(bridge, "warmup_text", n_text, false)
+run_case(bridge, "warmup_table", n_table, true)
 run_case(bridge, "text_1KiB", n_text, false)
 run_case(bridge, "table_10000_rows", n_table, true)
 close(bridge)

@@ -6,7 +6,8 @@
 # Starts nb-testenv's nats-server, runs bench.c (compiled against
 # target/release/libnatsbridge.so) and bench.jl (NATSBridge.jl on the same
 # file, through NATSBRIDGE_LIBRARY_PATH), each twice, alternating, and prints
-# the per-message times and the Julia/C ratio. Results: RESULTS.md.
+# the per-message times and the Julia/C ratio, then floor.jl's least Julia
+# work per text message and the ratio it allows at best. Results: RESULTS.md.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -31,9 +32,14 @@ export JULIA_LOAD_PATH="$root/bindings-julia:@stdlib"
 export NATSBRIDGE_LIBRARY_PATH=$target/libnatsbridge.so
 julia --startup-file=no -e 'using NATSBridge' >/dev/null
 for round in 1 2; do
-    "$work/bench" "$url" "$n_text" "$n_table" | sed "s/^/c $round /"
+    "$work/bench" "$url" "$n_text" "$n_table" | grep -v warmup | sed "s/^/c $round /"
     julia --startup-file=no "$here/bench.jl" "$url" "$n_text" "$n_table" | grep -v warmup | sed "s/^/julia $round /"
 done | tee "$work/out"
 echo
 awk '{ t[$1" "$3] = (t[$1" "$3] == "" || $6 < t[$1" "$3]) ? $6 : t[$1" "$3] }
      END { for (c in t) if (c ~ /^c /) { n = substr(c, 3); printf "%-18s C %8.1f us  Julia %8.1f us  ratio %.2f\n", n, t[c], t["julia " n], t["julia " n] / t[c] } }' "$work/out"
+# Julia's own least work per text message (floor.jl: the two Dicts the API
+# returns, no library call): C's time plus it is about the best Julia can do.
+floor=$(julia --startup-file=no "$here/floor.jl" | awk '{ print $2 }')
+awk -v f="$floor" '$1 == "c" && $3 == "text_1KiB" { if (best == "" || $6 < best) best = $6 }
+     END { printf "%-18s Julia-only floor %.1f us: with this API the ratio is at best about %.2f\n", "text_1KiB", f, (best + f) / best }' "$work/out"

@@ -153,7 +153,7 @@ function envelope_dict(env::Ptr{Cvoid})
               (Ptr{Cvoid}, Ref{HeaderViews}, Csize_t), env, views, length(HEADER_FIELDS))
     fields = views[]
     for i in 1:min(Int(n), length(HEADER_FIELDS))
-        dict[HEADER_FIELDS[i]] = unsafe_string(fields[i].ptr, fields[i].len)
+        dict[HEADER_FIELDS[i]] = shared_string(fields[i].ptr, fields[i].len, ())
     end
     dict["version"] = Int(ccall((:nb_envelope_version, libnatsbridge), UInt32, (Ptr{Cvoid},), env))
     dict["metadata"] = metadata_dict(ccall((:nb_envelope_metadata_json, libnatsbridge),
@@ -171,7 +171,7 @@ function envelope_dict(env::Ptr{Cvoid})
                     (Ptr{Cvoid}, Csize_t, Ref{PayloadView}, Ptr{Ptr{Cvoid}}), env, i - 1, view, err), err)
         v = view[]
         dataname = unsafe_string(v.dataname)
-        type = unsafe_string(v.type)
+        type = shared_string(v.type, ccall(:strlen, Csize_t, (Ptr{UInt8},), v.type), KNOWN_VALUES)
         file_path = cstring_or_nothing(v.file_path)
         value = if file_path !== nothing
             file_path
@@ -196,7 +196,8 @@ function envelope_dict(env::Ptr{Cvoid})
         info["id"] = unsafe_string(v.id)
         info["dataname"] = dataname
         info["type"] = type
-        info["transport"] = unsafe_string(v.transport)
+        info["transport"] = shared_string(v.transport, ccall(:strlen, Csize_t, (Ptr{UInt8},), v.transport),
+                                          KNOWN_VALUES)
         info["size"] = Int(v.size)
         info["sha256"] = cstring_or_nothing(v.sha256)
         info["metadata"] = metadata_dict(v.metadata_json)

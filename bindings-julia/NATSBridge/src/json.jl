@@ -50,17 +50,30 @@ const KNOWN_KEYS = ("correlation_id", "msg_id", "timestamp", "send_to", "msg_pur
                     "reply_to_msg_id", "broker_url", "version", "metadata", "payloads", "id",
                     "dataname", "type", "transport", "encoding", "size", "data", "sha256")
 
-"An object key from the core's tree (`len` bytes at `ptr`) as a String."
-function object_key(ptr::Ptr{UInt8}, len::Integer)
+"""
+Values that recur in every envelope (payload types, transports, the
+encoding): shared like `KNOWN_KEYS`.
+"""
+const KNOWN_VALUES = ("text", "dictionary", "table", "image", "audio", "video", "binary",
+                      "direct", "link", "base64")
+
+"""
+`len` bytes at `ptr` as a String: one of `known` when equal to it (Strings are
+immutable, so sharing one is safe), `""` when empty, else a copy.
+"""
+function shared_string(ptr::Ptr{UInt8}, len::Integer, known)
     len > 0 || return ""
     first = unsafe_load(ptr)
-    for key in KNOWN_KEYS
-        sizeof(key) == len && codeunit(key, 1) == first &&
-            ccall(:memcmp, Cint, (Ptr{UInt8}, Ptr{UInt8}, Csize_t), key, ptr, len) == 0 &&
-            return key
+    for candidate in known
+        sizeof(candidate) == len && codeunit(candidate, 1) == first &&
+            ccall(:memcmp, Cint, (Ptr{UInt8}, Ptr{UInt8}, Csize_t), candidate, ptr, len) == 0 &&
+            return candidate
     end
     return unsafe_string(ptr, len)
 end
+
+"An object key from the core's tree (`len` bytes at `ptr`) as a String."
+object_key(ptr::Ptr{UInt8}, len::Integer) = shared_string(ptr, len, KNOWN_KEYS)
 
 function json_value(v::Ptr{Cvoid})
     kind = ccall((:nb_json_kind, libnatsbridge), Int32, (Ptr{Cvoid},), v)
@@ -77,7 +90,7 @@ function json_value(v::Ptr{Cvoid})
     elseif kind == JSON_STRING
         len = Ref{Csize_t}(0)
         ptr = ccall((:nb_json_string, libnatsbridge), Ptr{UInt8}, (Ptr{Cvoid}, Ref{Csize_t}), v, len)
-        return unsafe_string(ptr, len[])
+        return shared_string(ptr, len[], KNOWN_VALUES)
     elseif kind == JSON_ARRAY
         n = ccall((:nb_json_len, libnatsbridge), Csize_t, (Ptr{Cvoid},), v)
         items = Vector{Any}(undef, n)
