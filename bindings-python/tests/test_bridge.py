@@ -262,6 +262,31 @@ def test_closing_ends_subscriptions(nats_url, subject):
     assert time.monotonic() - started < WAIT
 
 
+def test_close_hands_everything_sent_to_the_server_before_the_process_exits(
+    bridge, nats_url, subject
+):
+    """close() returns once the server has what was published before it, so a
+    process that exits right after (os._exit: no teardown at all) loses none
+    of it. async-nats' drain only queues its request: examples/run.sh once
+    lost a command a Node process sent just before close() and exit."""
+    subscription = bridge.subscribe(subject)
+    bridge.flush()
+    child = textwrap.dedent(
+        f"""
+        import os, natsbridge
+        bridge = natsbridge.Bridge({nats_url!r})
+        for index in range(200):
+            bridge.send({subject!r}, [("n", index, "dictionary")])
+        bridge.close()
+        os._exit(0)
+        """
+    )
+    for _ in range(5):
+        subprocess.run([sys.executable, "-c", child], check=True, timeout=60)
+        received = [subscription.next(timeout=WAIT) for _ in range(200)]
+        assert [envelope["payloads"][0][1] for envelope in received] == list(range(200))
+
+
 def test_unsubscribe_after_ends_the_subscription(bridge, subject):
     subscription = bridge.subscribe(subject)
     subscription.unsubscribe_after(2)

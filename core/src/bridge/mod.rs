@@ -105,13 +105,26 @@ impl Bridge {
 
     /// Flushes what was published and closes the connection. Later calls on
     /// this bridge or its clones fail with [`ErrorKind::Closed`].
+    ///
+    /// While connected, returns once the server has everything published
+    /// before (one round trip, at most `request_timeout`): async-nats' drain
+    /// only queues its request, and a process that exits right after
+    /// `close` would otherwise lose what was still in the write buffer.
     pub async fn close(&self) -> Result<()> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.inner.client.drain().await.map_err(|err| {
+        let connected =
+            self.inner.client.connection_state() == async_nats::connection::State::Connected;
+        let flushed = if connected {
+            self.round_trip().await
+        } else {
+            Ok(())
+        };
+        let drained = self.inner.client.drain().await.map_err(|err| {
             Error::new(ErrorKind::Connection, "closing the connection failed").with_source(err)
-        })
+        });
+        flushed.and(drained)
     }
 
     /// Waits until the server has processed everything sent on this
@@ -124,6 +137,11 @@ impl Bridge {
     /// everything sent before it. (A subscriber to `>` sees that message.)
     pub async fn flush(&self) -> Result<()> {
         self.check_open()?;
+        self.round_trip().await
+    }
+
+    /// The round trip of [`Bridge::flush`], bounded by `request_timeout`.
+    async fn round_trip(&self) -> Result<()> {
         let client = &self.inner.client;
         let failed = |err: Box<dyn std::error::Error + Send + Sync>| {
             Error::new(ErrorKind::Connection, "flushing to the server failed").with_source(err)
@@ -137,16 +155,22 @@ impl Bridge {
             .publish(inbox, Bytes::new())
             .await
             .map_err(|e| failed(e.into()))?;
-        client.flush().await.map_err(|e| failed(e.into()))?;
         let timeout = self.inner.options.request_timeout;
-        let echoed = tokio::time::timeout(timeout, echo.next()).await;
+        // async-nats' flush waits for a reconnect when the connection is
+        // down: bounded with the echo.
+        let echoed = tokio::time::timeout(timeout, async {
+            client.flush().await.map_err(|e| failed(e.into()))?;
+            Ok::<_, Error>(echo.next().await)
+        })
+        .await;
         let _ = echo.unsubscribe().await;
         match echoed {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(Error::new(
+            Ok(Ok(Some(_))) => Ok(()),
+            Ok(Ok(None)) => Err(Error::new(
                 ErrorKind::Connection,
                 "the connection closed during a flush",
             )),
+            Ok(Err(err)) => Err(err),
             Err(_) => Err(Error::new(
                 ErrorKind::Timeout,
                 format!("the server did not answer a flush within {timeout:?}"),
