@@ -281,17 +281,25 @@ function read_strings(::Type{O}, offsets_ptr::Ptr{UInt8}, data::Ptr{UInt8}, bits
     n == 0 && return out
     base = Int(unsafe_load(offsets, off + 1))
     whole = unsafe_string(data + base, Int(unsafe_load(offsets, off + n + 1)) - base)
-    for i in 1:n
+    # A function barrier: the loop is compiled for `out`'s concrete type.
+    return fill_strings!(out, offsets, whole, bits, has_nulls, off, base)
+end
+
+function fill_strings!(out::AbstractVector, offsets::Ptr, whole::String, bits::Ptr{UInt8},
+                       has_nulls::Bool, off::Int, base::Int)
+    for i in 1:length(out)
         if has_nulls && !is_valid(bits, off + i - 1)
             out[i] = missing
             continue
         end
         start = Int(unsafe_load(offsets, off + i)) - base
         stop = Int(unsafe_load(offsets, off + i + 1)) - base
-        # The core checked the column is UTF-8: cell bounds are character
-        # boundaries; `thisind` finds the start of the cell's last character.
+        # The core checked the column (UTF-8, offsets ascending and inside
+        # the data): cell bounds are character boundaries, so the
+        # SubString's own index checks are skipped (`@inbounds`); `thisind`
+        # finds the start of the cell's last character.
         out[i] = start == stop ? SubString(whole, 1, 0) :
-                 SubString(whole, start + 1, thisind(whole, stop))
+                 @inbounds SubString{String}(whole, start + 1, thisind(whole, stop))
     end
     return out
 end
