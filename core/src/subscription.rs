@@ -307,7 +307,12 @@ impl std::fmt::Debug for Subscription {
 }
 
 impl Subscription {
-    /// Starts the pump of `subscriber` on the current tokio runtime.
+    /// Starts the pump of `subscriber` on the shared runtime
+    /// ([`crate::runtime::global`]), where the connection's task runs: a
+    /// message goes from the connection task to the pump without crossing
+    /// runtimes (no wake-up of another runtime's thread), and the
+    /// subscription does not end with a runtime that only awaited
+    /// `subscribe` (a binding's, a test's).
     pub(crate) fn new(
         bridge: Bridge,
         subscriber: async_nats::Subscriber,
@@ -341,7 +346,7 @@ impl Subscription {
             commands: command_receiver,
             concurrency: control.concurrency.subscribe(),
         };
-        tokio::spawn(async move {
+        crate::runtime::global().spawn(async move {
             if let Err(panic) = AssertUnwindSafe(pump.run()).catch_unwind().await {
                 let _ = results.try_send((Err(internal("the subscription's pump", panic)), None));
             }

@@ -472,3 +472,39 @@ async fn a_held_place_keeps_the_next_heavy_result_back() {
     assert_eq!(index_of(&item.unwrap(), &data), 0);
     assert!(!place.is_heavy(), "a direct result holds no place");
 }
+
+/// The pump runs on the shared runtime, where the connection lives: a
+/// subscription made on a runtime that then ends (a binding's short-lived
+/// runtime, a test's) still delivers.
+#[test]
+fn a_subscription_outlives_the_runtime_that_subscribed() {
+    let server = natsbridge_testkit::NatsServer::start();
+    let subscribing = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (bridge, mut sub) = subscribing.block_on(async {
+        let bridge = Bridge::connect(&server.url()).await.expect("connect");
+        let sub = subscribe(&bridge, "outlives.runtime").await;
+        (bridge, sub)
+    });
+    drop(subscribing);
+    let received = natsbridge::runtime::block_on(async {
+        bridge
+            .smartsend(
+                "outlives.runtime",
+                vec![Payload::text("n", "after the runtime ended")],
+                &SendOptions::new(),
+            )
+            .await
+            .unwrap();
+        sub.next_timeout(WAIT).await
+    })
+    .unwrap()
+    .expect("a message")
+    .expect("the subscription ended with the runtime that made it");
+    assert_eq!(
+        received.payloads[0].value.as_text(),
+        Some("after the runtime ended")
+    );
+}
