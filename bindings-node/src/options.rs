@@ -434,18 +434,27 @@ pub(crate) fn read<'env>(
     Ok(given)
 }
 
-/// `Object.keys(value)`: the object's own enumerable string keys.
+/// `Object.keys(value)`: the object's own enumerable string keys, in the
+/// same order. One Node-API call: looking `Object.keys` up on the global
+/// object and calling it cost more than the rest of reading the options of a
+/// small send.
 fn own_keys(env: &Env, value: &Unknown<'_>) -> napi::Result<Vec<String>> {
-    // `Object` is a function: read it untyped, then as an object.
-    let object: Unknown<'_> = env.get_global()?.get_named_property("Object")?;
-    // SAFETY: a value of this environment; functions are objects.
-    let object = unsafe { Object::from_napi_value(env.raw(), object.raw())? };
-    let keys: Function<'_, Unknown<'_>, Unknown<'_>> = object.get_named_property("keys")?;
-    // SAFETY: `value` is a value of this environment.
-    let value = unsafe { Unknown::from_napi_value(env.raw(), value.raw())? };
-    let keys = keys.call(value)?;
-    // SAFETY: `Object.keys` returns an array of strings.
-    unsafe { Vec::<String>::from_napi_value(env.raw(), keys.raw()) }
+    use napi::sys::{KeyCollectionMode, KeyConversion, KeyFilter};
+    let mut keys = std::ptr::null_mut();
+    // SAFETY: `value` is an object of this environment, on its JS thread.
+    let status = unsafe {
+        napi::sys::napi_get_all_property_names(
+            env.raw(),
+            value.raw(),
+            KeyCollectionMode::own_only,
+            KeyFilter::enumerable | KeyFilter::skip_symbols,
+            KeyConversion::numbers_to_strings,
+            &mut keys,
+        )
+    };
+    crate::promise::napi_status(status, "cannot list the keys of the options")?;
+    // SAFETY: an array of strings (numbers converted) of this environment.
+    unsafe { Vec::<String>::from_napi_value(env.raw(), keys) }
 }
 
 /// What a JS value is, for error messages (never the value of a secret).
