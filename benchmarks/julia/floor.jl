@@ -18,15 +18,21 @@ function thread_cpu_ns()
     return ts[][1] * 1_000_000_000 + ts[][2]
 end
 
-# As smartsend returns it: 14 members, one payload object of 8 (its base64
-# data 1,368 characters for 1 KiB).
-function sent()
-    d = sizehint!(Dict{String,Any}(), 28)
+"The members both envelopes have (header strings, version, metadata), in a Dict with room for `slots`."
+function header_dict(slots)
+    d = sizehint!(Dict{String,Any}(), slots)
     for k in HEADER
         d[k] = copied(36)
     end
     d["version"] = 1
     d["metadata"] = Dict{String,Any}()
+    return d
+end
+
+# As smartsend returns it: 14 members, one payload object of 8 (its base64
+# data 1,368 characters for 1 KiB).
+function sent()
+    d = header_dict(28)
     p = sizehint!(Dict{String,Any}(), 16)
     p["id"] = copied(36); p["dataname"] = copied(1); p["type"] = copied(4)
     p["transport"] = copied(6); p["encoding"] = copied(6); p["size"] = 1024
@@ -38,12 +44,7 @@ end
 # As take! returns it: 12 header strings, version, metadata, subject, the
 # payload tuple (the 1 KiB text) and its info Dict.
 function received()
-    d = sizehint!(Dict{String,Any}(), 38)
-    for k in HEADER
-        d[k] = copied(36)
-    end
-    d["version"] = 1
-    d["metadata"] = Dict{String,Any}()
+    d = header_dict(38)
     d["subject"] = copied(16)
     d["payloads"] = [(copied(1), copied(1024), copied(4))]
     info = sizehint!(Dict{String,Any}(), 16)
