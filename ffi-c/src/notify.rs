@@ -40,7 +40,7 @@ use crate::options::{
     nb_receive_options, nb_receive_options_set_download_handler, nb_send_options,
     nb_send_options_set_upload_handler,
 };
-use crate::subscription::open_with;
+use crate::subscription::{ENDED, open_with};
 
 /// Wakes the caller up after the library queued an item: called with the
 /// `notify_arg` given at registration, from a library thread, possibly
@@ -113,9 +113,6 @@ impl<T> Queue<T> {
 /// up to as many again in its channel, and the rest in the NATS client's
 /// buffer, where the slow-consumer limit applies).
 const QUEUED_AHEAD: usize = natsbridge::RESULTS_AHEAD;
-
-/// The end of a notify subscription, as its last item.
-const ENDED: &str = "the subscription ended: unsubscribed, drained, or its client was closed";
 
 /// What a notify subscription queued: an envelope with its place in the
 /// core's memory bound (a heavy one keeps the next heavy one back until the

@@ -27,6 +27,10 @@ use crate::error::{boundary, invalid, nb_error, nb_status};
 use crate::handlers::InFlight;
 use crate::options::{nb_receive_options, receive_options};
 
+/// The message of the `NB_ERR_CLOSED` error that ends a subscription.
+pub(crate) const ENDED: &str =
+    "the subscription ended: unsubscribed, drained, or its client was closed";
+
 /// Called for every message of a callback subscription, on a thread the
 /// subscription owns, one message at a time.
 ///
@@ -201,10 +205,7 @@ fn start_thread(mut subscription: Subscription, callback: Callback) -> natsbridg
                 callback.deliver(item);
             }
             if !freed.load(Ordering::Acquire) {
-                callback.deliver(Err(Error::new(
-                    ErrorKind::Closed,
-                    "the subscription ended: unsubscribed, drained, or its client was closed",
-                )));
+                callback.deliver(Err(Error::new(ErrorKind::Closed, ENDED)));
             }
         })
         .map_err(|err| {
@@ -375,12 +376,7 @@ pub unsafe extern "C" fn nb_subscription_next(
         };
         let mut subscription = subscription.lock().unwrap_or_else(|p| p.into_inner());
         let next = runtime::block_on(subscription.next_timeout(Duration::from_millis(timeout_ms)));
-        let envelope = next??.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Closed,
-                "the subscription ended: unsubscribed, drained, or its client was closed",
-            )
-        })?;
+        let envelope = next??.ok_or_else(|| Error::new(ErrorKind::Closed, ENDED))?;
         let handle = Box::into_raw(Box::new(nb_envelope::new(envelope)));
         // SAFETY: checked non-NULL above.
         unsafe { args::write(out_envelope, handle) };
