@@ -301,13 +301,15 @@ typedef struct nb_send_payload {
     const char *metadata_json;
 } nb_send_payload;
 
-// One string of an envelope, as `nb_envelope_header_strings` writes it:
-// NUL-terminated UTF-8 owned by the envelope (valid until
-// `nb_envelope_free`), with its length in bytes (without the NUL).
+// A string the library owns, with its length in bytes: UTF-8, never to be
+// freed or modified. Those `nb_envelope_header_strings` writes are
+// NUL-terminated (valid until `nb_envelope_free`); those of a sent envelope
+// (`nb_pending_send_header_strings`, `nb_sent_payload_view`) are not (valid
+// until `nb_pending_send_free`). An absent string is `{NULL, 0}`.
 typedef struct nb_string_view {
     // The first byte.
     const char *ptr;
-    // The number of bytes before the NUL.
+    // The number of bytes (without any NUL).
     size_t len;
 } nb_string_view;
 
@@ -391,6 +393,45 @@ typedef nb_status (*nb_download_handler)(void *user_data,
                                          uint64_t base_delay_ms,
                                          uint64_t max_delay_ms,
                                          struct nb_buffer *out_bytes);
+
+// The envelope-level facts of a completed send, as `nb_pending_send_envelope`
+// writes them.
+typedef struct nb_sent_envelope_view {
+    // The wire version of the envelope (1).
+    uint32_t version;
+    // The number of payloads (`nb_pending_send_payload` reads each).
+    size_t payload_count;
+    // The envelope-level `metadata` object is not empty (read it with
+    // `nb_pending_send_envelope_json`).
+    bool has_metadata;
+} nb_sent_envelope_view;
+
+// One payload of a completed send, as `nb_pending_send_payload` writes it:
+// its description and its `data` member exactly as published. Views into
+// the pending send, valid until `nb_pending_send_free`, not NUL-terminated.
+typedef struct nb_sent_payload_view {
+    // The payload's UUID.
+    struct nb_string_view id;
+    // The caller's name for the payload.
+    struct nb_string_view dataname;
+    // The wire type (`text`, `dictionary`, `table`, ...).
+    struct nb_string_view type;
+    // `direct` or `link`.
+    struct nb_string_view transport;
+    // The `encoding` member: `base64` for direct payloads, `url` for links.
+    struct nb_string_view encoding;
+    // The `data` member: the base64 text of a direct payload, the URL of a
+    // link.
+    struct nb_string_view data;
+    // Lowercase hex SHA-256 of the serialized payload; `{NULL, 0}` when the
+    // envelope carries none.
+    struct nb_string_view sha256;
+    // Length in bytes of the serialized payload.
+    uint64_t size;
+    // The payload's metadata object is not empty (read it with
+    // `nb_pending_send_envelope_json`).
+    bool has_metadata;
+} nb_sent_payload_view;
 
 // Called for every message of a callback subscription, on a thread the
 // subscription owns, one message at a time.
@@ -1076,8 +1117,8 @@ nb_status nb_json_writer_finish(struct nb_json_writer *writer,
 // back: after queueing, the library calls `notify(notify_arg)` from its own
 // thread (see `nb_notify_fn`); the caller then takes the messages with
 // `nb_notify_subscription_pop` on its own thread. Up to 64 decoded messages
-// wait in the queue; beyond that the library takes no more until the caller
-// does (they wait in the NATS client's buffer). `options` (may be NULL) are
+// wait in the queue; once it is full the library takes no more until the
+// caller has taken it down to 32 (they wait in the NATS client's buffer). `options` (may be NULL) are
 // copied.
 //
 // `notify` and `notify_arg` must stay valid until
@@ -1741,6 +1782,41 @@ nb_status nb_pending_send_result(const struct nb_pending_send *send,
 nb_status nb_pending_send_envelope_json(const struct nb_pending_send *send,
                                         struct nb_json **out_value,
                                         struct nb_error **out_error);
+
+// Every header string of a completed send's envelope at once, in the order
+// of `nb_envelope_header_strings` (`correlation_id`, `msg_id`, `timestamp`,
+// `send_to`, `msg_purpose`, `sender_name`, `sender_id`, `receiver_name`,
+// `receiver_id`, `reply_to`, `reply_to_msg_id`, `broker_url`): writes the
+// first `capacity` to `out` (not NUL-terminated; valid until
+// `nb_pending_send_free`) and returns how many there are (12). Returns 0,
+// and writes nothing, for a NULL send or one that has not completed or has
+// failed (`nb_pending_send_result` says which). See
+// `nb_pending_send_envelope`. Thread-safe.
+size_t nb_pending_send_header_strings(const struct nb_pending_send *send,
+                                      struct nb_string_view *out,
+                                      size_t capacity);
+
+// The version, payload count and metadata presence of a completed send's
+// envelope, written to `*out`. With `nb_pending_send_header_strings` and
+// `nb_pending_send_payload`, a front end builds its language's value of the
+// envelope from views, with no JSON tree in between (an envelope or payload
+// with metadata is simplest read with `nb_pending_send_envelope_json`).
+// Fails with `NB_ERR_INVALID_ARGUMENT` for a NULL argument or a send that
+// has not completed, and with the send's own error for a failed send.
+// Thread-safe.
+nb_status nb_pending_send_envelope(const struct nb_pending_send *send,
+                                   struct nb_sent_envelope_view *out,
+                                   struct nb_error **out_error);
+
+// Payload `index` (from 0) of a completed send's envelope, written to
+// `*out` as views (see `nb_sent_payload_view`). Fails with
+// `NB_ERR_INVALID_ARGUMENT` for a NULL argument, a send that has not
+// completed, or an index out of range, and with the send's own error for a
+// failed send. Thread-safe.
+nb_status nb_pending_send_payload(const struct nb_pending_send *send,
+                                  size_t index,
+                                  struct nb_sent_payload_view *out,
+                                  struct nb_error **out_error);
 
 // Releases a pending send. NULL is accepted and ignored. A send that has
 // not completed is cancelled: it may or may not have been published. Waits

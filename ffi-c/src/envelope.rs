@@ -168,15 +168,35 @@ pub unsafe extern "C" fn nb_envelope_version(envelope: *const nb_envelope) -> u3
     unsafe { envelope.as_ref() }.map_or(0, |e| e.envelope.header.version)
 }
 
-/// One string of an envelope, as `nb_envelope_header_strings` writes it:
-/// NUL-terminated UTF-8 owned by the envelope (valid until
-/// `nb_envelope_free`), with its length in bytes (without the NUL).
+/// A string the library owns, with its length in bytes: UTF-8, never to be
+/// freed or modified. Those `nb_envelope_header_strings` writes are
+/// NUL-terminated (valid until `nb_envelope_free`); those of a sent envelope
+/// (`nb_pending_send_header_strings`, `nb_sent_payload_view`) are not (valid
+/// until `nb_pending_send_free`). An absent string is `{NULL, 0}`.
 #[repr(C)]
 pub struct nb_string_view {
     /// The first byte.
     pub ptr: *const c_char,
-    /// The number of bytes before the NUL.
+    /// The number of bytes (without any NUL).
     pub len: usize,
+}
+
+impl nb_string_view {
+    /// A view of `text`, which must outlive every use of the view.
+    pub(crate) fn of(text: &str) -> Self {
+        nb_string_view {
+            ptr: text.as_ptr().cast(),
+            len: text.len(),
+        }
+    }
+
+    /// `{NULL, 0}`: no string.
+    pub(crate) fn absent() -> Self {
+        nb_string_view {
+            ptr: std::ptr::null(),
+            len: 0,
+        }
+    }
 }
 
 /// Every string field of the envelope's header at once, in the order

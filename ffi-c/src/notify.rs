@@ -114,6 +114,12 @@ impl<T> Queue<T> {
 /// buffer, where the slow-consumer limit applies).
 const QUEUED_AHEAD: usize = natsbridge::RESULTS_AHEAD;
 
+/// A full queue wakes its delivery task again only once the caller has taken
+/// it down to this many: the task then refills it in one burst. Waking it
+/// on every pop would cost a thread wake-up per message whenever the caller
+/// is the slower side (a caller working through a backlog).
+const REFILL_AT: usize = QUEUED_AHEAD / 2;
+
 /// What a notify subscription queued: an envelope with its place in the
 /// core's memory bound (a heavy one keeps the next heavy one back until the
 /// caller takes it), or an error. The envelope's C strings are made when the
@@ -128,7 +134,8 @@ enum Delivery {
 struct Deliveries {
     state: Mutex<DeliveryState>,
     notifier: Notifier,
-    /// Woken when the caller takes an item or frees the subscription.
+    /// Woken when the caller has taken the queue down to [`REFILL_AT`] or
+    /// frees the subscription.
     room: Notify,
 }
 
@@ -163,8 +170,13 @@ impl Deliveries {
     }
 
     fn pop(&self) -> Option<Delivery> {
-        let item = self.lock().items.pop_front();
-        if item.is_some() {
+        let (item, left) = {
+            let mut state = self.lock();
+            (state.items.pop_front(), state.items.len())
+        };
+        // Below the mark every pop notifies: a no-op while the task is not
+        // waiting (the permit is already stored), so it cannot miss one.
+        if item.is_some() && left <= REFILL_AT {
             self.room.notify_one();
         }
         item
@@ -198,7 +210,9 @@ impl Drop for PanicReport {
 }
 
 /// The delivery task, on the library's runtime: moves each result of the
-/// core's subscription into the queue (no copy), while the queue has room.
+/// core's subscription into the queue (no copy), while the queue has room;
+/// once it is full, waits until the caller has taken it down to
+/// [`REFILL_AT`].
 async fn deliver(mut subscription: Subscription, queue: Arc<Deliveries>) {
     let _report = PanicReport(queue.clone());
     loop {
@@ -245,8 +259,8 @@ pub struct nb_notify_subscription {
 /// back: after queueing, the library calls `notify(notify_arg)` from its own
 /// thread (see `nb_notify_fn`); the caller then takes the messages with
 /// `nb_notify_subscription_pop` on its own thread. Up to 64 decoded messages
-/// wait in the queue; beyond that the library takes no more until the caller
-/// does (they wait in the NATS client's buffer). `options` (may be NULL) are
+/// wait in the queue; once it is full the library takes no more until the
+/// caller has taken it down to 32 (they wait in the NATS client's buffer). `options` (may be NULL) are
 /// copied.
 ///
 /// `notify` and `notify_arg` must stay valid until

@@ -21,6 +21,7 @@ use tokio::task::AbortHandle;
 
 use crate::args;
 use crate::client::nb_client;
+use crate::envelope::nb_string_view;
 use crate::error::{boundary, nb_error, nb_status};
 use crate::handlers::InFlight;
 use crate::notify::{Notifier, nb_notify_fn};
@@ -271,6 +272,192 @@ pub unsafe extern "C" fn nb_pending_send_envelope_json(
             }
             Some(Err(err)) => Err(stored_error(err)),
         }
+    })
+}
+
+/// The sent envelope of a completed, successful pending send; views into it
+/// stay valid until `nb_pending_send_free` (the outcome is written once and
+/// never moved out; every view points into its heap-allocated strings and
+/// wire bytes).
+fn sent_envelope(send: &nb_pending_send) -> Option<&SentEnvelope> {
+    let state = send.shared.lock();
+    let sent = match state.outcome.as_ref() {
+        Some(Ok(sent)) => std::ptr::from_ref(sent),
+        _ => return None,
+    };
+    drop(state);
+    // SAFETY: the outcome is set once, under the lock, and then neither
+    // replaced nor dropped before the pending send itself (which `send`
+    // borrows), so the reference outlives the guard.
+    Some(unsafe { &*sent })
+}
+
+/// One payload of a completed send, as `nb_pending_send_payload` writes it:
+/// its description and its `data` member exactly as published. Views into
+/// the pending send, valid until `nb_pending_send_free`, not NUL-terminated.
+#[repr(C)]
+pub struct nb_sent_payload_view {
+    /// The payload's UUID.
+    pub id: nb_string_view,
+    /// The caller's name for the payload.
+    pub dataname: nb_string_view,
+    /// The wire type (`text`, `dictionary`, `table`, ...).
+    pub r#type: nb_string_view,
+    /// `direct` or `link`.
+    pub transport: nb_string_view,
+    /// The `encoding` member: `base64` for direct payloads, `url` for links.
+    pub encoding: nb_string_view,
+    /// The `data` member: the base64 text of a direct payload, the URL of a
+    /// link.
+    pub data: nb_string_view,
+    /// Lowercase hex SHA-256 of the serialized payload; `{NULL, 0}` when the
+    /// envelope carries none.
+    pub sha256: nb_string_view,
+    /// Length in bytes of the serialized payload.
+    pub size: u64,
+    /// The payload's metadata object is not empty (read it with
+    /// `nb_pending_send_envelope_json`).
+    pub has_metadata: bool,
+}
+
+/// Every header string of a completed send's envelope at once, in the order
+/// of `nb_envelope_header_strings` (`correlation_id`, `msg_id`, `timestamp`,
+/// `send_to`, `msg_purpose`, `sender_name`, `sender_id`, `receiver_name`,
+/// `receiver_id`, `reply_to`, `reply_to_msg_id`, `broker_url`): writes the
+/// first `capacity` to `out` (not NUL-terminated; valid until
+/// `nb_pending_send_free`) and returns how many there are (12). Returns 0,
+/// and writes nothing, for a NULL send or one that has not completed or has
+/// failed (`nb_pending_send_result` says which). See
+/// `nb_pending_send_envelope`. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_pending_send_header_strings(
+    send: *const nb_pending_send,
+    out: *mut nb_string_view,
+    capacity: usize,
+) -> usize {
+    crate::error::value_boundary(0, || {
+        // SAFETY: NULL or a live pending send.
+        let Some(sent) = unsafe { send.as_ref() }.and_then(sent_envelope) else {
+            return 0;
+        };
+        let fields = sent.header.string_fields();
+        if !out.is_null() {
+            for (index, (_, value)) in fields.iter().take(capacity).enumerate() {
+                // SAFETY: the caller's storage for `capacity` views; index < capacity.
+                unsafe { out.add(index).write(nb_string_view::of(value)) };
+            }
+        }
+        fields.len()
+    })
+}
+
+/// The envelope-level facts of a completed send, as `nb_pending_send_envelope`
+/// writes them.
+#[repr(C)]
+pub struct nb_sent_envelope_view {
+    /// The wire version of the envelope (1).
+    pub version: u32,
+    /// The number of payloads (`nb_pending_send_payload` reads each).
+    pub payload_count: usize,
+    /// The envelope-level `metadata` object is not empty (read it with
+    /// `nb_pending_send_envelope_json`).
+    pub has_metadata: bool,
+}
+
+/// The sent envelope, or the error for a send that failed or has not
+/// completed.
+fn completed(send: &nb_pending_send) -> natsbridge::Result<&SentEnvelope> {
+    sent_envelope(send).ok_or_else(|| match send.shared.lock().outcome.as_ref() {
+        Some(Err(err)) => stored_error(err),
+        _ => Error::new(
+            ErrorKind::InvalidArgument,
+            "the send has not completed (nb_pending_send_result reports when it has)",
+        ),
+    })
+}
+
+/// The sent envelope of `send` for a call that writes to `out`: both
+/// pointers checked, and the send completed successfully.
+///
+/// # Safety
+/// `send` is NULL or a live pending send, which outlives the reference.
+unsafe fn completed_for<'a, T>(
+    send: *const nb_pending_send,
+    out: *mut T,
+) -> natsbridge::Result<&'a SentEnvelope> {
+    // SAFETY: per the contract.
+    let send: &'a nb_pending_send = unsafe { args::required(send, "send") }?;
+    args::out_param(out, "out")?;
+    completed(send)
+}
+
+/// The version, payload count and metadata presence of a completed send's
+/// envelope, written to `*out`. With `nb_pending_send_header_strings` and
+/// `nb_pending_send_payload`, a front end builds its language's value of the
+/// envelope from views, with no JSON tree in between (an envelope or payload
+/// with metadata is simplest read with `nb_pending_send_envelope_json`).
+/// Fails with `NB_ERR_INVALID_ARGUMENT` for a NULL argument or a send that
+/// has not completed, and with the send's own error for a failed send.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_pending_send_envelope(
+    send: *const nb_pending_send,
+    out: *mut nb_sent_envelope_view,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or a live pending send.
+        let sent = unsafe { completed_for(send, out) }?;
+        let view = nb_sent_envelope_view {
+            version: sent.header.version,
+            payload_count: sent.payloads.len(),
+            has_metadata: !sent.header.metadata.is_empty(),
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { args::write(out, view) };
+        Ok(())
+    })
+}
+
+/// Payload `index` (from 0) of a completed send's envelope, written to
+/// `*out` as views (see `nb_sent_payload_view`). Fails with
+/// `NB_ERR_INVALID_ARGUMENT` for a NULL argument, a send that has not
+/// completed, or an index out of range, and with the send's own error for a
+/// failed send. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nb_pending_send_payload(
+    send: *const nb_pending_send,
+    index: usize,
+    out: *mut nb_sent_payload_view,
+    out_error: *mut *mut nb_error,
+) -> nb_status {
+    boundary(out_error, || {
+        // SAFETY: NULL or a live pending send.
+        let sent = unsafe { completed_for(send, out) }?;
+        let Some(info) = sent.payloads.get(index) else {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "payload index {index} is out of range: the envelope has {} payload(s)",
+                    sent.payloads.len()
+                ),
+            ));
+        };
+        use nb_string_view as view;
+        let payload = nb_sent_payload_view {
+            id: view::of(&info.id),
+            dataname: view::of(&info.dataname),
+            r#type: view::of(info.payload_type.as_str()),
+            transport: view::of(info.transport.as_str()),
+            encoding: view::of(info.transport.encoding()),
+            data: view::of(sent.payload_data(index)),
+            sha256: info.sha256.as_deref().map_or_else(view::absent, view::of),
+            size: info.size,
+            has_metadata: !info.metadata.is_empty(),
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { args::write(out, payload) };
+        Ok(())
     })
 }
 

@@ -5,7 +5,9 @@
  * library thread and calls the notify function once; a failing send reports
  * its typed error through nb_pending_send_result, early or late; freeing a
  * send before it completes cancels it, waits for its handler callback, and
- * no notification follows; NULL arguments are refused.
+ * no notification follows; NULL arguments are refused. A completed send's
+ * envelope reads back as views (nb_pending_send_envelope, _header_strings,
+ * _payload) with the members of its JSON; a failed or unfinished one has none.
  */
 #include "test_util.h"
 
@@ -90,6 +92,20 @@ static int contains(const uint8_t *data, size_t len, const char *needle) {
     return 0;
 }
 
+/* True when the view holds exactly the NUL-terminated `text`. */
+static int view_is(nb_string_view view, const char *text) {
+    size_t n = strlen(text);
+    return view.len == n && (n == 0 || (view.ptr != NULL && memcmp(view.ptr, text, n) == 0));
+}
+
+/* True when the view's bytes occur in `len` bytes at `data`. */
+static int view_in(const uint8_t *data, size_t len, nb_string_view view) {
+    for (size_t i = 0; data != NULL && view.ptr != NULL && i + view.len <= len; i++) {
+        if (memcmp(data + i, view.ptr, view.len) == 0) return 1;
+    }
+    return 0;
+}
+
 int main(void) {
     int failed = 1;
     nb_error *err = NULL;
@@ -152,6 +168,40 @@ int main(void) {
         CHECK_OK(nb_pending_send_result(send, &done, &again, &again_len, &err));
         CHECK(done && again == json && again_len == json_len);
     }
+    /* The same envelope as views (what a front end builds its own map
+     * from): the members of the JSON, borrowed from the pending send. */
+    {
+        nb_sent_envelope_view ev = {0};
+        CHECK_FAILS(nb_pending_send_envelope(send, NULL, &err), NB_ERR_INVALID_ARGUMENT);
+        CHECK_FAILS(nb_pending_send_envelope(NULL, &ev, &err), NB_ERR_INVALID_ARGUMENT);
+        CHECK_OK(nb_pending_send_envelope(send, &ev, &err));
+        CHECK(ev.version == 1 && ev.payload_count == 1 && !ev.has_metadata);
+        nb_string_view fields[16];
+        CHECK(nb_pending_send_header_strings(send, fields, 16) == 12);
+        CHECK(nb_pending_send_header_strings(send, NULL, 12) == 12);
+        CHECK(nb_pending_send_header_strings(NULL, fields, 12) == 0);
+        CHECK(view_is(fields[3], SUBJECT));      /* send_to */
+        CHECK(view_is(fields[4], "chat"));       /* msg_purpose, the default */
+        CHECK(view_is(fields[5], "NATSBridge")); /* sender_name, the default */
+        CHECK(fields[7].len == 0);               /* receiver_name */
+        CHECK(fields[0].len == 36 && fields[1].len == 36);
+        for (int i = 0; i < 12; i++) {
+            CHECK(fields[i].len == 0 || view_in(json, json_len, fields[i]));
+        }
+        nb_sent_payload_view pv;
+        CHECK_FAILS(nb_pending_send_payload(send, 1, &pv, &err), NB_ERR_INVALID_ARGUMENT);
+        CHECK_FAILS(nb_pending_send_payload(send, 0, NULL, &err), NB_ERR_INVALID_ARGUMENT);
+        CHECK_OK(nb_pending_send_payload(send, 0, &pv, &err));
+        CHECK(view_is(pv.dataname, "greeting") && view_is(pv.type, "text"));
+        CHECK(view_is(pv.transport, "direct") && view_is(pv.encoding, "base64"));
+        CHECK(pv.id.len == 36 && view_in(json, json_len, pv.id));
+        CHECK(pv.size == sizeof text - 1 && !pv.has_metadata);
+        CHECK(pv.sha256.ptr == NULL ? pv.sha256.len == 0 : pv.sha256.len == 64);
+        /* The data member is the published base64 itself, not a copy. */
+        CHECK(view_is(pv.data, "aGVsbG8gd2l0aG91dCBibG9ja2luZw=="));
+        CHECK((const uint8_t *)pv.data.ptr >= json &&
+              (const uint8_t *)pv.data.ptr + pv.data.len <= json + json_len);
+    }
     nb_pending_send_free(send);
     send = NULL;
     CHECK_OK(nb_subscription_next(sub, 10000, &received, &err));
@@ -163,6 +213,32 @@ int main(void) {
     nb_envelope_free(received);
     received = NULL;
 
+    /* --- a payload with metadata: the view says so ------------------------ */
+    {
+        nb_send_payload two[2] = {small, small};
+        two[1].dataname = "tagged";
+        two[1].metadata_json = "{\"k\":1}";
+        CHECK_OK(nb_client_send_notify(client, SUBJECT, two, 2, NULL, notify, &n, &send, &err));
+        CHECK_OK(nb_pending_send_result(send, &done, &json, &json_len, &err));
+        if (!done) {
+            CHECK(wait_count(&n, notified(&n) + 1));
+            CHECK_OK(nb_pending_send_result(send, &done, &json, &json_len, &err));
+        }
+        nb_sent_envelope_view ev = {0};
+        nb_sent_payload_view pv;
+        CHECK_OK(nb_pending_send_envelope(send, &ev, &err));
+        CHECK(ev.payload_count == 2 && !ev.has_metadata);
+        CHECK_OK(nb_pending_send_payload(send, 0, &pv, &err));
+        CHECK(!pv.has_metadata);
+        CHECK_OK(nb_pending_send_payload(send, 1, &pv, &err));
+        CHECK(pv.has_metadata && view_is(pv.dataname, "tagged"));
+        nb_pending_send_free(send);
+        send = NULL;
+        CHECK_OK(nb_subscription_next(sub, 10000, &received, &err));
+        nb_envelope_free(received);
+        received = NULL;
+    }
+
     /* --- an error found within the call: INVALID_ARGUMENT, nothing sent -- */
     int before = notified(&n);
     CHECK_OK(nb_client_send_notify(client, "bad subject", &small, 1, NULL, notify, &n, &send, &err));
@@ -171,6 +247,14 @@ int main(void) {
     /* Reading a failed send again gives the same error. */
     CHECK_FAILS(nb_pending_send_result(send, &done, &json, &json_len, &err),
                 NB_ERR_INVALID_ARGUMENT);
+    /* A failed send has no envelope to view: its error, and no strings. */
+    {
+        nb_sent_envelope_view ev = {0};
+        nb_sent_payload_view pv;
+        CHECK_FAILS(nb_pending_send_envelope(send, &ev, &err), NB_ERR_INVALID_ARGUMENT);
+        CHECK_FAILS(nb_pending_send_payload(send, 0, &pv, &err), NB_ERR_INVALID_ARGUMENT);
+        CHECK(nb_pending_send_header_strings(send, NULL, 0) == 0);
+    }
     nb_pending_send_free(send);
     send = NULL;
     CHECK(notified(&n) == before);
@@ -186,11 +270,23 @@ int main(void) {
     CHECK_OK(nb_client_send_notify(client, SUBJECT, &linked, 1, options, notify, &n, &send, &err));
     CHECK_OK(nb_pending_send_result(send, &done, &json, &json_len, &err));
     CHECK(!done); /* the handler sleeps 200 ms: it cannot be done yet */
+    {
+        nb_sent_envelope_view ev = {0};
+        CHECK_FAILS(nb_pending_send_envelope(send, &ev, &err), NB_ERR_INVALID_ARGUMENT);
+        CHECK(nb_pending_send_header_strings(send, NULL, 0) == 0);
+    }
     CHECK(wait_count(&n, before + 1));
     CHECK_OK(nb_pending_send_result(send, &done, &json, &json_len, &err));
     CHECK(done && store->calls == 1 && store->returned);
     CHECK(contains(json, json_len, "mem://slow/doc"));
     CHECK(contains(json, json_len, "\"transport\":\"link\""));
+    {
+        nb_sent_payload_view pv;
+        CHECK_OK(nb_pending_send_payload(send, 0, &pv, &err));
+        CHECK(view_is(pv.transport, "link") && view_is(pv.encoding, "url"));
+        CHECK(view_is(pv.data, "mem://slow/doc") && pv.sha256.len == 64);
+        CHECK(pv.size == sizeof document - 1);
+    }
     nb_pending_send_free(send);
     send = NULL;
     CHECK(notified(&n) == before + 1);
