@@ -5,6 +5,7 @@
 //! parameter, so a C caller learns which argument was wrong.
 
 use std::ffi::{CStr, CString, OsStr, c_char};
+use std::fmt::Display;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::PathBuf;
 
@@ -34,7 +35,7 @@ pub(crate) unsafe fn required_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a 
 ///
 /// # Safety
 /// `ptr` is NULL or a NUL-terminated string valid for `'a`.
-pub(crate) unsafe fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+pub(crate) unsafe fn text<'a>(ptr: *const c_char, name: impl Display) -> Result<&'a str> {
     if ptr.is_null() {
         return Err(invalid(format!("{name} is NULL")));
     }
@@ -48,7 +49,10 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str>
 ///
 /// # Safety
 /// As for [`text`].
-pub(crate) unsafe fn optional_text<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+pub(crate) unsafe fn optional_text<'a>(
+    ptr: *const c_char,
+    name: impl Display,
+) -> Result<Option<&'a str>> {
     if ptr.is_null() {
         return Ok(None);
     }
@@ -60,7 +64,7 @@ pub(crate) unsafe fn optional_text<'a>(ptr: *const c_char, name: &str) -> Result
 ///
 /// # Safety
 /// `ptr` is NULL or a NUL-terminated string.
-pub(crate) unsafe fn path(ptr: *const c_char, name: &str) -> Result<PathBuf> {
+pub(crate) unsafe fn path(ptr: *const c_char, name: impl Display) -> Result<PathBuf> {
     if ptr.is_null() {
         return Err(invalid(format!("{name} is NULL")));
     }
@@ -76,7 +80,11 @@ pub(crate) unsafe fn path(ptr: *const c_char, name: &str) -> Result<PathBuf> {
 ///
 /// # Safety
 /// `data` is NULL or points to `len` readable bytes valid for `'a`.
-pub(crate) unsafe fn bytes<'a>(data: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+pub(crate) unsafe fn bytes<'a>(
+    data: *const u8,
+    len: usize,
+    name: impl Display,
+) -> Result<&'a [u8]> {
     if data.is_null() {
         if len == 0 {
             return Ok(&[]);

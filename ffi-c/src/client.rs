@@ -259,7 +259,7 @@ pub unsafe extern "C" fn nb_client_ensure_stream(
             .iter()
             .enumerate()
             // SAFETY: NUL-terminated strings per the header.
-            .map(|(i, &s)| unsafe { args::text(s, &format!("subjects[{i}]")) })
+            .map(|(i, &s)| unsafe { args::text(s, format_args!("subjects[{i}]")) })
             .collect::<natsbridge::Result<Vec<&str>>>()?;
         runtime::block_on(client.bridge.ensure_stream(name, &subjects))?
     })
@@ -288,7 +288,7 @@ pub unsafe extern "C" fn nb_client_ensure_stream_replicated(
             .iter()
             .enumerate()
             // SAFETY: NUL-terminated strings per the header.
-            .map(|(i, &s)| unsafe { args::text(s, &format!("subjects[{i}]")) })
+            .map(|(i, &s)| unsafe { args::text(s, format_args!("subjects[{i}]")) })
             .collect::<natsbridge::Result<Vec<&str>>>()?;
         runtime::block_on(
             client

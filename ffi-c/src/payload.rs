@@ -64,13 +64,26 @@ pub(crate) unsafe fn from_c(
         .collect()
 }
 
+/// A descriptor member's label in an error message: `payloads[0].dataname`.
+struct Field {
+    index: usize,
+    name: &'static str,
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "payloads[{}].{}", self.index, self.name)
+    }
+}
+
 /// # Safety
 /// As for [`from_c`].
 unsafe fn one(index: usize, descriptor: &nb_send_payload) -> natsbridge::Result<Payload> {
-    let field = |name: &str| format!("payloads[{index}].{name}");
+    // Labels for errors, formatted only when one is reported.
+    let field = |name: &'static str| Field { index, name };
     // SAFETY: NULL or NUL-terminated strings per the contract.
-    let dataname = unsafe { args::text(descriptor.dataname, &field("dataname")) }?;
-    let type_name = unsafe { args::text(descriptor.r#type, &field("type")) }?;
+    let dataname = unsafe { args::text(descriptor.dataname, field("dataname")) }?;
+    let type_name = unsafe { args::text(descriptor.r#type, field("type")) }?;
     let sources = [
         !descriptor.data.is_null() || descriptor.len > 0,
         !descriptor.file_path.is_null(),
@@ -84,19 +97,19 @@ unsafe fn one(index: usize, descriptor: &nb_send_payload) -> natsbridge::Result<
     }
     let body = if !descriptor.file_path.is_null() {
         // SAFETY: a NUL-terminated string per the contract.
-        Body::File(unsafe { args::path(descriptor.file_path, &field("file_path")) }?)
+        Body::File(unsafe { args::path(descriptor.file_path, field("file_path")) }?)
     } else if !descriptor.table.is_null() {
         // SAFETY: a live table per the contract.
         Body::Table(unsafe { &*descriptor.table }.table.clone())
     } else {
         // SAFETY: `len` readable bytes per the contract.
-        let bytes = unsafe { args::bytes(descriptor.data, descriptor.len, &field("data")) }?;
+        let bytes = unsafe { args::bytes(descriptor.data, descriptor.len, field("data")) }?;
         body_from_bytes(dataname, type_name, bytes)?
     };
     let mut payload = Payload::new(dataname, type_name, body)?;
     // SAFETY: NULL or a NUL-terminated string per the contract.
     if let Some(json) =
-        unsafe { args::optional_text(descriptor.metadata_json, &field("metadata_json")) }?
+        unsafe { args::optional_text(descriptor.metadata_json, field("metadata_json")) }?
     {
         let metadata = json_object(json, &format!("metadata of payload '{dataname}'"))
             .map_err(|err| err.with_dataname(dataname))?;
