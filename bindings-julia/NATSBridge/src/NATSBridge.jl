@@ -50,6 +50,7 @@ include("durable.jl")
 
 function __init__()
     init_function_pointers()
+    init_recent_strings()
     version = unsafe_string(ccall((:nb_version, libnatsbridge), Cstring, ()))
     major = parse(Int, first(split(version, '.')))
     major == LIBRARY_MAJOR || error("NATSBridge: libnatsbridge $(version) loaded from ",

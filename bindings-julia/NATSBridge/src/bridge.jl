@@ -240,9 +240,9 @@ function notify_send(b::Bridge, subject::AbstractString, payloads::OutgoingPaylo
                            (Ptr{Cvoid}, Ref{Bool}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Ptr{Cvoid}}),
                            pending, done, C_NULL, C_NULL, err)
             check(status, err)
-            # The envelope as published, as a tree the core builds from the
-            # sent envelope's fields (no JSON text to parse).
-            done[] && return sent_envelope_tree(pending)
+            # The envelope as published, built from views of the sent
+            # envelope's fields (no JSON text to parse).
+            done[] && return sent_envelope_dict(pending)
             # Single-threaded between the check and the wait: the library's
             # wake-up is handled by the event loop only once this task waits.
             wait(cond)

@@ -134,6 +134,18 @@ function metadata_dict(ptr::Ptr{UInt8})
     return parse_json(unsafe_string(ptr))
 end
 
+"Sets `dict`'s header members from `n` views in `HEADER_FIELDS`' order, through `RECENT`'s `slots`."
+function set_header!(dict::Dict{String,Any}, fields::HeaderViews, n::Integer, slots::Int)
+    for i in 1:min(Int(n), length(HEADER_FIELDS))
+        dict[HEADER_FIELDS[i]] = recent_string(slots + i, fields[i].ptr, fields[i].len)
+    end
+    return dict
+end
+
+"The members every received envelope Dict has; room for subject and the two reply entries."
+const RECEIVED_TEMPLATE = template((HEADER_FIELDS..., "version", "metadata", "payloads", "payload_info"),
+                                   length(HEADER_FIELDS) + 7)
+
 """
     envelope_dict(envelope_handle) -> Dict{String,Any}
 
@@ -144,17 +156,12 @@ subscription), and `"payloads"`: `(dataname, data, type)` tuples in order.
 metadata and (with `save_dir`) file path.
 """
 function envelope_dict(env::Ptr{Cvoid})
-    # The header fields, version, metadata, subject, payloads, payload_info,
-    # and take_envelope's two reply entries.
-    dict = dict_for(length(HEADER_FIELDS) + 7)
+    dict = from_template(RECEIVED_TEMPLATE)
     # Every header string in one call, in HEADER_FIELDS' order.
     views = Ref{HeaderViews}()
     n = ccall((:nb_envelope_header_strings, libnatsbridge), Csize_t,
               (Ptr{Cvoid}, Ref{HeaderViews}, Csize_t), env, views, length(HEADER_FIELDS))
-    fields = views[]
-    for i in 1:min(Int(n), length(HEADER_FIELDS))
-        dict[HEADER_FIELDS[i]] = shared_string(fields[i].ptr, fields[i].len, ())
-    end
+    set_header!(dict, views[], n, RECEIVED_SLOTS)
     dict["version"] = Int(ccall((:nb_envelope_version, libnatsbridge), UInt32, (Ptr{Cvoid},), env))
     dict["metadata"] = metadata_dict(ccall((:nb_envelope_metadata_json, libnatsbridge),
                                            Ptr{UInt8}, (Ptr{Cvoid},), env))
@@ -206,6 +213,86 @@ function envelope_dict(env::Ptr{Cvoid})
     end
     dict["payloads"] = payloads
     dict["payload_info"] = infos
+    return dict
+end
+
+# ------------------------------------------------------------------ the sent envelope
+
+"`nb_sent_envelope_view`: the envelope-level facts of a completed send."
+struct SentEnvelopeView
+    version::UInt32
+    payload_count::Csize_t
+    has_metadata::Bool
+end
+
+"`nb_sent_payload_view`: one payload of a completed send, as views."
+struct SentPayloadView
+    id::StringView
+    dataname::StringView
+    type::StringView
+    transport::StringView
+    encoding::StringView
+    data::StringView
+    sha256::StringView
+    size::UInt64
+    has_metadata::Bool
+end
+
+"The members of the Dict `smartsend` returns (`sent_envelope_dict`)."
+const SENT_TEMPLATE = template((HEADER_FIELDS..., "version", "metadata", "payloads"), length(HEADER_FIELDS) + 3)
+
+const EMPTY_VIEW = StringView(C_NULL, 0)
+SentPayloadView() = SentPayloadView(EMPTY_VIEW, EMPTY_VIEW, EMPTY_VIEW, EMPTY_VIEW, EMPTY_VIEW,
+                                    EMPTY_VIEW, EMPTY_VIEW, 0, false)
+
+known_string(v::StringView) = shared_string(v.ptr, v.len, KNOWN_VALUES)
+
+"""
+    sent_envelope_dict(pending) -> Dict{String,Any}
+
+The envelope a completed pending send published, as the Dict its JSON parses
+to: `"version"`, the 12 header strings, `"metadata"`, and `"payloads"`
+(Dicts with `id`, `dataname`, `type`, `transport`, `encoding`, `size`,
+`sha256` when present, `data` and `metadata`). Built from the views of
+`nb_pending_send_envelope`, `nb_pending_send_header_strings` and
+`nb_pending_send_payload`; an envelope with metadata is read through the core's JSON tree instead
+(`sent_envelope_tree`), which gives the same Dict.
+"""
+function sent_envelope_dict(pending::Ptr{Cvoid})
+    err = Ref{Ptr{Cvoid}}(C_NULL)
+    envelope = Ref(SentEnvelopeView(0, 0, false))
+    check(ccall((:nb_pending_send_envelope, libnatsbridge), Int32,
+                (Ptr{Cvoid}, Ref{SentEnvelopeView}, Ptr{Ptr{Cvoid}}), pending, envelope, err), err)
+    e = envelope[]
+    e.has_metadata && return sent_envelope_tree(pending)
+    payloads = Vector{Any}(undef, e.payload_count)
+    view = Ref(SentPayloadView())
+    for i in 1:e.payload_count
+        check(ccall((:nb_pending_send_payload, libnatsbridge), Int32,
+                    (Ptr{Cvoid}, Csize_t, Ref{SentPayloadView}, Ptr{Ptr{Cvoid}}), pending, i - 1, view, err),
+              err)
+        v = view[]
+        v.has_metadata && return sent_envelope_tree(pending)
+        payload = dict_for(9)   # 16 slots: no growth
+        payload["id"] = unsafe_string(v.id.ptr, v.id.len)
+        payload["dataname"] = unsafe_string(v.dataname.ptr, v.dataname.len)
+        payload["type"] = known_string(v.type)
+        payload["transport"] = known_string(v.transport)
+        payload["encoding"] = known_string(v.encoding)
+        payload["size"] = v.size <= typemax(Int64) ? Int64(v.size) : v.size
+        v.sha256.ptr == C_NULL || (payload["sha256"] = unsafe_string(v.sha256.ptr, v.sha256.len))
+        payload["data"] = unsafe_string(v.data.ptr, v.data.len)
+        payload["metadata"] = Dict{String,Any}()
+        payloads[i] = payload
+    end
+    dict = from_template(SENT_TEMPLATE)
+    dict["version"] = Int(e.version)
+    views = Ref{HeaderViews}()
+    count = ccall((:nb_pending_send_header_strings, libnatsbridge), Csize_t,
+                  (Ptr{Cvoid}, Ref{HeaderViews}, Csize_t), pending, views, length(HEADER_FIELDS))
+    set_header!(dict, views[], count, SENT_SLOTS)
+    dict["metadata"] = Dict{String,Any}()
+    dict["payloads"] = payloads
     return dict
 end
 

@@ -39,7 +39,27 @@ An empty `Dict{String,Any}` with room for `n` entries without a rehash.
 Julia 1.5's `sizehint!` takes a slot count (and rehashes at two thirds full);
 later versions take an entry count: `2n` is enough for both.
 """
-dict_for(n::Integer) = sizehint!(Dict{String,Any}(), 2 * Int(n))
+dict_for(n::Integer) = n <= 10 ? Dict{String,Any}() : sizehint!(Dict{String,Any}(), 2 * Int(n))
+# (A new Dict has 16 slots and grows at the 11th entry, in 1.5 as in 1.10.)
+
+"""
+    from_template(template) -> Dict{String,Any}
+
+A new Dict with the keys of `template` already in place (its `copy`: no
+hashing, no growth), for the caller to set every value of. Envelope Dicts
+always have the same members, and filling an empty Dict would allocate its
+tables twice (16 slots, then the 32 that 15 or more entries need).
+"""
+from_template(template::Dict{String,Any}) = copy(template)
+
+"A template for `from_template`: `keys` with placeholder values, room for `room` entries."
+function template(keys, room::Integer)
+    dict = dict_for(room)
+    for key in keys
+        dict[key] = nothing
+    end
+    return dict
+end
 
 """
 The member names of envelopes and payload descriptions: an object key equal
@@ -70,6 +90,42 @@ function shared_string(ptr::Ptr{UInt8}, len::Integer, known)
             return candidate
     end
     return unsafe_string(ptr, len)
+end
+
+"""
+The last value of each envelope header field, per thread: most header fields
+(`send_to`, `sender_name`, `sender_id`, `broker_url`, ...) repeat from one
+message to the next, so a field equal to its last value is that same String
+(immutable, so safe to share) instead of a new copy. Slots 1-12 are the sent
+envelope's fields in `HEADER_FIELDS`' order, 13-24 the received one's. One
+vector of slots per thread (filled by `__init__`), used only by code that
+does not yield between reading `threadid()` and storing, so no two tasks
+share a vector at once; a thread beyond them (an interactive thread of later
+Julia versions) copies every value.
+"""
+const RECENT = Vector{Vector{String}}()
+
+const SENT_SLOTS, RECEIVED_SLOTS = 0, 12
+
+function init_recent_strings()
+    empty!(RECENT)
+    for _ in 1:Threads.nthreads()
+        push!(RECENT, fill("", 24))
+    end
+end
+
+"`len` bytes at `ptr` as a String: slot `slot`'s last value when equal to it (see `RECENT`)."
+function recent_string(slot::Int, ptr::Ptr{UInt8}, len::Integer)
+    len > 0 || return ""
+    tid = Threads.threadid()
+    tid <= length(RECENT) || return unsafe_string(ptr, len)
+    slots = @inbounds RECENT[tid]
+    last = @inbounds slots[slot]
+    sizeof(last) == len &&
+        ccall(:memcmp, Cint, (Ptr{UInt8}, Ptr{UInt8}, Csize_t), last, ptr, len) == 0 && return last
+    text = unsafe_string(ptr, len)
+    @inbounds slots[slot] = text
+    return text
 end
 
 "An object key from the core's tree (`len` bytes at `ptr`) as a String."

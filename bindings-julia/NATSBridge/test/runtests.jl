@@ -248,6 +248,60 @@ bridge = Bridge(NATS_URL)
     close(sub)
 end
 
+# A send through `nb_client_send_notify`, as `smartsend` makes it, returning
+# the Dict `smartsend` would return and the parse of the bytes published.
+function sent_and_published(b, s, data; kwargs...)
+    NATSBridge.with_send(data, kwargs) do payloads, options
+        cond = NATSBridge.send_condition(b)
+        out, err = Ref{Ptr{Cvoid}}(C_NULL), Ref{Ptr{Cvoid}}(C_NULL)
+        NATSBridge.check(ccall((:nb_client_send_notify, NATSBridge.libnatsbridge), Int32,
+            (Ptr{Cvoid}, Cstring, Ptr{NATSBridge.SendPayload}, Csize_t, Ptr{Cvoid}, Ptr{Cvoid},
+             Ptr{Cvoid}, Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}),
+            NATSBridge.client(b), s, payloads.descriptors, length(payloads.descriptors), options.ptr,
+            NATSBridge.uv_async_send_ptr(), cond.handle, out, err), err)
+        pending = out[]
+        try
+            done, wire, len = Ref(false), Ref{Ptr{UInt8}}(C_NULL), Ref{Csize_t}(0)
+            while true
+                NATSBridge.check(ccall((:nb_pending_send_result, NATSBridge.libnatsbridge), Int32,
+                    (Ptr{Cvoid}, Ref{Bool}, Ref{Ptr{UInt8}}, Ref{Csize_t}, Ptr{Ptr{Cvoid}}),
+                    pending, done, wire, len, err), err)
+                done[] && break
+                wait(cond)
+            end
+            published = NATSBridge.parse_json(unsafe_string(wire[], len[]))
+            return NATSBridge.sent_envelope_dict(pending), published
+        finally
+            ccall((:nb_pending_send_free, NATSBridge.libnatsbridge), Cvoid, (Ptr{Cvoid},), pending)
+        end
+    end
+end
+
+@testset "smartsend's Dict is the envelope published, built from views or the tree" begin
+    s = subject("sent-dict")
+    cases = [
+        ([("t", "x"^1024, "text")], NamedTuple()),
+        ([("a", "one", "text"), ("b", Dict("k" => [1, 2]), "dictionary"), ("c", UInt8[0, 1, 255], "binary"),
+          ("d", (n = [1, 2],), "table")], (receiver_name = "r", reply_to = "/back", correlation_id = "c-1")),
+        # A link (sha256 and a URL in "data").
+        ([("big", rand(UInt8, 64), "binary"), ("small", "s", "text")],
+         (size_threshold = 32, fileserver_url = FILESERVER_URL)),
+        # Metadata (read through the core's tree instead of views).
+        ([("m", "x", "text")], (metadata = Dict("k" => "v"),)),
+    ]
+    for (data, kwargs) in cases
+        dict, published = sent_and_published(bridge, s, data; kwargs...)
+        @test dict == published
+        @test dict["payloads"] isa Vector{Any}
+    end
+    # Header fields that repeat are one shared String, the others new ones.
+    first_sent, _ = sent_and_published(bridge, s, [("t", "a", "text")])
+    second_sent, _ = sent_and_published(bridge, s, [("t", "b", "text")])
+    @test first_sent["sender_name"] === second_sent["sender_name"]
+    @test first_sent["broker_url"] === second_sent["broker_url"]
+    @test first_sent["msg_id"] != second_sent["msg_id"]
+end
+
 @testset "tables: Dict and property-access tables, views that outlive the envelope" begin
     s = subject("tables")
     sub = subscribe(bridge, s)
