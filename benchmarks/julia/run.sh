@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The Julia benchmark beside C, on the same library, in the same run:
 #
-#   bash benchmarks/julia/run.sh [N_TEXT] [N_TABLE]     (default 5000 200)
+#   [ROUNDS=2] bash benchmarks/julia/run.sh [N_TEXT] [N_TABLE]     (default 5000 200)
 #
 # Starts nb-testenv's nats-server, runs bench.c (compiled against
 # target/release/libnatsbridge.so) and bench.jl (NATSBridge.jl on the same
-# file, through NATSBRIDGE_LIBRARY_PATH), each twice, alternating, and prints
-# the per-message times and the Julia/C ratio, then floor.jl's least Julia
+# file, through NATSBRIDGE_LIBRARY_PATH), ROUNDS times each, alternating, and
+# prints each side's best per-message time and the Julia/C ratio (on a noisy
+# machine more rounds give steadier bests), then floor.jl's least Julia
 # work per text message and the ratio it allows at best. Results: RESULTS.md.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,7 +32,7 @@ url=$(sed -n 's/.*"nats_url":"\([^"]*\)".*/\1/p' <<<"$line")
 export JULIA_LOAD_PATH="$root/bindings-julia:@stdlib"
 export NATSBRIDGE_LIBRARY_PATH=$target/libnatsbridge.so
 julia --startup-file=no -e 'using NATSBridge' >/dev/null
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-2}"); do
     "$work/bench" "$url" "$n_text" "$n_table" | grep -v warmup | sed "s/^/c $round /"
     julia --startup-file=no "$here/bench.jl" "$url" "$n_text" "$n_table" | grep -v warmup | sed "s/^/julia $round /"
 done | tee "$work/out"
