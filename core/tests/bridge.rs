@@ -202,6 +202,26 @@ async fn a_900_kb_binary_never_exceeds_the_default_max_payload() {
     );
 }
 
+/// The C, Python and Node bindings box a send's future to poll it once on
+/// the caller's thread and hand it to the runtime if it must wait, so its
+/// size is allocated and copied per send. The rarer paths (file payloads,
+/// links, JetStream) box their own futures to keep it small: it was 5,760
+/// bytes before they did (a direct 1 KiB send copied all of it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_future_stays_small() {
+    let (_server, bridge) = server_and_bridge().await;
+    let options = SendOptions::new();
+    let send = bridge.smartsend(
+        "small",
+        vec![Payload::text("t", "x".repeat(1024))],
+        &options,
+    );
+    let size = std::mem::size_of_val(&send);
+    assert!(size <= 2048, "a smartsend future is {size} bytes");
+    let sent = send.await.unwrap();
+    assert_eq!(sent.payloads[0].transport, Transport::Direct);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_payload_just_under_the_limit_goes_direct() {
     let (_server, bridge) = server_and_bridge().await;

@@ -68,7 +68,7 @@ impl Bridge {
             Ok(_) => None,
             Err(err) if err.kind() != ErrorKind::PayloadTooLarge => return Err(err),
             Err(too_large) => {
-                let Some(store) = self.store_for(options).await? else {
+                let Some(store) = Box::pin(self.store_for(options)).await? else {
                     return Err(too_large);
                 };
                 codec::plan(&mut infos, limits, true, |info| {
@@ -88,7 +88,7 @@ impl Bridge {
                     parts.push(Some(Part::Direct(bytes)));
                 }
                 (Transport::Direct, Source::File(path)) => {
-                    let bytes = read_small_file(&path, info).await?;
+                    let bytes = Box::pin(read_small_file(&path, info)).await?;
                     if options.envelope.direct_sha256 {
                         info.sha256 = Some(encoding::sha256_hex(&bytes));
                     }
@@ -103,7 +103,7 @@ impl Bridge {
             }
         }
         if let Some(store) = &store {
-            let results = try_join_all(uploads.into_iter().map(|(index, source)| {
+            let results = Box::pin(try_join_all(uploads.into_iter().map(|(index, source)| {
                 upload_one(
                     store.as_ref(),
                     &infos[index],
@@ -111,7 +111,7 @@ impl Bridge {
                     source,
                     options.progress.as_ref(),
                 )
-            }))
+            })))
             .await?;
             for (index, url, sha) in results {
                 if let Some(sha) = sha {
@@ -153,14 +153,20 @@ impl Bridge {
         let headers = publish_headers(&sent.header)?;
         let body = sent.wire_bytes().clone();
         if jetstream {
-            let ack = self
-                .inner
-                .jetstream
-                .publish_with_headers(subject.to_owned(), headers, body)
-                .await
-                .map_err(|err| jetstream_publish_error(subject, err))?
-                .await
-                .map_err(|err| jetstream_publish_error(subject, err))?;
+            // Boxed, like every await of the rarer paths (files, links,
+            // JetStream): the future of a send stays small, which bindings
+            // that box it per send (to poll it once inline, then hand it to
+            // the runtime) pay for in allocation and copying.
+            let ack = Box::pin(async {
+                self.inner
+                    .jetstream
+                    .publish_with_headers(subject.to_owned(), headers, body)
+                    .await
+                    .map_err(|err| jetstream_publish_error(subject, err))?
+                    .await
+                    .map_err(|err| jetstream_publish_error(subject, err))
+            })
+            .await?;
             return Ok(Some(ack.sequence));
         }
         let client = &self.inner.client;
@@ -231,7 +237,7 @@ async fn describe(payloads: Vec<Payload>) -> Result<(Vec<PayloadInfo>, Vec<Sourc
         codec::validate_dataname(&dataname)?;
         match body {
             Body::File(path) => {
-                let size = tokio::fs::metadata(&path)
+                let size = Box::pin(tokio::fs::metadata(&path))
                     .await
                     .map_err(|err| file_error(&dataname, &path, err))?
                     .len();
