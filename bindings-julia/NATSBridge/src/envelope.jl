@@ -255,7 +255,8 @@ to: `"version"`, the 12 header strings, `"metadata"`, and `"payloads"`
 (Dicts with `id`, `dataname`, `type`, `transport`, `encoding`, `size`,
 `sha256` when present, `data` and `metadata`). Built from the views of
 `nb_pending_send_envelope`, `nb_pending_send_header_strings` and
-`nb_pending_send_payload`; an envelope with metadata is read through the core's JSON tree instead
+`nb_pending_send_payload`; an envelope with metadata (its own or a
+payload's) is read through the core's JSON tree instead
 (`sent_envelope_tree`), which gives the same Dict.
 """
 function sent_envelope_dict(pending::Ptr{Cvoid})

@@ -48,7 +48,8 @@ dict_for(n::Integer) = n <= 10 ? Dict{String,Any}() : sizehint!(Dict{String,Any}
 A new Dict with the keys of `template` already in place (its `copy`: no
 hashing, no growth), for the caller to set every value of. Envelope Dicts
 always have the same members, and filling an empty Dict would allocate its
-tables twice (16 slots, then the 32 that 15 or more entries need).
+tables twice (a new Dict's 16 slots, then the larger tables that more than
+10 entries need).
 """
 from_template(template::Dict{String,Any}) = copy(template)
 
