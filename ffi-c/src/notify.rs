@@ -260,8 +260,8 @@ pub struct nb_notify_subscription {
 /// thread (see `nb_notify_fn`); the caller then takes the messages with
 /// `nb_notify_subscription_pop` on its own thread. Up to 64 decoded messages
 /// wait in the queue; once it is full the library takes no more until the
-/// caller has taken it down to 32 (they wait in the NATS client's buffer). `options` (may be NULL) are
-/// copied.
+/// caller has taken it down to 32 (the rest wait in the NATS client's
+/// buffer). `options` (may be NULL) are copied.
 ///
 /// `notify` and `notify_arg` must stay valid until
 /// `nb_notify_subscription_free` returns; after it returns `notify` is never

@@ -256,22 +256,11 @@ pub unsafe extern "C" fn nb_pending_send_envelope_json(
 ) -> nb_status {
     boundary(out_error, || {
         // SAFETY: NULL or a live pending send.
-        let send = unsafe { args::required(send, "send") }?;
-        args::out_param(out_value, "out_value")?;
-        let state = send.shared.lock();
-        match state.outcome.as_ref() {
-            None => Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "the send has not completed (nb_pending_send_result reports when it has)",
-            )),
-            Some(Ok(sent)) => {
-                let root = Box::new(crate::json::nb_json::from_sent(sent));
-                // SAFETY: checked non-NULL above.
-                unsafe { args::write(out_value, Box::into_raw(root)) };
-                Ok(())
-            }
-            Some(Err(err)) => Err(stored_error(err)),
-        }
+        let sent = unsafe { completed_for(send, out_value, "out_value") }?;
+        let root = Box::new(crate::json::nb_json::from_sent(sent));
+        // SAFETY: checked non-NULL above.
+        unsafe { args::write(out_value, Box::into_raw(root)) };
+        Ok(())
     })
 }
 
@@ -384,10 +373,11 @@ fn completed(send: &nb_pending_send) -> natsbridge::Result<&SentEnvelope> {
 unsafe fn completed_for<'a, T>(
     send: *const nb_pending_send,
     out: *mut T,
+    out_name: &str,
 ) -> natsbridge::Result<&'a SentEnvelope> {
     // SAFETY: per the contract.
     let send: &'a nb_pending_send = unsafe { args::required(send, "send") }?;
-    args::out_param(out, "out")?;
+    args::out_param(out, out_name)?;
     completed(send)
 }
 
@@ -407,7 +397,7 @@ pub unsafe extern "C" fn nb_pending_send_envelope(
 ) -> nb_status {
     boundary(out_error, || {
         // SAFETY: NULL or a live pending send.
-        let sent = unsafe { completed_for(send, out) }?;
+        let sent = unsafe { completed_for(send, out, "out") }?;
         let view = nb_sent_envelope_view {
             version: sent.header.version,
             payload_count: sent.payloads.len(),
@@ -433,7 +423,7 @@ pub unsafe extern "C" fn nb_pending_send_payload(
 ) -> nb_status {
     boundary(out_error, || {
         // SAFETY: NULL or a live pending send.
-        let sent = unsafe { completed_for(send, out) }?;
+        let sent = unsafe { completed_for(send, out, "out") }?;
         let Some(info) = sent.payloads.get(index) else {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
