@@ -34,6 +34,15 @@ mod table;
 
 use std::ffi::c_char;
 
+/// mimalloc for everything the library allocates: glibc's allocator
+/// serializes on its arena locks when a buffer is allocated on one thread and
+/// freed on another, which is the path of every message (the caller's thread
+/// builds it, the connection task frees it; the library's threads build
+/// received envelopes that the caller frees). Every pointer this library
+/// hands out is freed by its own `nb_*_free`, so no C `free` ever meets it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use args::nb_string_free;
 pub use client::*;
 pub use durable::*;

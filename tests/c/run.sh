@@ -18,7 +18,8 @@
 #    compiles examples/c/send_receive.c with pkg-config and runs it;
 # 6. packs the release tarball (scripts/c-tarball.sh), unpacks it elsewhere,
 #    compiles the example with nothing but PKG_CONFIG_PATH pointing into it,
-#    and runs it.
+#    and runs it; then links it against the tarball's libnatsbridge.a and
+#    runs that too.
 #
 # Needs: cargo, cc, pkg-config, nats-server on PATH.
 set -euo pipefail
@@ -203,6 +204,17 @@ echo "pkg-config --cflags --libs natsbridge: $(tar_pc --cflags --libs)"
 cc examples/c/send_receive.c $(tar_pc --cflags --libs) -o "$work/bin/send_receive_tarball"
 LD_LIBRARY_PATH=$(tar_pc --variable=libdir) NATS_URL=$NB_NATS_URL \
     run_program send_receive_tarball "$work/bin/send_receive_tarball"
+# The static library (which carries the library's allocator, mimalloc, inside
+# it): the same example linked against lib/libnatsbridge.a and the system
+# libraries the .pc lists as private; no libnatsbridge.so at run time.
+# shellcheck disable=SC2046
+cc examples/c/send_receive.c $(tar_pc --cflags) "$unpacked/lib/libnatsbridge.a" \
+    $(tar_pc --static --libs-only-l | sed 's/-lnatsbridge//') -o "$work/bin/send_receive_static"
+if ldd "$work/bin/send_receive_static" | grep -q libnatsbridge; then
+    echo "FAIL send_receive_static: linked against the shared library"
+    failures+=(static)
+fi
+NATS_URL=$NB_NATS_URL run_program send_receive_static "$work/bin/send_receive_static"
 
 stop_testenv
 stop_tls_testenv
@@ -210,5 +222,5 @@ if [[ ${#failures[@]} -gt 0 ]]; then
     printf '\nC tests FAILED: %s\n' "${failures[*]}" >&2
     exit 1
 fi
-printf '\nC tests passed: %d programs, the example (installed and from the tarball), under ASan (LeakSanitizer on) and UBSan, zero reports\n' \
+printf '\nC tests passed: %d programs, the example (installed, from the tarball, and static), under ASan (LeakSanitizer on) and UBSan, zero reports\n' \
     "${#tests[@]}"
