@@ -14,7 +14,7 @@ use crate::envelope::SentEnvelope;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::SendOptions;
 use crate::payload::{Body, Payload, PayloadInfo, serialize_body};
-use crate::store::{ClaimCheckStore, HashingReader, Progress, UploadBody, UploadProgress};
+use crate::store::{ClaimCheckStore, Progress, UploadBody, UploadProgress, read_file_hashing};
 use crate::transport::Transport;
 
 use super::Bridge;
@@ -331,8 +331,10 @@ async fn upload_one(
         Source::File(path) => {
             let file = tokio::fs::File::open(&path)
                 .await
-                .map_err(|err| file_error(&info.dataname, &path, err))?;
-            let (reader, hash) = HashingReader::new(file);
+                .map_err(|err| file_error(&info.dataname, &path, err))?
+                .into_std()
+                .await;
+            let (reader, digest) = read_file_hashing(file);
             let reader: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>> = match &tracker {
                 Some(progress) => Box::pin(progress.reader(reader)),
                 None => Box::pin(reader),
@@ -342,7 +344,7 @@ async fn upload_one(
                 len: info.size,
             };
             let url = store.upload(info, body).await.map_err(label)?;
-            let (sha, read) = hash.finish();
+            let (sha, read) = digest.finish().await?;
             if read != info.size {
                 return Err(Error::new(
                     ErrorKind::Io,

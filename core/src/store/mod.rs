@@ -30,14 +30,14 @@ pub use save::save_bytes;
 use std::fmt::Debug;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::AsyncRead;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::ReceiveOptions;
@@ -143,57 +143,129 @@ pub trait LinkFetcher: Send + Sync + Debug {
     ) -> BoxFuture<'a, Result<Bytes>>;
 }
 
-/// A shared SHA-256 state fed by a [`HashingReader`].
-#[derive(Clone, Default)]
-pub(crate) struct HashHandle(Arc<Mutex<(Sha256, u64)>>);
+/// Bytes a file payload is read in (and uploaded in) per chunk.
+const FILE_CHUNK: usize = 256 * 1024;
 
-impl HashHandle {
-    /// The hex digest and the byte count of everything read so far.
-    pub(crate) fn finish(&self) -> (String, u64) {
-        let guard = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
-        (hex::encode(guard.0.clone().finalize()), guard.1)
+/// The digest and byte count of a file read by [`read_file_hashing`],
+/// available once the upload has read it all.
+pub(crate) struct FileDigest(tokio::task::JoinHandle<(String, u64)>);
+
+impl FileDigest {
+    /// The hex SHA-256 and the number of bytes of everything read.
+    pub(crate) async fn finish(self) -> Result<(String, u64)> {
+        self.0
+            .await
+            .map_err(|err| Error::from_join(err, "reading a file payload"))
     }
 }
 
-/// Hashes the bytes of a stream as they are read, so a file payload is read
-/// from disk once, whatever store it is streamed to.
-pub(crate) struct HashingReader<R> {
-    inner: R,
-    hash: HashHandle,
+/// Reads a file payload once, on a blocking thread of its own that also
+/// hashes it, and hands the chunks to the upload as an `AsyncRead`
+/// ([`FileReader`]): reading from disk and hashing run beside the upload's
+/// socket writes instead of between them (and without a blocking-pool hop
+/// per read, as `tokio::fs::File` makes). A few chunks are queued ahead; if
+/// the upload stops early, the thread stops at its next chunk.
+pub(crate) fn read_file_hashing(mut file: std::fs::File) -> (FileReader, FileDigest) {
+    use std::io::Read as _;
+    let (chunks, queue) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    let digest = tokio::task::spawn_blocking(move || {
+        let mut hasher = Sha256::new();
+        let mut read = 0u64;
+        loop {
+            // An exact-size buffer filled by `take`: no zeroing, no growth.
+            let mut chunk = Vec::with_capacity(FILE_CHUNK);
+            match (&mut file).take(FILE_CHUNK as u64).read_to_end(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hasher.update(&chunk);
+                    read += n as u64;
+                    if chunks.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                        break; // the upload stopped reading
+                    }
+                }
+                Err(err) => {
+                    let _ = chunks.blocking_send(Err(err));
+                    break;
+                }
+            }
+        }
+        (hex::encode(hasher.finalize()), read)
+    });
+    (FileReader::new(queue), FileDigest(digest))
 }
 
-impl<R> HashingReader<R> {
-    pub(crate) fn new(inner: R) -> (HashingReader<R>, HashHandle) {
-        let hash = HashHandle::default();
-        (
-            HashingReader {
-                inner,
-                hash: hash.clone(),
-            },
-            hash,
-        )
+/// The upload's side of [`read_file_hashing`]. A read waits until the
+/// caller's buffer can be filled (or the file has ended), so a store that
+/// publishes each read as one chunk (the Object Store's `put`) gets chunks
+/// of its own size whatever the file reader's chunks are, and every read
+/// but the last is full.
+pub(crate) struct FileReader {
+    queue: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    /// Chunks taken from the queue, not yet read; `queued` bytes in all.
+    chunks: std::collections::VecDeque<Bytes>,
+    queued: usize,
+    /// The file has ended (or failed): nothing more comes from the queue.
+    ended: bool,
+    /// A read error, reported once the bytes before it have been read.
+    error: Option<std::io::Error>,
+}
+
+impl FileReader {
+    fn new(queue: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> FileReader {
+        FileReader {
+            queue,
+            chunks: std::collections::VecDeque::new(),
+            queued: 0,
+            ended: false,
+            error: None,
+        }
     }
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for HashingReader<R> {
+impl AsyncRead for FileReader {
     fn poll_read(
         mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = poll {
-            let fresh = &buf.filled()[before..];
-            let mut guard = self
-                .hash
-                .0
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            guard.0.update(fresh);
-            guard.1 += fresh.len() as u64;
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        // Take chunks until this read can be filled. The reader thread keeps
+        // going meanwhile: what is taken here no longer counts against its
+        // queue, and what is held is at most one read plus one chunk.
+        while !this.ended && this.queued < buf.remaining() {
+            match this.queue.poll_recv(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.queued += chunk.len();
+                    this.chunks.push_back(chunk);
+                }
+                Poll::Ready(Some(Err(err))) => {
+                    this.error = Some(err);
+                    this.ended = true;
+                }
+                Poll::Ready(None) => this.ended = true,
+                Poll::Pending => return Poll::Pending,
+            }
         }
-        poll
+        let start = buf.filled().len();
+        while buf.remaining() > 0 {
+            let Some(front) = this.chunks.front_mut() else {
+                break;
+            };
+            let n = front.len().min(buf.remaining());
+            buf.put_slice(&front.split_to(n));
+            this.queued -= n;
+            if front.is_empty() {
+                this.chunks.pop_front();
+            }
+        }
+        match this.error.take() {
+            Some(err) if buf.filled().len() == start => Poll::Ready(Err(err)),
+            error => {
+                this.error = error;
+                Poll::Ready(Ok(()))
+            }
+        }
     }
 }
 
@@ -223,10 +295,10 @@ const UPFRONT_RESERVATION: usize = 4 << 20;
 pub(crate) struct DownloadSink<'a> {
     info: &'a PayloadInfo,
     source: String,
-    hasher: BackgroundHasher,
+    hasher: Background<String>,
     received: u64,
     memory: DownloadBuffer,
-    file: Option<(tokio::fs::File, PathBuf, PathBuf, String)>,
+    file: Option<(Background<std::io::Result<()>>, PathBuf, PathBuf, String)>,
     progress: Option<Progress>,
 }
 
@@ -256,7 +328,7 @@ impl<'a> DownloadSink<'a> {
                                 .with_source(err)
                         })??;
                 Some((
-                    tokio::fs::File::from_std(handle),
+                    background_writer(handle),
                     temp,
                     dir.clone(),
                     dataname.clone(),
@@ -266,7 +338,7 @@ impl<'a> DownloadSink<'a> {
         Ok(DownloadSink {
             info,
             source: source.to_owned(),
-            hasher: BackgroundHasher::start(),
+            hasher: background_hasher(),
             received: 0,
             memory,
             file,
@@ -297,7 +369,8 @@ impl<'a> DownloadSink<'a> {
                 ),
             ));
         }
-        self.hasher.update(chunk.clone()).await;
+        // The hasher's queue lives until `finish`: a send cannot fail first.
+        self.hasher.send(chunk.clone()).await;
         if let Some(progress) = &self.progress {
             progress.report(
                 Direction::Download,
@@ -307,11 +380,17 @@ impl<'a> DownloadSink<'a> {
             );
         }
         match &mut self.file {
-            Some((handle, _, _, _)) => {
-                use tokio::io::AsyncWriteExt as _;
-                handle.write_all(&chunk).await.map_err(|err| {
-                    Error::new(ErrorKind::Io, "writing the payload to disk failed").with_source(err)
-                })
+            Some((writer, _, _, _)) => {
+                if writer.send(chunk).await {
+                    return Ok(());
+                }
+                // The writer stopped on an error: report it.
+                match writer.finish("writing the payload to disk").await? {
+                    Err(err) => Err(disk_error(err)),
+                    Ok(()) => Err(disk_error(std::io::Error::other(
+                        "the file writer stopped early",
+                    ))),
+                }
             }
             None => {
                 let free = self.memory.capacity() - self.memory.len();
@@ -343,7 +422,9 @@ impl<'a> DownloadSink<'a> {
                 ),
             ));
         }
-        let digest = std::mem::take(&mut self.hasher).finish().await?;
+        let digest = std::mem::take(&mut self.hasher)
+            .finish("hashing a download")
+            .await?;
         if let Some(expected) = &self.info.sha256
             && &digest != expected
         {
@@ -353,17 +434,19 @@ impl<'a> DownloadSink<'a> {
             None => Ok(Fetched::Memory(
                 std::mem::replace(&mut self.memory, DownloadBuffer::new()).into_bytes(),
             )),
-            Some((mut handle, temp, dir, dataname)) => {
-                use tokio::io::AsyncWriteExt as _;
-                let flushed = handle.flush().await;
-                drop(handle);
-                if let Err(err) = flushed {
-                    let _ = std::fs::remove_file(&temp);
-                    return Err(Error::new(
+            Some((mut writer, temp, dir, dataname)) => {
+                let written = match writer.finish("writing the payload to disk").await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(err)) => Err(Error::new(
                         ErrorKind::Io,
                         format!("cannot write payload '{dataname}' to {}", temp.display()),
                     )
-                    .with_source(err));
+                    .with_source(err)),
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = written {
+                    let _ = std::fs::remove_file(&temp);
+                    return Err(err);
                 }
                 let path =
                     tokio::task::spawn_blocking(move || save::publish(&temp, &dir, &dataname))
@@ -402,50 +485,115 @@ impl Drop for DownloadSink<'_> {
     }
 }
 
-/// SHA-256 on a blocking thread, fed chunk by chunk, so a download hashes in
-/// parallel with receiving (hashing is slower than a loopback transfer).
-#[derive(Default)]
-struct BackgroundHasher {
-    chunks: Option<tokio::sync::mpsc::Sender<Bytes>>,
-    digest: Option<tokio::task::JoinHandle<String>>,
+/// Bytes of chunks queued for one [`Background`] thread at most: enough to
+/// overlap its work with receiving, without pinning many of the receive
+/// buffers the chunks are views of (an Object Store chunk is up to 1 MiB).
+const BACKGROUND_BUDGET: usize = 2 << 20;
+
+/// A blocking thread fed a download's chunks through a queue of at most
+/// [`BACKGROUND_BUDGET`] bytes, so its work (hashing; writing to disk)
+/// overlaps receiving: the hasher and the file writer of [`DownloadSink`].
+struct Background<T> {
+    chunks: Option<tokio::sync::mpsc::Sender<(Bytes, OwnedSemaphorePermit)>>,
+    budget: Arc<Semaphore>,
+    result: Option<tokio::task::JoinHandle<T>>,
 }
 
-impl BackgroundHasher {
-    fn start() -> BackgroundHasher {
-        // A few chunks of slack: enough to overlap, little memory held.
-        let (chunks, mut queue) = tokio::sync::mpsc::channel::<Bytes>(8);
-        let digest = tokio::task::spawn_blocking(move || {
-            let mut hasher = Sha256::new();
-            while let Some(chunk) = queue.blocking_recv() {
-                hasher.update(&chunk);
-            }
-            hex::encode(hasher.finalize())
-        });
-        BackgroundHasher {
+impl<T> Default for Background<T> {
+    fn default() -> Self {
+        Background {
+            chunks: None,
+            budget: Arc::new(Semaphore::new(0)),
+            result: None,
+        }
+    }
+}
+
+/// The chunks a [`Background`] thread takes, in order; each chunk's bytes
+/// count against the budget until the thread asks for the next one.
+struct Chunks {
+    queue: tokio::sync::mpsc::Receiver<(Bytes, OwnedSemaphorePermit)>,
+    held: Option<OwnedSemaphorePermit>,
+}
+
+impl Iterator for Chunks {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        self.held = None;
+        let (chunk, permit) = self.queue.blocking_recv()?;
+        self.held = Some(permit);
+        Some(chunk)
+    }
+}
+
+impl<T: Send + 'static> Background<T> {
+    /// Runs `work` on a blocking thread over the chunks; it returns once
+    /// they end (or early, on an error of its own).
+    fn start(work: impl FnOnce(&mut Chunks) -> T + Send + 'static) -> Background<T> {
+        let (chunks, queue) = tokio::sync::mpsc::channel(64);
+        let mut chunks_in = Chunks { queue, held: None };
+        Background {
             chunks: Some(chunks),
-            digest: Some(digest),
+            budget: Arc::new(Semaphore::new(BACKGROUND_BUDGET)),
+            result: Some(tokio::task::spawn_blocking(move || work(&mut chunks_in))),
         }
     }
 
-    async fn update(&mut self, chunk: Bytes) {
-        if let Some(chunks) = &self.chunks {
-            // The receiving end lives until `finish`; a send cannot fail first.
-            let _ = chunks.send(chunk).await;
-        }
+    /// Queues a chunk once the budget has room; false if the thread has
+    /// stopped taking them.
+    async fn send(&mut self, chunk: Bytes) -> bool {
+        let Some(chunks) = &self.chunks else {
+            return false;
+        };
+        // At least one permit, at most the whole budget (a larger chunk
+        // waits for an empty queue).
+        let cost = chunk.len().clamp(1, BACKGROUND_BUDGET) as u32;
+        let Ok(permit) = self.budget.clone().acquire_many_owned(cost).await else {
+            return false;
+        };
+        chunks.send((chunk, permit)).await.is_ok()
     }
 
-    async fn finish(mut self) -> Result<String> {
+    /// Ends the queue and waits for the thread's result.
+    async fn finish(&mut self, what: &str) -> Result<T> {
         drop(self.chunks.take());
-        match self.digest.take() {
-            Some(task) => task
-                .await
-                .map_err(|err| Error::from_join(err, "hashing a download")),
+        match self.result.take() {
+            Some(task) => task.await.map_err(|err| Error::from_join(err, what)),
             None => Err(Error::new(
                 ErrorKind::Closed,
                 "the download was already finished",
             )),
         }
     }
+}
+
+/// SHA-256 of a download, on its own thread.
+fn background_hasher() -> Background<String> {
+    Background::start(|chunks| {
+        let mut hasher = Sha256::new();
+        for chunk in chunks {
+            hasher.update(&chunk);
+        }
+        hex::encode(hasher.finalize())
+    })
+}
+
+/// Writes a download to its temporary file on its own thread: the chunks
+/// are written as they came (no copy into a buffer of `tokio::fs::File`, no
+/// blocking-pool hop per chunk). The first write error ends the thread.
+fn background_writer(mut file: std::fs::File) -> Background<std::io::Result<()>> {
+    use std::io::Write as _;
+    Background::start(move |chunks| {
+        for chunk in chunks {
+            file.write_all(&chunk)?;
+        }
+        file.flush()
+    })
+}
+
+fn disk_error(err: std::io::Error) -> Error {
+    Error::new(ErrorKind::Io, "writing the payload to disk failed").with_source(err)
 }
 
 /// Refuses a link payload whose declared size is over the receiver's cap,
@@ -574,5 +722,81 @@ mod tests {
             Fetched::Memory(bytes) => assert_eq!(bytes.as_ref(), data.as_slice()),
             Fetched::File(_) => panic!("memory sink wrote a file"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_file_is_read_in_full_reads_with_its_digest() {
+        use std::io::Write as _;
+        use tokio::io::AsyncReadExt as _;
+        let data: Vec<u8> = (0..(3 * FILE_CHUNK + 12_345))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&data).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let (mut reader, digest) = read_file_hashing(file);
+        // Reads larger and smaller than the reader's chunks: each one is
+        // full until the file ends.
+        let mut read = Vec::new();
+        for size in [300_000, 1000, 400_000, 100_000, 300_000, 300_000] {
+            let mut buf = vec![0u8; size];
+            let n = reader.read(&mut buf).await.unwrap();
+            assert_eq!(n, size.min(data.len() - read.len()), "read of {size}");
+            read.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(read.len(), data.len());
+        assert_eq!(
+            reader.read(&mut [0u8; 10]).await.unwrap(),
+            0,
+            "then the end"
+        );
+        assert_eq!(read, data);
+        let (sha, count) = digest.finish().await.unwrap();
+        assert_eq!(sha, crate::codec::sha256_hex(&data));
+        assert_eq!(count, data.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn a_file_read_error_comes_after_the_bytes_before_it() {
+        use tokio::io::AsyncReadExt as _;
+        let (chunks, queue) = tokio::sync::mpsc::channel(4);
+        chunks.send(Ok(Bytes::from_static(b"abc"))).await.unwrap();
+        chunks
+            .send(Err(std::io::Error::other("disk gone")))
+            .await
+            .unwrap();
+        let mut reader = FileReader::new(queue);
+        let mut buf = [0u8; 10];
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 3);
+        assert_eq!(&buf[..3], b"abc");
+        let err = reader.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.to_string(), "disk gone");
+    }
+
+    /// `/dev/full` fails every write with ENOSPC.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_disk_write_error_ends_the_writer_and_is_reported() {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut writer = background_writer(file);
+        // The first chunk is queued; the thread fails on it and stops, so a
+        // later one finds the queue closed (or the first already did).
+        let mut refused = false;
+        for _ in 0..50 {
+            if !writer.send(Bytes::from_static(b"payload")).await {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(
+            refused,
+            "the writer kept taking chunks after a failed write"
+        );
+        let err = writer.finish("writing").await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::StorageFull, "{err}");
     }
 }
