@@ -43,6 +43,30 @@ use std::ffi::c_char;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_arena_eager_commit` in mimalloc.h's `mi_option_t` (v2 and v3).
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+
+/// Runs when the library is loaded, before any of its allocations: mimalloc
+/// then commits its arenas on demand instead of eagerly. Eagerly committed
+/// arenas are also advised as transparent huge pages, and a caller that
+/// frees the library's buffers late (Julia frees a received table's Arrow
+/// buffers from a finalizer) made the library's threads fault in and zero
+/// fresh 2 MiB pages over and over: `clear_page_erms` was 26 % of the Julia
+/// table benchmark's samples, 1 % with this setting
+/// (benchmarks/julia/RESULTS.md). The option only concerns this library's
+/// own copy of mimalloc; the host process is not affected.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static SET_ALLOCATOR_OPTIONS: extern "C" fn() = set_allocator_options;
+
+#[cfg(target_os = "linux")]
+extern "C" fn set_allocator_options() {
+    // SAFETY: sets a global option value; mimalloc reads it when it first
+    // reserves an arena, which happens later, on the library's first use.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+}
+
 pub use args::nb_string_free;
 pub use client::*;
 pub use durable::*;

@@ -502,3 +502,15 @@ fn generic_setters_take_every_option_of_the_schema_by_both_names() {
     assert_eq!(status, invalid);
     assert!(message.contains("metadata"), "{message}");
 }
+
+/// The load-time constructor in lib.rs ran: mimalloc's
+/// `mi_option_arena_eager_commit` is 0 (its default is 2).
+#[cfg(target_os = "linux")]
+#[test]
+fn mimalloc_commits_its_arenas_on_demand() {
+    use libmimalloc_sys::mi_option_get;
+    assert_eq!(
+        unsafe { mi_option_get(crate::MI_OPTION_ARENA_EAGER_COMMIT) },
+        0
+    );
+}
