@@ -74,8 +74,10 @@ fi
 wasm_bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")"
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wasm_bindgen_version" ]; then
     say "installing wasm-bindgen-cli $wasm_bindgen_version"
-    cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version" --locked \
-        || cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version"
+    if ! cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version" --locked; then
+        say "wasm-bindgen-cli: its lock file pins a crate version this registry does not have (the error above); installing it with the newest compatible versions instead"
+        cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version"
+    fi
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 if ! cmp -s "$ROOT/bindings-wasm/package-lock.json" "$ROOT/bindings-wasm/node_modules/.package-lock.json.installed" 2>/dev/null; then
