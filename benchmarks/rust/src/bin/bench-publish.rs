@@ -6,13 +6,21 @@
 //! of the rounds is reported. Also measured: `codec::decode` of the same
 //! envelope (the receive side's CPU cost per message).
 //!
+//! Two rows explain the ratio: the codec's build then a raw publish of what
+//! it built (smartsend without the `Bridge`), and the raw peer paced (each
+//! publish after busy-waiting as long as one build takes, or `PACE_NS`
+//! nanoseconds): async-nats writes smaller batches for a slower producer,
+//! so any per-message work costs more than its own time. Every row also
+//! shows the process's CPU, write system calls and context switches per
+//! message (`ProcessUse`).
+//!
 //! Run: `cargo run --release -p natsbridge-bench --bin bench-publish [N] [ROUNDS]`
 
 use std::time::Instant;
 
 use async_nats::HeaderMap;
 use natsbridge::{Bridge, Payload, SendOptions, codec};
-use natsbridge_bench::median;
+use natsbridge_bench::{ProcessUse, median};
 use natsbridge_testkit::NatsServer;
 
 /// mimalloc: glibc's allocator serializes on arena locks when a buffer is
@@ -63,27 +71,71 @@ async fn run() {
     );
     // Each variant publishes `count` messages and flushes; rounds interleave
     // the variants so that load changes on the machine hit all of them.
-    let mut rates: [Vec<f64>; 4] = Default::default();
+    // Beside the rate, each round reads what the whole process used (every
+    // thread's CPU, write system calls): the connection task writes to the
+    // socket whenever it finds messages queued, so a slower producer means
+    // fewer messages per write.
+    const VARIANTS: usize = 6;
+    let mut rates: [Vec<f64>; VARIANTS] = Default::default();
+    let mut usage: [Vec<[f64; 3]>; VARIANTS] = Default::default();
+    let mut record = |variant: usize, started: Instant, before: ProcessUse| {
+        rates[variant].push(count as f64 / started.elapsed().as_secs_f64());
+        usage[variant].push(ProcessUse::now().per_message_since(&before, count));
+    };
+    let envelope_options = codec::EnvelopeOptions::default();
+    let broker = server.url();
+    let build = || {
+        codec::encode_direct(
+            "bench.built",
+            vec![Payload::text("message", text.clone())],
+            &envelope_options,
+            &broker,
+            1 << 20,
+        )
+        .expect("encode")
+    };
+    // What one build costs on this thread with nothing else running (as
+    // bench-codec measures it), for the paced row below.
+    let build_time = {
+        let mut times: Vec<f64> = (0..7)
+            .map(|_| {
+                let started = Instant::now();
+                for _ in 0..20_000 {
+                    std::hint::black_box(build());
+                }
+                started.elapsed().as_secs_f64() / 20_000.0
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        std::time::Duration::from_secs_f64(times[3])
+    };
+    // PACE_NS=n paces that row by n ns instead (how the ratio moves with
+    // the time a producer spends per message).
+    let pace = std::env::var("PACE_NS")
+        .ok()
+        .and_then(|ns| ns.parse().ok())
+        .map(std::time::Duration::from_nanos)
+        .unwrap_or(build_time);
     for _ in 0..rounds {
-        let started = Instant::now();
+        let (started, before) = (Instant::now(), ProcessUse::now());
         for _ in 0..count {
             raw.publish_with_headers("bench.raw", headers.clone(), envelope.clone())
                 .await
                 .expect("raw publish");
         }
         raw.flush().await.expect("flush");
-        rates[0].push(count as f64 / started.elapsed().as_secs_f64());
+        record(0, started, before);
 
-        let started = Instant::now();
+        let (started, before) = (Instant::now(), ProcessUse::now());
         for _ in 0..count {
             raw.publish("bench.bare", envelope.clone())
                 .await
                 .expect("bare publish");
         }
         raw.flush().await.expect("flush");
-        rates[1].push(count as f64 / started.elapsed().as_secs_f64());
+        record(1, started, before);
 
-        let started = Instant::now();
+        let (started, before) = (Instant::now(), ProcessUse::now());
         for _ in 0..count {
             let fresh = bytes::Bytes::copy_from_slice(&envelope);
             raw.publish_with_headers("bench.copy", headers.clone(), fresh)
@@ -91,9 +143,40 @@ async fn run() {
                 .expect("raw publish");
         }
         raw.flush().await.expect("flush");
-        rates[2].push(count as f64 / started.elapsed().as_secs_f64());
+        record(2, started, before);
 
-        let started = Instant::now();
+        // The sans-I/O build of each envelope, then a raw publish of what
+        // it built with its own headers: smartsend without the Bridge.
+        let (started, before) = (Instant::now(), ProcessUse::now());
+        for _ in 0..count {
+            let sent = build();
+            let mut built_headers = HeaderMap::new();
+            for (name, value) in codec::nats_headers(&sent.header) {
+                built_headers.insert(name, value);
+            }
+            raw.publish_with_headers("bench.built", built_headers, sent.wire_bytes().clone())
+                .await
+                .expect("raw publish of a built envelope");
+        }
+        raw.flush().await.expect("flush");
+        record(3, started, before);
+
+        // The raw peer again, each publish after busy work as long as one
+        // build: what any producer that spends that long per message gets.
+        let (started, before) = (Instant::now(), ProcessUse::now());
+        for _ in 0..count {
+            let busy = Instant::now();
+            while busy.elapsed() < pace {
+                std::hint::spin_loop();
+            }
+            raw.publish_with_headers("bench.paced", headers.clone(), envelope.clone())
+                .await
+                .expect("raw publish");
+        }
+        raw.flush().await.expect("flush");
+        record(4, started, before);
+
+        let (started, before) = (Instant::now(), ProcessUse::now());
         for _ in 0..count {
             bridge
                 .smartsend(
@@ -105,7 +188,7 @@ async fn run() {
                 .expect("smartsend");
         }
         bridge.flush().await.expect("flush");
-        rates[3].push(count as f64 / started.elapsed().as_secs_f64());
+        record(5, started, before);
     }
     let decode_started = Instant::now();
     let decodes = count.min(100_000);
@@ -114,24 +197,44 @@ async fn run() {
         std::hint::black_box(decoded);
     }
     let decode_rate = decodes as f64 / decode_started.elapsed().as_secs_f64();
-    let [raw_rate, bare, fresh, smart] = rates.map(median);
-    println!("| what | msgs/s | vs raw (same bytes + headers) |");
-    println!("|---|---:|---:|");
-    println!("| raw async-nats publish, same envelope + headers | {raw_rate:.0} | 1.00 |");
+    let [raw_rate, bare, fresh, built, paced, smart] = rates.map(median);
+    let per_message = usage.map(|rounds| {
+        [0, 1, 2].map(|column| median(rounds.iter().map(|row| row[column]).collect()))
+    });
     println!(
-        "| raw async-nats publish, same envelope, no headers | {bare:.0} | {:.2} |",
-        bare / raw_rate
+        "one build (codec::encode_direct) alone on this thread: {} ns; the paced row busy-waits {} ns per message",
+        build_time.as_nanos(),
+        pace.as_nanos()
     );
     println!(
-        "| raw async-nats publish, a fresh copy of the envelope + headers | {fresh:.0} | {:.2} |",
-        fresh / raw_rate
+        "| what | msgs/s | vs raw (same bytes + headers) | process CPU us / msg | write syscalls / msg | context switches / msg |"
     );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let rows = [
+        ("raw async-nats publish, same envelope + headers", raw_rate),
+        ("raw async-nats publish, same envelope, no headers", bare),
+        (
+            "raw async-nats publish, a fresh copy of the envelope + headers",
+            fresh,
+        ),
+        (
+            "codec::encode_direct, then a raw publish of what it built",
+            built,
+        ),
+        (
+            "raw publish, each after busy work as long as one build",
+            paced,
+        ),
+        ("natsbridge smartsend (builds each envelope)", smart),
+    ];
+    for ((what, rate), [cpu, writes, switches]) in rows.iter().zip(per_message) {
+        println!(
+            "| {what} | {rate:.0} | {:.2} | {cpu:.2} | {writes:.3} | {switches:.3} |",
+            rate / raw_rate
+        );
+    }
     println!(
-        "| natsbridge smartsend (builds each envelope) | {smart:.0} | {:.2} |",
-        smart / raw_rate
-    );
-    println!(
-        "| natsbridge codec::decode of the envelope (receive-side CPU) | {decode_rate:.0} | - |"
+        "| natsbridge codec::decode of the envelope (receive-side CPU) | {decode_rate:.0} | - | - | - | - |"
     );
     println!(
         "ratio smartsend / raw = {:.2} (target >= 0.80)",
