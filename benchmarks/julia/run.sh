@@ -8,7 +8,8 @@
 # file, through NATSBRIDGE_LIBRARY_PATH), ROUNDS times each, alternating, and
 # prints each side's best per-message time and the Julia/C ratio (on a noisy
 # machine more rounds give steadier bests), then floor.jl's least Julia
-# work per text message and the ratio it allows at best. Results: RESULTS.md.
+# work per text message (thread CPU; it overlaps the library's threads, so
+# it is not simply added to C's time). Results: RESULTS.md.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,7 +41,10 @@ echo
 awk '{ t[$1" "$3] = (t[$1" "$3] == "" || $6 < t[$1" "$3]) ? $6 : t[$1" "$3] }
      END { for (c in t) if (c ~ /^c /) { n = substr(c, 3); printf "%-18s C %8.1f us  Julia %8.1f us  ratio %.2f\n", n, t[c], t["julia " n], t["julia " n] / t[c] } }' "$work/out"
 # Julia's own least work per text message (floor.jl: the two Dicts the API
-# returns, no library call): C's time plus it is about the best Julia can do.
+# returns, no library call, every header string copied). It runs on Julia's
+# thread while the library's threads publish and decode on the other core,
+# so the measured Julia-C difference can be smaller than it (RESULTS.md,
+# eighth session); shown beside that difference, not as a bound.
 floor=$(julia --startup-file=no "$here/floor.jl" | awk '{ print $2 }')
-awk -v f="$floor" '$1 == "c" && $3 == "text_1KiB" { if (best == "" || $6 < best) best = $6 }
-     END { printf "%-18s Julia-only floor %.1f us: with this API the ratio is at best about %.2f\n", "text_1KiB", f, (best + f) / best }' "$work/out"
+awk -v f="$floor" '$3 == "text_1KiB" { k = $1; if (t[k] == "" || $6 < t[k]) t[k] = $6 }
+     END { printf "%-18s Julia-only work %.1f us per message (floor.jl, thread CPU); Julia - C here: %.1f us\n", "text_1KiB", f, t["julia"] - t["c"] }' "$work/out"
