@@ -116,39 +116,36 @@ async fn run() {
         .and_then(|ns| ns.parse().ok())
         .map(std::time::Duration::from_nanos)
         .unwrap_or(build_time);
+    // One round of one variant: `count` times the body, then the flush of
+    // the connection it published on, timed and metered.
+    macro_rules! round {
+        ($variant:expr, $connection:expr, $body:block) => {{
+            let (started, before) = (Instant::now(), ProcessUse::now());
+            for _ in 0..count $body
+            $connection.flush().await.expect("flush");
+            record($variant, started, before);
+        }};
+    }
     for _ in 0..rounds {
-        let (started, before) = (Instant::now(), ProcessUse::now());
-        for _ in 0..count {
+        round!(0, raw, {
             raw.publish_with_headers("bench.raw", headers.clone(), envelope.clone())
                 .await
                 .expect("raw publish");
-        }
-        raw.flush().await.expect("flush");
-        record(0, started, before);
-
-        let (started, before) = (Instant::now(), ProcessUse::now());
-        for _ in 0..count {
+        });
+        round!(1, raw, {
             raw.publish("bench.bare", envelope.clone())
                 .await
                 .expect("bare publish");
-        }
-        raw.flush().await.expect("flush");
-        record(1, started, before);
-
-        let (started, before) = (Instant::now(), ProcessUse::now());
-        for _ in 0..count {
+        });
+        round!(2, raw, {
             let fresh = bytes::Bytes::copy_from_slice(&envelope);
             raw.publish_with_headers("bench.copy", headers.clone(), fresh)
                 .await
                 .expect("raw publish");
-        }
-        raw.flush().await.expect("flush");
-        record(2, started, before);
-
+        });
         // The sans-I/O build of each envelope, then a raw publish of what
         // it built with its own headers: smartsend without the Bridge.
-        let (started, before) = (Instant::now(), ProcessUse::now());
-        for _ in 0..count {
+        round!(3, raw, {
             let sent = build();
             let mut built_headers = HeaderMap::new();
             for (name, value) in codec::nats_headers(&sent.header) {
@@ -157,14 +154,10 @@ async fn run() {
             raw.publish_with_headers("bench.built", built_headers, sent.wire_bytes().clone())
                 .await
                 .expect("raw publish of a built envelope");
-        }
-        raw.flush().await.expect("flush");
-        record(3, started, before);
-
+        });
         // The raw peer again, each publish after busy work as long as one
         // build: what any producer that spends that long per message gets.
-        let (started, before) = (Instant::now(), ProcessUse::now());
-        for _ in 0..count {
+        round!(4, raw, {
             let busy = Instant::now();
             while busy.elapsed() < pace {
                 std::hint::spin_loop();
@@ -172,12 +165,8 @@ async fn run() {
             raw.publish_with_headers("bench.paced", headers.clone(), envelope.clone())
                 .await
                 .expect("raw publish");
-        }
-        raw.flush().await.expect("flush");
-        record(4, started, before);
-
-        let (started, before) = (Instant::now(), ProcessUse::now());
-        for _ in 0..count {
+        });
+        round!(5, bridge, {
             bridge
                 .smartsend(
                     "bench.smart",
@@ -186,9 +175,7 @@ async fn run() {
                 )
                 .await
                 .expect("smartsend");
-        }
-        bridge.flush().await.expect("flush");
-        record(5, started, before);
+        });
     }
     let decode_started = Instant::now();
     let decodes = count.min(100_000);
