@@ -75,7 +75,7 @@ wasm_bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wasm_bindgen_version" ]; then
     say "installing wasm-bindgen-cli $wasm_bindgen_version"
     if ! cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version" --locked; then
-        say "wasm-bindgen-cli: its lock file pins a crate version this registry does not have (the error above); installing it with the newest compatible versions instead"
+        say "wasm-bindgen-cli: the --locked install failed (above; usually a crate version its lock file pins is missing from this registry); installing it with the newest compatible versions"
         cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version"
     fi
 fi
