@@ -74,9 +74,11 @@ fi
 wasm_bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")"
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wasm_bindgen_version" ]; then
     say "installing wasm-bindgen-cli $wasm_bindgen_version"
-    if ! cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version" --locked; then
+    # --force: we only get here when the binary is missing or of another
+    # version, and cargo would skip a crate its records say is installed.
+    if ! cargo install -q --force wasm-bindgen-cli --version "$wasm_bindgen_version" --locked; then
         say "wasm-bindgen-cli: the --locked install failed (above; usually a crate version its lock file pins is missing from this registry); installing it with the newest compatible versions"
-        cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version"
+        cargo install -q --force wasm-bindgen-cli --version "$wasm_bindgen_version"
     fi
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
