@@ -43,7 +43,8 @@ use std::ffi::c_char;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_arena_eager_commit` in mimalloc.h's `mi_option_t` (v2 and v3).
+/// `mi_option_arena_eager_commit` in mimalloc.h's `mi_option_t` (v2 and v3);
+/// `libmimalloc-sys` does not export this one.
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 
 /// Runs when the library is loaded, before any of its allocations: mimalloc

@@ -380,17 +380,16 @@ impl<'a> DownloadSink<'a> {
             );
         }
         match &mut self.file {
-            Some((writer, _, _, _)) => {
+            Some((writer, temp, _, dataname)) => {
                 if writer.send(chunk).await {
                     return Ok(());
                 }
                 // The writer stopped on an error: report it.
-                match writer.finish("writing the payload to disk").await? {
-                    Err(err) => Err(disk_error(err)),
-                    Ok(()) => Err(disk_error(std::io::Error::other(
-                        "the file writer stopped early",
-                    ))),
-                }
+                let err = match writer.finish("writing the payload to disk").await? {
+                    Err(err) => err,
+                    Ok(()) => std::io::Error::other("the file writer stopped early"),
+                };
+                Err(save::write_error(dataname, temp, err))
             }
             None => {
                 let free = self.memory.capacity() - self.memory.len();
@@ -422,9 +421,7 @@ impl<'a> DownloadSink<'a> {
                 ),
             ));
         }
-        let digest = std::mem::take(&mut self.hasher)
-            .finish("hashing a download")
-            .await?;
+        let digest = self.hasher.finish("hashing a download").await?;
         if let Some(expected) = &self.info.sha256
             && &digest != expected
         {
@@ -437,11 +434,7 @@ impl<'a> DownloadSink<'a> {
             Some((mut writer, temp, dir, dataname)) => {
                 let written = match writer.finish("writing the payload to disk").await {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(err)) => Err(Error::new(
-                        ErrorKind::Io,
-                        format!("cannot write payload '{dataname}' to {}", temp.display()),
-                    )
-                    .with_source(err)),
+                    Ok(Err(err)) => Err(save::write_error(&dataname, &temp, err)),
                     Err(err) => Err(err),
                 };
                 if let Err(err) = written {
@@ -497,16 +490,6 @@ struct Background<T> {
     chunks: Option<tokio::sync::mpsc::Sender<(Bytes, OwnedSemaphorePermit)>>,
     budget: Arc<Semaphore>,
     result: Option<tokio::task::JoinHandle<T>>,
-}
-
-impl<T> Default for Background<T> {
-    fn default() -> Self {
-        Background {
-            chunks: None,
-            budget: Arc::new(Semaphore::new(0)),
-            result: None,
-        }
-    }
 }
 
 /// The chunks a [`Background`] thread takes, in order; each chunk's bytes
@@ -590,10 +573,6 @@ fn background_writer(mut file: std::fs::File) -> Background<std::io::Result<()>>
         }
         file.flush()
     })
-}
-
-fn disk_error(err: std::io::Error) -> Error {
-    Error::new(ErrorKind::Io, "writing the payload to disk failed").with_source(err)
 }
 
 /// Refuses a link payload whose declared size is over the receiver's cap,

@@ -115,14 +115,20 @@ pub fn save_bytes(dir: &Path, dataname: &str, bytes: &[u8]) -> Result<PathBuf> {
     drop(file);
     if let Err(err) = written {
         let _ = std::fs::remove_file(&temp);
-        return Err(Error::new(
-            ErrorKind::Io,
-            format!("cannot write payload '{dataname}' to {}", temp.display()),
-        )
-        .with_dataname(dataname)
-        .with_source(err));
+        return Err(write_error(dataname, &temp, err));
     }
     publish(&temp, dir, dataname)
+}
+
+/// A payload's bytes could not be written to its temporary file `temp`
+/// (here, and by a download into a save_dir).
+pub(crate) fn write_error(dataname: &str, temp: &Path, err: std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Io,
+        format!("cannot write payload '{dataname}' to {}", temp.display()),
+    )
+    .with_dataname(dataname)
+    .with_source(err)
 }
 
 #[cfg(test)]
