@@ -37,6 +37,16 @@ fn main() {
     natsbridge::runtime::global().block_on(run());
 }
 
+/// The NATS headers of an envelope as smartsend makes them
+/// (`codec::nats_headers`, names taken as static: no parse, no allocation).
+fn headers_of(header: &natsbridge::EnvelopeHeader) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in codec::nats_headers(header) {
+        headers.insert(async_nats::header::HeaderName::from_static(name), value);
+    }
+    headers
+}
+
 async fn run() {
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
@@ -61,10 +71,7 @@ async fn run() {
         .await
         .expect("a sample envelope");
     let envelope = sample.wire_bytes().clone();
-    let mut headers = HeaderMap::new();
-    for (name, value) in codec::nats_headers(&sample.header) {
-        headers.insert(name, value);
-    }
+    let headers = headers_of(&sample.header);
     println!(
         "publishing {count} envelopes of {} bytes (1 KiB text payload), {rounds} rounds each",
         envelope.len()
@@ -147,13 +154,13 @@ async fn run() {
         // it built with its own headers: smartsend without the Bridge.
         round!(3, raw, {
             let sent = build();
-            let mut built_headers = HeaderMap::new();
-            for (name, value) in codec::nats_headers(&sent.header) {
-                built_headers.insert(name, value);
-            }
-            raw.publish_with_headers("bench.built", built_headers, sent.wire_bytes().clone())
-                .await
-                .expect("raw publish of a built envelope");
+            raw.publish_with_headers(
+                "bench.built",
+                headers_of(&sent.header),
+                sent.wire_bytes().clone(),
+            )
+            .await
+            .expect("raw publish of a built envelope");
         });
         // The raw peer again, each publish after busy work as long as one
         // build: what any producer that spends that long per message gets.
